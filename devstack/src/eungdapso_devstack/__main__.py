@@ -1,0 +1,119 @@
+"""`make run`: the whole system on this machine, behind one base URL.
+
+With no POSTGRES_HOST it starts an embedded PostgreSQL in .run/pgdata; with no
+KAFKA_BOOTSTRAP_SERVERS it starts a local Kafka-compatible broker (memory only).
+Set them to use a real PostgreSQL and Apache Kafka instead. Ctrl-C stops everything
+it started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+
+import uvicorn
+from eungdapso_platform.logging import configure_logging, get_logger
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from eungdapso_devstack.gateway import Gateway
+from eungdapso_devstack.infra import PostgresTarget, TansuBroker, embedded_postgres
+from eungdapso_devstack.stack import Stack
+
+log = get_logger("eungdapso.devstack")
+
+
+class DevstackSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore")
+
+    port: int = Field(default=8000, ge=1, le=65535)
+    run_dir: Path = Path(".run")
+    postgres_host: str | None = None
+    postgres_port: int = 5432
+    postgres_user: str = "postgres"
+    postgres_password: str = ""
+    postgres_dbname: str = "eungdapso"
+    kafka_bootstrap_servers: str | None = None
+    kafka_topic_partitions: int = 4
+    log_level: str = "INFO"
+
+
+async def run(settings: DevstackSettings) -> None:
+    run_dir = settings.run_dir.resolve()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+    started: list[object] = []
+    broker: TansuBroker | None = None
+    stack: Stack | None = None
+    server_handle: object | None = None
+    try:
+        if settings.postgres_host:
+            postgres = PostgresTarget(
+                settings.postgres_host, settings.postgres_port, settings.postgres_user,
+                settings.postgres_password, settings.postgres_dbname,
+            )
+            postgres.create_database()
+            log.info("postgres_configured", host=postgres.host, dbname=postgres.dbname)
+        else:
+            log.info("postgres_embedded_starting", datadir=str(run_dir / "pgdata"))
+            postgres, server_handle = await asyncio.to_thread(embedded_postgres, run_dir / "pgdata")
+            log.info("postgres_embedded_started", socket_dir=postgres.host)
+        if settings.kafka_bootstrap_servers:
+            bootstrap = settings.kafka_bootstrap_servers
+        else:
+            broker = TansuBroker(log_file=run_dir / "broker.log")
+            broker.start()
+            started.append(broker)
+            bootstrap = broker.bootstrap_servers
+        stack = Stack(
+            postgres=postgres,
+            bootstrap_servers=bootstrap,
+            logs=run_dir / "logs",
+            extra_env={"LOG_LEVEL": settings.log_level},
+            partitions=settings.kafka_topic_partitions,
+        )
+        log.info("services_starting", logs=str(run_dir / "logs"))
+        await stack.start()
+        gateway = Gateway(stack.upstreams)
+        server = uvicorn.Server(
+            uvicorn.Config(gateway, host="127.0.0.1", port=settings.port, log_config=None, access_log=False)
+        )
+        serving = asyncio.create_task(server.serve())
+        while not server.started and not serving.done():
+            await asyncio.sleep(0.05)
+        if serving.done():
+            raise RuntimeError(f"the gateway could not listen on port {settings.port}")
+        base_url = f"http://127.0.0.1:{settings.port}"
+        log.info("eungdapso_ready", base_url=base_url)
+        sys.stdout.write(f"Eung-Dap-So is running at {base_url}  (Ctrl-C stops it)\n")
+        sys.stdout.flush()
+        await stop.wait()
+        server.should_exit = True
+        await serving
+    finally:
+        log.info("stopping")
+        if stack is not None:
+            stack.stop()
+        if broker is not None:
+            broker.stop()
+        if server_handle is not None:
+            server_handle.cleanup()  # type: ignore[attr-defined]
+        log.info("stopped")
+
+
+def main() -> None:
+    settings = DevstackSettings()
+    configure_logging("devstack", settings.log_level)
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    asyncio.run(run(settings))
+
+
+if __name__ == "__main__":
+    main()

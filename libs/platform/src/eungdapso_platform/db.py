@@ -1,0 +1,85 @@
+"""PostgreSQL access for read models, the consumer ledger and relay positions (psycopg 3)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from psycopg import AsyncConnection, sql
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+
+#: The idempotent consumer's ledger: one row per message applied, written in the same
+#: transaction as the effect, so an effect happens at most once per (consumer, message).
+LEDGER_TABLE = "processed_messages"
+CREATE_LEDGER = (
+    "CREATE TABLE IF NOT EXISTS {schema}.processed_messages ("
+    " consumer text NOT NULL,"
+    " message_id text NOT NULL,"
+    " processed_at timestamptz NOT NULL DEFAULT now(),"
+    " PRIMARY KEY (consumer, message_id))"
+)
+INSERT_LEDGER = (
+    "INSERT INTO {schema}.processed_messages (consumer, message_id) VALUES (%s, %s)"
+)
+CLAIM_LEDGER = INSERT_LEDGER + " ON CONFLICT DO NOTHING"
+
+
+def schema_sql(template: str, schema: str) -> sql.Composed:
+    return sql.SQL(template).format(schema=sql.Identifier(schema))
+
+
+class Database:
+    """An async connection pool bound to one service's schema."""
+
+    def __init__(self, conninfo: str, schema: str, *, max_size: int = 10) -> None:
+        self.schema = schema
+        self.pool = AsyncConnectionPool(
+            conninfo,
+            min_size=1,
+            max_size=max_size,
+            open=False,
+            kwargs={"autocommit": True, "row_factory": dict_row},
+        )
+
+    async def open(self) -> None:
+        await self.pool.open(wait=True, timeout=30)
+        async with self.pool.connection() as conn:
+            await conn.execute(
+                sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema))
+            )
+            await conn.execute(schema_sql(CREATE_LEDGER, self.schema))
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncConnection]:  # type: ignore[type-arg]
+        async with self.pool.connection() as conn, conn.transaction():
+            yield conn
+
+    async def ping(self) -> bool:
+        try:
+            async with self.pool.connection(timeout=2) as conn:
+                await conn.execute("SELECT 1")
+            return True
+        except Exception:
+            return False
+
+    def sql(self, template: str) -> sql.Composed:
+        return schema_sql(template, self.schema)
+
+    async def claim(self, conn: AsyncConnection, consumer: str, message_id: str) -> bool:  # type: ignore[type-arg]
+        """Record a message as applied; False if it already was (a redelivery)."""
+        cur = await conn.execute(self.sql(CLAIM_LEDGER), (consumer, message_id))
+        return cur.rowcount == 1
+
+    async def was_processed(self, consumer: str, message_id: str) -> bool:
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                self.sql(
+                    "SELECT 1 FROM {schema}.processed_messages WHERE consumer=%s AND message_id=%s"
+                ),
+                (consumer, message_id),
+            )
+            return await cur.fetchone() is not None

@@ -1,0 +1,176 @@
+"""The shape every service shares: one FastAPI app (health, problems, tracing) around the
+service's own parts: its database, its Kafka broker connection, its relay and consumers.
+
+A service's `bootstrap.py` builds a `ServiceParts` (the composition root) and calls
+`create_app`; `__main__.py` calls `serve`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+import uvicorn
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from faststream.kafka import KafkaBroker
+from opentelemetry.trace import SpanKind
+
+from eungdapso_platform.consumer import EventConsumer
+from eungdapso_platform.db import Database
+from eungdapso_platform.logging import configure_logging, get_logger
+from eungdapso_platform.outbox import OutboxRelay
+from eungdapso_platform.problems import install_problem_handlers
+from eungdapso_platform.settings import ServiceSettings
+from eungdapso_platform.tracing import (
+    configure_tracing,
+    continued_trace,
+    correlation_id_var,
+    new_correlation_id,
+)
+
+log = get_logger("eungdapso.service")
+CORRELATION_HEADER = "X-Correlation-Id"
+
+
+def make_broker(settings: ServiceSettings) -> KafkaBroker:
+    return KafkaBroker(
+        settings.kafka_bootstrap_servers,
+        client_id=f"eungdapso-{settings.service_name}",
+        logger=None,
+    )
+
+
+@dataclass
+class ServiceParts:
+    settings: ServiceSettings
+    db: Database
+    broker: KafkaBroker | None = None
+    consumer: EventConsumer | None = None
+    relays: list[OutboxRelay] = field(default_factory=list)
+    routers: list[APIRouter] = field(default_factory=list)
+    #: Extra start-up work (read-model tables, ...) run after the database opens.
+    on_start: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    broker_started: bool = False
+
+
+async def _start_broker(parts: ServiceParts) -> None:
+    """Connect to Kafka, retrying while it is unreachable; readiness waits for it."""
+    assert parts.broker is not None
+    delay = 0.2
+    while True:
+        try:
+            await parts.broker.start()
+            parts.broker_started = True
+            log.info("broker_connected", bootstrap=parts.settings.kafka_bootstrap_servers)
+            return
+        except Exception as exc:
+            log.warning("broker_unreachable", error=f"{type(exc).__name__}: {exc}", retry_s=delay)
+            try:
+                await parts.broker.stop()
+            except Exception as stop_exc:
+                log.debug("broker_stop_failed", error=str(stop_exc))
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+def create_app(parts: ServiceParts, *, title: str) -> FastAPI:
+    settings = parts.settings
+    configure_logging(settings.service_name, settings.log_level)
+    configure_tracing(settings.service_name)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await parts.db.open()
+        for hook in parts.on_start:
+            await hook()
+        for relay in parts.relays:
+            await relay.start()
+        broker_task = asyncio.create_task(_start_broker(parts)) if parts.broker else None
+        log.info("service_started", port=settings.http_port)
+        try:
+            yield
+        finally:
+            if broker_task is not None:
+                broker_task.cancel()
+            for relay in parts.relays:
+                await relay.stop()
+            if parts.broker is not None:
+                await parts.broker.stop()
+            for hook in parts.on_stop:
+                await hook()
+            await parts.db.close()
+            log.info("service_stopped")
+
+    app = FastAPI(title=title, lifespan=lifespan, docs_url="/docs", redoc_url=None)
+    app.state.parts = parts
+    install_problem_handlers(app)
+
+    @app.middleware("http")
+    async def request_context(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        supplied = request.headers.get(CORRELATION_HEADER, "")
+        correlation_id = supplied if 8 <= len(supplied) <= 64 and supplied.isascii() and supplied.replace("-", "").isalnum() else new_correlation_id()
+        token = correlation_id_var.set(correlation_id)
+        try:
+            with (
+                structlog.contextvars.bound_contextvars(correlation_id=correlation_id),
+                continued_trace(
+                    f"{request.method} {request.url.path}",
+                    traceparent=request.headers.get("traceparent"),
+                    tracestate=request.headers.get("tracestate"),
+                    kind=SpanKind.SERVER,
+                ),
+            ):
+                response = await call_next(request)
+        finally:
+            correlation_id_var.reset(token)
+        response.headers[CORRELATION_HEADER] = correlation_id
+        return response
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "alive", "service": settings.service_name}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> JSONResponse:
+        checks: dict[str, Any] = {"database": await parts.db.ping()}
+        if parts.broker is not None:
+            checks["broker"] = parts.broker_started and await _ping(parts.broker)
+        ready = all(checks.values())
+        detail: dict[str, Any] = {"service": settings.service_name, "ready": ready, "checks": checks}
+        if parts.relays:
+            detail["relays"] = {r.name: r.status() for r in parts.relays}
+        if parts.consumer is not None:
+            detail["consumer"] = {
+                "applied": parts.consumer.applied,
+                "duplicates": parts.consumer.duplicates,
+                "dead_lettered": parts.consumer.dead_lettered,
+            }
+        return JSONResponse(detail, status_code=200 if ready else 503)
+
+    for router in parts.routers:
+        app.include_router(router)
+    return app
+
+
+async def _ping(broker: KafkaBroker) -> bool:
+    try:
+        return await broker.ping(timeout=2)
+    except Exception:
+        return False
+
+
+def serve(app: FastAPI, settings: ServiceSettings) -> None:
+    uvicorn.run(
+        app,
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )

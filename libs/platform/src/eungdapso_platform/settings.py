@@ -1,0 +1,67 @@
+"""Settings every service shares, read from the environment (pydantic-settings).
+
+Each service subclasses `ServiceSettings` once, with its own defaults. The same code
+runs on the embedded stack and on PostgreSQL + Apache Kafka; only these values change.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True)
+
+    service_name: str = "eungdapso"
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8080, ge=1, le=65535)
+    log_level: str = "INFO"
+
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_request_timeout_ms: int = 5000
+
+    postgres_host: str = "127.0.0.1"
+    postgres_port: int = 5432
+    postgres_dbname: str = "eungdapso"
+    postgres_user: str = "postgres"
+    postgres_password: SecretStr = SecretStr("")
+    #: Each service keeps its event store and read models in its own schema.
+    postgres_schema: str | None = None
+    postgres_pool_size: int = 5
+
+    relay_batch_size: int = Field(default=500, ge=1, le=10_000)
+    relay_poll_interval_s: float = Field(default=0.5, gt=0)
+
+    @property
+    def schema(self) -> str:
+        return self.postgres_schema or self.service_name
+
+    @property
+    def consumer_group(self) -> str:
+        return f"eungdapso-{self.service_name}"
+
+    def postgres_conninfo(self) -> str:
+        from psycopg.conninfo import make_conninfo
+
+        return make_conninfo(
+            host=self.postgres_host,
+            port=self.postgres_port,
+            dbname=self.postgres_dbname,
+            user=self.postgres_user,
+            password=self.postgres_password.get_secret_value() or None,
+        )
+
+    def eventsourcing_env(self) -> dict[str, str]:
+        """Persistence for an `eventsourcing` application, chosen by environment."""
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": self.postgres_dbname,
+            "POSTGRES_HOST": self.postgres_host,
+            "POSTGRES_PORT": str(self.postgres_port),
+            "POSTGRES_USER": self.postgres_user,
+            "POSTGRES_PASSWORD": self.postgres_password.get_secret_value(),
+            "POSTGRES_SCHEMA": self.schema,
+            "POSTGRES_POOL_SIZE": str(self.postgres_pool_size),
+            "APPLICATION_RECORDER_TOPIC": "eungdapso_platform.eventstore:LedgeredPostgresRecorder",
+        }

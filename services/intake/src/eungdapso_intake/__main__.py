@@ -1,0 +1,13 @@
+from eungdapso_platform.service import serve
+
+from eungdapso_intake.bootstrap import bootstrap
+from eungdapso_intake.settings import IntakeSettings
+
+
+def main() -> None:
+    settings = IntakeSettings()
+    serve(bootstrap(settings), settings)
+
+
+if __name__ == "__main__":
+    main()

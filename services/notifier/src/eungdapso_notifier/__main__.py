@@ -1,0 +1,13 @@
+from eungdapso_platform.service import serve
+
+from eungdapso_notifier.bootstrap import bootstrap
+from eungdapso_notifier.settings import NotifierSettings
+
+
+def main() -> None:
+    settings = NotifierSettings()
+    serve(bootstrap(settings), settings)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,78 @@
+"""The public status of a complaint, by receipt number. No personal data, ever."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from eungdapso_platform.problems import Problem
+from eungdapso_schemas.events import RECEIPT_NO_PATTERN
+from fastapi import APIRouter, Depends, Path, Request
+from pydantic import BaseModel
+
+from eungdapso_publisher.projection import PublicProjection
+
+router = APIRouter()
+
+
+class PublicOffice(BaseModel):
+    code: str
+    name: str
+    level: str
+
+
+class PublicStatus(BaseModel):
+    receipt_no: str
+    status: str
+    channel: str | None
+    kind: str | None
+    field: str | None
+    district: str | None
+    office: PublicOffice | None
+    received_at: datetime | None
+    assigned_at: datetime | None
+
+
+def get_projection(request: Request) -> PublicProjection:
+    projection: PublicProjection = request.app.state.projection
+    return projection
+
+
+def to_public(row: dict[str, Any]) -> PublicStatus:
+    office = (
+        PublicOffice(code=row["office_code"], name=row["office_name"], level=row["office_level"])
+        if row["office_code"]
+        else None
+    )
+    return PublicStatus(
+        receipt_no=row["receipt_no"],
+        status=row["status"],
+        channel=row["channel"],
+        kind=row["kind"],
+        field=row["field"],
+        district=row["district"],
+        office=office,
+        received_at=row["received_at"],
+        assigned_at=row["assigned_at"],
+    )
+
+
+@router.get(
+    "/api/v1/complaints/{receipt_no}",
+    response_model=PublicStatus,
+    summary="Public processing status of a complaint (처리현황)",
+)
+async def public_status(
+    receipt_no: Annotated[str, Path(pattern=RECEIPT_NO_PATTERN, max_length=20)],
+    projection: Annotated[PublicProjection, Depends(get_projection)],
+) -> PublicStatus:
+    row = await projection.by_receipt_no(receipt_no)
+    if row is None:
+        raise Problem(
+            404,
+            "Complaint not found",
+            f"No complaint with receipt number {receipt_no} is known yet; "
+            "a new complaint appears within seconds of its receipt.",
+            type_="complaint-not-found",
+        )
+    return to_public(row)

@@ -1,0 +1,75 @@
+"""Drop the public read model and rebuild it from history (the Kafka topics).
+
+Run it while the publisher is stopped. It reads every partition of the topics the
+publisher consumes from the beginning up to their current end, through the same
+idempotent consumer code the live service uses, then exits. When the service starts
+again it resumes from its committed offsets; records the rebuild already applied are
+in the ledger and are skipped. Replay needs the topics' full history: on Apache Kafka
+give them `retention.ms=-1` (see README).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from eungdapso_platform.consumer import IncomingRecord
+from eungdapso_platform.db import Database
+from eungdapso_platform.logging import configure_logging, get_logger
+
+from eungdapso_publisher.bootstrap import build_consumer
+from eungdapso_publisher.settings import PublisherSettings
+
+log = get_logger("eungdapso.publisher.rebuild")
+
+
+async def rebuild(settings: PublisherSettings) -> int:
+    db = Database(settings.postgres_conninfo(), settings.schema)
+    await db.open()
+    consumer, projection = build_consumer(settings, db, broker=None)
+    kafka = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        enable_auto_commit=False,
+        group_id=None,
+        request_timeout_ms=settings.kafka_request_timeout_ms,
+    )
+    await kafka.start()
+    applied = 0
+    started = time.monotonic()
+    try:
+        partitions = []
+        for topic in consumer.topics:
+            for p in sorted(await kafka.partitions_for_topic(topic.name) or ()):
+                partitions.append(TopicPartition(topic.name, p))
+        kafka.assign(partitions)
+        await kafka.seek_to_beginning(*partitions)
+        end = await kafka.end_offsets(partitions)
+        remaining = {tp for tp in partitions if end[tp] > 0}
+        total = sum(end.values())
+        log.info("rebuild_started", partitions=len(partitions), records=total)
+        await projection.drop()
+        await projection.create()
+        while remaining:
+            batches = await kafka.getmany(*remaining, timeout_ms=1000)
+            for tp, records in batches.items():
+                for record in records:
+                    if record.offset >= end[tp]:
+                        break
+                    await consumer.handle(IncomingRecord.from_consumer_record(record), dead_letter=False)
+                    applied += 1
+                if await kafka.position(tp) >= end[tp]:
+                    remaining.discard(tp)
+            if applied and applied % 1000 < 100:
+                log.info("rebuild_progress", applied=applied, of=total)
+        log.info("rebuild_finished", records=applied, seconds=round(time.monotonic() - started, 2))
+    finally:
+        await kafka.stop()
+        await db.close()
+    return applied
+
+
+def main() -> None:
+    settings = PublisherSettings()
+    configure_logging("publisher-rebuild", settings.log_level)
+    asyncio.run(rebuild(settings))

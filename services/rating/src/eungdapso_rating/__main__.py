@@ -1,0 +1,13 @@
+from eungdapso_platform.service import serve
+
+from eungdapso_rating.bootstrap import bootstrap
+from eungdapso_rating.settings import RatingSettings
+
+
+def main() -> None:
+    settings = RatingSettings()
+    serve(bootstrap(settings), settings)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,13 @@
+from eungdapso_platform.service import serve
+
+from eungdapso_router.bootstrap import bootstrap
+from eungdapso_router.settings import RouterSettings
+
+
+def main() -> None:
+    settings = RouterSettings()
+    serve(bootstrap(settings), settings)
+
+
+if __name__ == "__main__":
+    main()

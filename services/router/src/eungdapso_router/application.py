@@ -1,0 +1,83 @@
+"""The router's event-sourced application: decide, record, say what to publish."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from eungdapso_platform.eventstore import LedgerEntry, derived_id, event_id
+from eungdapso_schemas.codes import Field, Kind
+from eungdapso_schemas.envelope import Envelope
+from eungdapso_schemas.events import ComplaintAssignedV1, Office
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import DomainEventProtocol
+
+from eungdapso_router.domainmodel import Routing
+from eungdapso_router.rules import choose_office
+
+SOURCE = "/eungdapso/router"
+
+
+class RouterApplication(Application[UUID]):
+    name = "Router"
+
+    def assign(
+        self,
+        *,
+        complaint_id: UUID,
+        receipt_no: str,
+        kind: Kind,
+        field: Field | None,
+        meta: dict[str, str],
+        ledger_entry: LedgerEntry | None = None,
+    ) -> Routing:
+        office, rule = choose_office(kind, field)
+        routing = Routing(
+            id=routing_id(complaint_id),
+            complaint_id=complaint_id,
+            receipt_no=receipt_no,
+            office_code=office.code,
+            office_name=office.name,
+            office_level=office.level.value,
+            rule=rule,
+            assigned_at=datetime.now(UTC),
+            meta=meta,
+        )
+        self.save(routing, ledger_entry=ledger_entry)
+        return routing
+
+    def find(self, complaint_id: UUID) -> Routing | None:
+        try:
+            return self.repository.get(routing_id(complaint_id))
+        except AggregateNotFoundError:
+            return None
+
+
+def routing_id(complaint_id: UUID) -> UUID:
+    return derived_id("routing", str(complaint_id))
+
+
+def to_integration_event(domain_event: DomainEventProtocol[Any]) -> Envelope[Any] | None:
+    if not isinstance(domain_event, Routing.Assigned):
+        return None
+    e: Any = domain_event
+    meta: dict[str, str] = e.meta
+    payload = ComplaintAssignedV1(
+        complaint_id=e.complaint_id,
+        receipt_no=e.receipt_no,
+        assigned_at=e.assigned_at,
+        office=Office(code=e.office_code, name=e.office_name, level=e.office_level),
+        rule=e.rule,
+    )
+    return Envelope(
+        id=event_id(e.originator_id, e.originator_version),
+        source=SOURCE,
+        time=e.timestamp,
+        subject=str(e.complaint_id),
+        data=payload,
+        correlation_id=meta.get("correlation_id"),
+        causation_id=meta.get("causation_id"),
+        traceparent=meta.get("traceparent"),
+        tracestate=meta.get("tracestate"),
+    )

@@ -1,0 +1,30 @@
+"""The router's composition root."""
+
+from __future__ import annotations
+
+from eungdapso_platform.consumer import EventConsumer
+from eungdapso_platform.db import Database
+from eungdapso_platform.outbox import OutboxRelay
+from eungdapso_platform.service import ServiceParts, create_app, make_broker
+from eungdapso_schemas.topics import COMPLAINT_RECEIVED
+from fastapi import FastAPI
+
+from eungdapso_router.application import RouterApplication, to_integration_event
+from eungdapso_router.consumers import make_on_complaint_received
+from eungdapso_router.settings import RouterSettings
+
+
+def bootstrap(settings: RouterSettings | None = None) -> FastAPI:
+    settings = settings or RouterSettings()
+    db = Database(settings.postgres_conninfo(), settings.schema)
+    broker = make_broker(settings)
+    application = RouterApplication(env=settings.eventsourcing_env())
+    relay = OutboxRelay(
+        name="router", application=application, translate=to_integration_event, db=db, settings=settings
+    )
+    consumer = EventConsumer(service=settings.service_name, db=db, broker=broker)
+    consumer.process(COMPLAINT_RECEIVED, make_on_complaint_received(application, relay.wake))
+    parts = ServiceParts(settings=settings, db=db, broker=broker, consumer=consumer, relays=[relay])
+    app = create_app(parts, title="Eung-Dap-So router (배정)")
+    app.state.application = application
+    return app
