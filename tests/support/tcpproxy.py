@@ -60,4 +60,5 @@ class TcpProxy:
                     dst.transport.abort()
                 self._writers.discard(dst)
 
-        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))

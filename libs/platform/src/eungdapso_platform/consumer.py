@@ -73,6 +73,7 @@ class EventConsumer:
         self.dead_lettered = 0
         self.applied = 0
         self.duplicates = 0
+        self._subscribed = False
 
     @property
     def group_id(self) -> str:
@@ -110,8 +111,13 @@ class EventConsumer:
             raise ValueError(f"{topic.name} carries no event payload")
         self.handlers[topic.name] = apply
         self.topics.append(topic)
-        if self.broker is None:
+
+    def subscribe(self) -> None:
+        """One Kafka consumer for all the service's topics: one group member per replica,
+        not one per topic (members with different subscriptions would rebalance each other)."""
+        if self.broker is None or self._subscribed or not self.topics:
             return
+        self._subscribed = True
 
         async def raw_body(msg: Any) -> Any:
             # The envelope is parsed here, not by the framework, so that a malformed
@@ -119,7 +125,7 @@ class EventConsumer:
             return msg.body
 
         @self.broker.subscriber(
-            topic.name,
+            *(t.name for t in self.topics),
             group_id=self.group_id,
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.NACK_ON_ERROR,

@@ -62,6 +62,8 @@ class ServiceParts:
 async def _start_broker(parts: ServiceParts) -> None:
     """Connect to Kafka, retrying while it is unreachable; readiness waits for it."""
     assert parts.broker is not None
+    if parts.consumer is not None:
+        parts.consumer.subscribe()
     delay = 0.2
     while True:
         try:

@@ -40,7 +40,7 @@ async def rebuild(settings: PublisherSettings) -> int:
     try:
         partitions = []
         for topic in consumer.topics:
-            for p in sorted(await kafka.partitions_for_topic(topic.name) or ()):
+            for p in sorted(await _partitions(kafka, topic.name)):
                 partitions.append(TopicPartition(topic.name, p))
         kafka.assign(partitions)
         await kafka.seek_to_beginning(*partitions)
@@ -73,3 +73,8 @@ def main() -> None:
     settings = PublisherSettings()
     configure_logging("publisher-rebuild", settings.log_level)
     asyncio.run(rebuild(settings))
+
+
+async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
+    await consumer.topics()  # loads cluster metadata
+    return consumer.partitions_for_topic(topic) or set()

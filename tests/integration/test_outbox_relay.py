@@ -1,0 +1,100 @@
+"""The outbox relay on a real PostgreSQL and a real broker process."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from eungdapso_devstack.infra import PostgresTarget, TansuBroker, ensure_topics, free_port
+from eungdapso_intake.application import IntakeApplication, to_integration_event
+from eungdapso_intake.settings import IntakeSettings
+from eungdapso_platform.db import Database
+from eungdapso_platform.outbox import OutboxRelay
+from eungdapso_schemas.envelope import decode
+from eungdapso_schemas.topics import COMPLAINT_RECEIVED
+from tests.support.kafka import read_topic
+from tests.support.tcpproxy import TcpProxy
+from tests.support.waiting import eventually
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def proxied_broker(tmp_path: Path, kafka_container: str | None) -> AsyncIterator[tuple[str, TcpProxy]]:
+    """A broker reachable only through a TCP proxy the test can cut (it advertises the proxy)."""
+    if kafka_container is not None:
+        pytest.skip("the proxied broker needs a local broker process")
+    proxy_port, broker_port = free_port(), free_port()
+    process = TansuBroker(port=broker_port, advertised_port=proxy_port, log_file=tmp_path / "broker.log")
+    process.start()
+    proxy = TcpProxy(proxy_port, broker_port)
+    await proxy.start()
+    bootstrap = f"127.0.0.1:{proxy_port}"
+    try:
+        await ensure_topics(bootstrap)
+        yield bootstrap, proxy
+    finally:
+        await proxy.stop()
+        process.stop()
+
+
+def receive(app: IntakeApplication, n: int) -> None:
+    app.receive(
+        complaint_id=uuid.uuid4(), receipt_no=f"2026-{n:07d}", received_at=datetime.now(UTC),
+        channel="web", kind="complaint", confidential=False, field="safety", language="ko",
+        text=f"민원 {n}", place=None, citizen=None, request_fingerprint=None, meta={"actor": "test"},
+    )
+
+
+async def test_relay_publishes_resumes_and_loses_nothing_while_the_broker_is_down(
+    database: PostgresTarget, proxied_broker: tuple[str, TcpProxy]
+) -> None:
+    bootstrap, proxy = proxied_broker
+    settings = IntakeSettings(
+        **{k.lower(): v for k, v in database.env().items()},  # type: ignore[arg-type]
+        kafka_bootstrap_servers=bootstrap, kafka_request_timeout_ms=2000, relay_poll_interval_s=0.1,
+    )
+    app = IntakeApplication(env=settings.eventsourcing_env())
+    db = Database(settings.postgres_conninfo(), settings.schema)
+    await db.open()
+
+    def new_relay() -> OutboxRelay:
+        return OutboxRelay(name="intake", application=app, translate=to_integration_event, db=db, settings=settings)
+
+    for n in range(1, 21):
+        receive(app, n)
+    relay = new_relay()
+    await relay.start()
+    records = await read_topic(bootstrap, COMPLAINT_RECEIVED.name, at_least=20)
+    assert sorted(decode(r.headers, r.key, r.value).data.receipt_no for r in records) == [
+        f"2026-{n:07d}" for n in range(1, 21)
+    ]
+    await eventually(lambda: asyncio.sleep(0, relay.position == 20), what="position 20 recorded")
+    await relay.stop()
+
+    # Restart: it resumes from the recorded position and sends nothing again.
+    relay = new_relay()
+    await relay.start()
+    assert relay.position == 20
+    await asyncio.sleep(0.5)
+    assert len(await read_topic(bootstrap, COMPLAINT_RECEIVED.name, at_least=20)) == 20
+
+    # Broker unreachable: complaints are still recorded; the relay waits, then delivers.
+    proxy.cut()
+    for n in range(21, 31):
+        receive(app, n)
+    relay.wake()
+    await eventually(lambda: asyncio.sleep(0, relay.last_error is not None), what="relay notices the outage")
+    assert relay.position == 20
+    proxy.restore()
+    await eventually(lambda: asyncio.sleep(0, relay.position == 30), timeout=60, what="relay catches up")
+    records = await read_topic(bootstrap, COMPLAINT_RECEIVED.name, at_least=30)
+    ids = [decode(r.headers, r.key, r.value).data.receipt_no for r in records]
+    assert sorted(set(ids)) == [f"2026-{n:07d}" for n in range(1, 31)]
+    await relay.stop()
+    await db.close()
