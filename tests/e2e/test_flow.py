@@ -1,0 +1,140 @@
+"""End to end: every service as its own process, one base URL, real PostgreSQL and broker."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+
+import httpx
+import psycopg
+import pytest
+
+from eungdapso_devstack.gateway import Gateway
+from eungdapso_devstack.infra import PostgresTarget
+from eungdapso_devstack.stack import Stack
+from eungdapso_schemas.topics import COMPLAINT_ASSIGNED
+from tests.e2e.conftest import StackFactory
+from tests.support.kafka import read_topic
+from tests.support.waiting import eventually
+
+pytestmark = [pytest.mark.integration, pytest.mark.e2e]
+
+COMPLAINT = {
+    "text": "만리재로 193 앞 육교 계단에 구멍이 났어요",
+    "kind": "complaint",
+    "field": "roads_traffic",
+    "language": "ko",
+    "place": {"address": "서울특별시 용산구 만리재로 193", "lat": 37.5536, "lon": 126.9680, "district": "yongsan"},
+    "contact": {"name": "홍길동", "phone": "010-1234-5678", "email": "hong@example.kr"},
+}
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+
+
+@pytest.fixture
+async def system(make_stack: StackFactory, broker: str) -> AsyncIterator[tuple[Stack, httpx.AsyncClient]]:
+    stack = await make_stack(broker, services=("intake", "router", "sla", "notifier", "publisher", "rating"))
+    gateway = Gateway(stack.upstreams)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=gateway), base_url="http://eungdapso") as c:
+        yield stack, c
+
+
+async def status_of(client: httpx.AsyncClient, receipt_no: str, wanted: str = "assigned") -> dict | None:  # type: ignore[type-arg]
+    response = await client.get(f"/api/v1/complaints/{receipt_no}")
+    if response.status_code == 200 and response.json()["status"] == wanted:
+        return response.json()  # type: ignore[no-any-return]
+    return None
+
+
+async def test_submit_then_public_status_shows_the_assigned_office_and_no_personal_data(
+    system: tuple[Stack, httpx.AsyncClient], broker: str
+) -> None:
+    stack, client = system
+    assert (await client.get("/healthz")).json()["ready"] is True
+    correlation_id = "e2e0correlation01"
+    submitted = await client.post(
+        "/api/v1/complaints", json=COMPLAINT,
+        headers={"traceparent": f"00-{TRACE_ID}-00f067aa0ba902b7-01", "X-Correlation-Id": correlation_id},
+    )
+    assert submitted.status_code == 201, submitted.text
+    receipt_no = submitted.json()["receipt_no"]
+    complaint_id = submitted.json()["complaint_id"]
+
+    public = await eventually(lambda: status_of(client, receipt_no), what="public status assigned")
+    assert public["receipt_no"] == receipt_no
+    assert public["office"] == {"code": "seoul.transport", "name": "도시교통실", "level": "headquarters"}
+    assert public["kind"] == "complaint" and public["field"] == "roads_traffic" and public["channel"] == "web"
+    assert public["received_at"] and public["assigned_at"] and public["assigned_at"] >= public["received_at"]
+    text = json.dumps(public, ensure_ascii=False)
+    for personal in ("홍길동", "010-1234-5678", "hong@example.kr", "만리재로", "구멍"):
+        assert personal not in text
+
+    # Trace context and correlation id travelled HTTP → intake → Kafka → router → Kafka.
+    records = await read_topic(broker, COMPLAINT_ASSIGNED.name, at_least=1)
+    headers = dict(records[0].headers)
+    assert headers["ce_subject"] == complaint_id.encode()
+    assert TRACE_ID.encode() in headers["ce_traceparent"]
+    assert headers["ce_correlationid"] == correlation_id.encode()
+    # ... and every log line about it carries both ids.
+    router_log = (stack["router"].log_file.read_text()).splitlines()  # type: ignore[union-attr]
+    assigned_lines = [json.loads(line) for line in router_log if '"complaint_assigned"' in line]
+    assert assigned_lines and all(
+        line["complaint_id"] == complaint_id and line["correlation_id"] == correlation_id for line in assigned_lines
+    )
+
+    missing = await client.get("/api/v1/complaints/2026-9999999")
+    assert missing.status_code == 404 and missing.headers["content-type"].startswith("application/problem+json")
+    malformed = await client.get("/api/v1/complaints/not-a-receipt")
+    assert malformed.status_code == 422
+
+
+async def test_confidential_report_shows_status_only(system: tuple[Stack, httpx.AsyncClient]) -> None:
+    _, client = system
+    submitted = await client.post("/api/v1/complaints", json={**COMPLAINT, "kind": "whistleblowing"})
+    public = await eventually(lambda: status_of(client, submitted.json()["receipt_no"]), what="assigned")
+    assert public["kind"] == "confidential"
+    assert public["office"] is None and public["field"] is None and public["district"] is None
+
+
+async def test_replay_rebuilds_the_public_read_model_equal_to_the_live_one(
+    system: tuple[Stack, httpx.AsyncClient], database: PostgresTarget
+) -> None:
+    stack, client = system
+    kinds = ["complaint", "inquiry", "proposal", "human_rights", "welfare_report"]
+    receipts = []
+    for i in range(25):
+        body = {**COMPLAINT, "kind": kinds[i % len(kinds)], "field": ["safety", "roads_traffic", None][i % 3]}
+        receipts.append((await client.post("/api/v1/complaints", json=body)).json()["receipt_no"])
+    for receipt_no in receipts:
+        await eventually(lambda r=receipt_no: status_of(client, r), what=f"{receipt_no} assigned")
+
+    def snapshot() -> list[tuple]:  # type: ignore[type-arg]
+        with psycopg.connect(database.conninfo()) as conn:
+            return conn.execute("SELECT * FROM publisher.public_complaints ORDER BY receipt_no").fetchall()
+
+    live = snapshot()
+    assert len(live) == 25
+
+    stack["publisher"].stop()
+    health = await client.get("/healthz")
+    assert health.status_code == 503 and health.json()["services"]["publisher"] is False
+
+    env = {**stack["publisher"].env}
+    import os
+    import subprocess
+    import sys
+
+    started = time.monotonic()
+    subprocess.run(
+        [sys.executable, "-m", "eungdapso_publisher", "rebuild"], env={**os.environ, **env}, check=True, timeout=120
+    )
+    assert time.monotonic() - started < 120
+    assert snapshot() == live
+
+    # The live service resumes on top of the rebuilt model without applying anything twice.
+    stack["publisher"].start()
+    await stack["publisher"].wait_ready()
+    late = (await client.post("/api/v1/complaints", json=COMPLAINT)).json()["receipt_no"]
+    await eventually(lambda: status_of(client, late), what="late complaint assigned")
+    after = snapshot()
+    assert after[:25] == live and len(after) == 26
