@@ -1,0 +1,126 @@
+"""Faults end to end: a consumer killed mid-stream, and the broker cut off from everyone."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+
+from eungdapso_devstack.infra import PostgresTarget, TansuBroker, ensure_topics, free_port
+from eungdapso_schemas.envelope import decode
+from eungdapso_schemas.topics import COMPLAINT_RECEIVED
+from tests.e2e.conftest import StackFactory
+from tests.support.kafka import read_topic
+from tests.support.tcpproxy import TcpProxy
+from tests.support.waiting import eventually
+
+pytestmark = [pytest.mark.integration, pytest.mark.e2e]
+
+FIELDS = ["roads_traffic", "housing_building", "environment_parks", "safety", None]
+
+
+def body(i: int) -> dict[str, object]:
+    return {"text": f"민원 번호 {i}: 가로등이 꺼져 있어요", "kind": "complaint", "field": FIELDS[i % len(FIELDS)]}
+
+
+def count(database: PostgresTarget, query: str) -> int:
+    with psycopg.connect(database.conninfo()) as conn:
+        row = conn.execute(query).fetchone()
+        return int(row[0]) if row else 0
+
+
+def assert_each_applied_exactly_once(database: PostgresTarget, n: int) -> None:
+    assert count(database, "SELECT count(*) FROM intake.intake_events") == n
+    # One routing decision per complaint: none lost, none made twice.
+    assert count(database, "SELECT count(*) FROM router.router_events") == n
+    assert count(database, "SELECT count(DISTINCT message_id) FROM router.processed_messages") == n
+    assert count(database, "SELECT count(*) FROM router.processed_messages") == n
+    assert count(database, "SELECT count(*) FROM publisher.public_complaints WHERE status='assigned'") == n
+    # Two events per complaint reached the public projection, each applied once.
+    assert count(database, "SELECT count(*) FROM publisher.processed_messages") == 2 * n
+
+
+async def test_router_killed_while_events_flow_loses_nothing_and_applies_nothing_twice(
+    make_stack: StackFactory, broker: str, database: PostgresTarget
+) -> None:
+    stack = await make_stack(broker)
+    n = 60
+    async with httpx.AsyncClient(base_url=stack["intake"].base_url) as client:
+
+        async def submit(range_: range) -> None:
+            for i in range_:
+                r = await client.post("/api/v1/complaints", json=body(i))
+                assert r.status_code == 201
+
+        await submit(range(0, 20))
+        await eventually(
+            lambda: asyncio.sleep(0, count(database, "SELECT count(*) FROM router.router_events") >= 5),
+            what="router has started assigning",
+        )
+        stack["router"].stop(kill=True)  # SIGKILL: no graceful commit of anything
+        await submit(range(20, 40))
+        stack["router"].start()
+        await submit(range(40, n))
+        await stack["router"].wait_ready()
+    await eventually(
+        lambda: asyncio.sleep(
+            0, count(database, "SELECT count(*) FROM publisher.public_complaints WHERE status='assigned'") == n
+        ),
+        timeout=90,
+        what="every complaint assigned",
+    )
+    await asyncio.sleep(1.0)  # let any redelivery land before counting
+    assert_each_applied_exactly_once(database, n)
+
+
+async def test_intake_accepts_while_the_broker_is_unreachable_and_everything_arrives_once(
+    make_stack: StackFactory, database: PostgresTarget, tmp_path: Path, kafka_container: str | None
+) -> None:
+    if kafka_container is not None:
+        pytest.skip("needs a local broker process behind the proxy")
+    proxy_port, broker_port = free_port(), free_port()
+    process = TansuBroker(port=broker_port, advertised_port=proxy_port, log_file=tmp_path / "broker.log")
+    process.start()
+    proxy = TcpProxy(proxy_port, broker_port)
+    await proxy.start()
+    bootstrap = f"127.0.0.1:{proxy_port}"
+    try:
+        await ensure_topics(bootstrap)
+        stack = await make_stack(bootstrap)
+        async with httpx.AsyncClient(base_url=stack["intake"].base_url) as client:
+            for i in range(10):
+                assert (await client.post("/api/v1/complaints", json=body(i))).status_code == 201
+            await eventually(
+                lambda: asyncio.sleep(
+                    0, count(database, "SELECT count(*) FROM publisher.public_complaints WHERE status='assigned'") == 10
+                ),
+                what="first ten assigned",
+            )
+            proxy.cut()
+            receipts = []
+            for i in range(10, 40):
+                r = await client.post("/api/v1/complaints", json=body(i))
+                assert r.status_code == 201, r.text
+                receipts.append(r.json()["receipt_no"])
+            await asyncio.sleep(3)
+            assert count(database, "SELECT count(*) FROM publisher.public_complaints") == 10
+            proxy.restore()
+        await eventually(
+            lambda: asyncio.sleep(
+                0, count(database, "SELECT count(*) FROM publisher.public_complaints WHERE status='assigned'") == 40
+            ),
+            timeout=120,
+            what="all forty assigned after the broker is back",
+        )
+        await asyncio.sleep(1.0)
+        assert_each_applied_exactly_once(database, 40)
+        records = await read_topic(bootstrap, COMPLAINT_RECEIVED.name, at_least=40)
+        published = Counter(decode(r.headers, r.key, r.value).data.receipt_no for r in records)
+        assert set(receipts) <= set(published)
+    finally:
+        await proxy.stop()
+        process.stop()
