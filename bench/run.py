@@ -1,0 +1,326 @@
+"""`make bench`: throughput and latency of the system next to raw baselines from the same run.
+
+System:   complaints/s accepted by intake (HTTP, concurrent clients), and the time from
+          receipt (the 201) to the public read model showing the assignment, p50/p99,
+          both under a burst and at a steady rate.
+Baselines (same payloads, same machine, same run):
+          bare aiokafka produce + consume of the ComplaintReceived records;
+          bare PostgreSQL inserts of the same rows, one transaction each.
+Prints a table and writes bench/results/latest.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from psycopg_pool import AsyncConnectionPool
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from workload import complaints  # noqa: E402
+
+from eungdapso_devstack.infra import PostgresTarget, TansuBroker, embedded_postgres, ensure_topics  # noqa: E402
+from eungdapso_devstack.stack import Stack  # noqa: E402
+from eungdapso_platform.logging import configure_logging, get_logger  # noqa: E402
+from eungdapso_schemas.envelope import Envelope, encode  # noqa: E402
+from eungdapso_schemas.events import ComplaintReceivedV1  # noqa: E402
+
+log = get_logger("eungdapso.bench")
+RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def records_for(items: list[dict[str, Any]]) -> list[tuple[bytes, bytes, list[tuple[str, bytes]]]]:
+    out = []
+    for i, item in enumerate(items):
+        s = item["submission"]
+        payload = ComplaintReceivedV1(
+            complaint_id=uuid.uuid4(), receipt_no=f"2026-{i + 1:07d}", received_at=datetime.now(UTC),
+            channel=item["channel"], kind=s["kind"], confidential=s["kind"] in {"corruption_report", "whistleblowing", "human_rights"},
+            field=s["field"], language="ko", text=s["text"], place=s["place"], citizen=s["contact"],
+        )
+        r = encode(Envelope(id=str(uuid.uuid4()), source="/bench", time=payload.received_at,
+                            subject=str(payload.complaint_id), data=payload))
+        out.append((r.key, r.value, r.headers))
+    return out
+
+
+# -- raw baselines ---------------------------------------------------------------------
+async def kafka_baseline(bootstrap: str, records: list[Any], steady: int, rate: float) -> dict[str, float]:
+    topic = "bench.raw"
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=2)
+    await producer.start()
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=f"bench-{uuid.uuid4().hex[:6]}",
+                                auto_offset_reset="earliest", enable_auto_commit=True)
+    await consumer.start()
+    seen: dict[bytes, float] = {}
+
+    async def consume(expected: int) -> None:
+        while len(seen) < expected:
+            batch = await consumer.getmany(timeout_ms=200)
+            now = time.perf_counter()
+            for recs in batch.values():
+                for r in recs:
+                    seen.setdefault(r.key, now)
+
+    try:
+        # Burst: produce everything as fast as the client allows.
+        sent_at: dict[bytes, float] = {}
+        reader = asyncio.create_task(consume(len(records)))
+        t0 = time.perf_counter()
+        futures = []
+        for key, value, headers in records:
+            futures.append(await producer.send(topic, value=value, key=key, headers=headers))
+            sent_at[key] = time.perf_counter()
+        await asyncio.gather(*futures)
+        produce_s = time.perf_counter() - t0
+        await asyncio.wait_for(reader, 120)
+        burst_lat = [seen[k] - sent_at[k] for k in sent_at]
+        # Steady: one record at a time at the system's steady rate, produce→consume latency.
+        seen.clear()
+        steady_records = [(uuid.uuid4().bytes, v, h) for _, v, h in records[:steady]]
+        reader = asyncio.create_task(consume(len(steady_records)))
+        sent_at = {}
+        for key, value, headers in steady_records:
+            await producer.send_and_wait(topic, value=value, key=key, headers=headers)
+            sent_at[key] = time.perf_counter()
+            await asyncio.sleep(1 / rate)
+        await asyncio.wait_for(reader, 60)
+        steady_lat = [seen[k] - sent_at[k] for k in sent_at]
+    finally:
+        await consumer.stop()
+        await producer.stop()
+    return {
+        "produce_per_s": len(records) / produce_s,
+        "burst_p50_ms": pct(burst_lat, 50) * 1000, "burst_p99_ms": pct(burst_lat, 99) * 1000,
+        "steady_p50_ms": pct(steady_lat, 50) * 1000, "steady_p99_ms": pct(steady_lat, 99) * 1000,
+    }
+
+
+async def postgres_baseline(conninfo: str, items: list[dict[str, Any]], concurrency: int) -> dict[str, float]:
+    async with AsyncConnectionPool(conninfo, min_size=concurrency, max_size=concurrency, open=False) as pool:
+        await pool.open(wait=True)
+        async with pool.connection() as conn:
+            await conn.execute("CREATE TABLE IF NOT EXISTS bench_raw (id uuid PRIMARY KEY, receipt_no text, body jsonb)")
+            await conn.execute("TRUNCATE bench_raw")
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        for i, item in enumerate(items):
+            queue.put_nowait({**item, "n": i})
+
+        async def worker() -> None:
+            while not queue.empty():
+                item = queue.get_nowait()
+                async with pool.connection() as conn, conn.transaction():
+                    await conn.execute(
+                        "INSERT INTO bench_raw VALUES (%s, %s, %s)",
+                        (uuid.uuid4(), f"2026-{item['n']:07d}", json.dumps(item["submission"], ensure_ascii=False)),
+                    )
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return {"inserts_per_s": len(items) / (time.perf_counter() - t0)}
+
+
+# -- the system ------------------------------------------------------------------------
+class AssignmentWatch:
+    """Notes when each receipt's public status shows the assignment (polls the read model)."""
+
+    def __init__(self, conninfo: str) -> None:
+        self.conninfo = conninfo
+        self.receipt_at: dict[str, float] = {}
+        self.assigned_at: dict[str, float] = {}
+        self._stop = False
+
+    async def run(self) -> None:
+        async with await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True) as conn:
+            while not self._stop:
+                waiting = [r for r in self.receipt_at if r not in self.assigned_at]
+                if waiting:
+                    cur = await conn.execute(
+                        "SELECT receipt_no FROM publisher.public_complaints "
+                        "WHERE status='assigned' AND receipt_no = ANY(%s)", (waiting,))
+                    now = time.perf_counter()
+                    for (receipt_no,) in await cur.fetchall():
+                        self.assigned_at[receipt_no] = now
+                await asyncio.sleep(0.005)
+
+    def stop(self) -> None:
+        self._stop = True
+
+    def latencies(self) -> list[float]:
+        return [self.assigned_at[r] - t for r, t in self.receipt_at.items() if r in self.assigned_at]
+
+
+async def system_burst(intake_url: str, items: list[dict[str, Any]], concurrency: int,
+                       watch: AssignmentWatch) -> dict[str, float]:
+    queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    for item in items:
+        queue.put_nowait(item)
+    errors = 0
+
+    async def client_loop(client: httpx.AsyncClient) -> None:
+        nonlocal errors
+        while not queue.empty():
+            item = queue.get_nowait()
+            r = await client.post("/api/v1/complaints", json=item["submission"])
+            if r.status_code != 201:
+                errors += 1
+                continue
+            watch.receipt_at[r.json()["receipt_no"]] = time.perf_counter()
+
+    async with httpx.AsyncClient(base_url=intake_url, timeout=60,
+                                 limits=httpx.Limits(max_connections=concurrency)) as client:
+        t0 = time.perf_counter()
+        await asyncio.gather(*(client_loop(client) for _ in range(concurrency)))
+        accept_s = time.perf_counter() - t0
+    return {"accepted_per_s": (len(items) - errors) / accept_s, "errors": errors}
+
+
+async def system_steady(intake_url: str, items: list[dict[str, Any]], rate: float, watch: AssignmentWatch) -> None:
+    async with httpx.AsyncClient(base_url=intake_url, timeout=60) as client:
+        for item in items:
+            r = await client.post("/api/v1/complaints", json=item["submission"])
+            if r.status_code == 201:
+                watch.receipt_at[r.json()["receipt_no"]] = time.perf_counter()
+            await asyncio.sleep(1 / rate)
+
+
+async def wait_all(watch: AssignmentWatch, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and len(watch.assigned_at) < len(watch.receipt_at):
+        await asyncio.sleep(0.1)
+
+
+def local_postgres() -> tuple[PostgresTarget, Any]:
+    target = PostgresTarget(os.environ.get("POSTGRES_HOST", "127.0.0.1"), int(os.environ.get("POSTGRES_PORT", "5432")),
+                            os.environ.get("POSTGRES_USER", "postgres"), os.environ.get("POSTGRES_PASSWORD", ""),
+                            f"eds_bench_{uuid.uuid4().hex[:8]}")
+    try:
+        target.create_database()
+        return target, None
+    except psycopg.Error:
+        log.info("no local PostgreSQL; using the embedded one")
+        tmp = Path(tempfile.mkdtemp(prefix="eds-bench-pg-"))
+        target, server = embedded_postgres(tmp, dbname=target.dbname)
+        return target, server
+
+
+async def main(args: argparse.Namespace) -> dict[str, Any]:
+    items = complaints(args.burst + args.steady)
+    burst_items, steady_items = items[: args.burst], items[args.burst:]
+    postgres, server = local_postgres()
+    broker = TansuBroker(log_file=Path(tempfile.mkdtemp()) / "broker.log")
+    broker.start()
+    stack: Stack | None = None
+    try:
+        await ensure_topics(broker.bootstrap_servers)
+        log.info("baseline_kafka", records=len(burst_items))
+        kafka = await kafka_baseline(broker.bootstrap_servers, records_for(burst_items), args.steady, args.rate)
+        log.info("baseline_postgres", rows=len(burst_items))
+        pg = await postgres_baseline(postgres.conninfo(), burst_items, args.concurrency)
+
+        log.info("system_starting")
+        stack = Stack(postgres=postgres, bootstrap_servers=broker.bootstrap_servers,
+                      logs=Path(tempfile.mkdtemp(prefix="eds-bench-logs-")),
+                      services=("intake", "router", "publisher"),
+                      extra_env={"LOG_LEVEL": "WARNING", "RELAY_POLL_INTERVAL_S": "0.05"})
+        await stack.start()
+        watch = AssignmentWatch(postgres.conninfo())
+        watcher = asyncio.create_task(watch.run())
+        log.info("system_burst", complaints=len(burst_items), concurrency=args.concurrency)
+        burst = await system_burst(stack["intake"].base_url, burst_items, args.concurrency, watch)
+        await wait_all(watch, 300)
+        burst_lat = watch.latencies()
+        drained = len(watch.assigned_at)
+        watch.receipt_at.clear()
+        watch.assigned_at.clear()
+        log.info("system_steady", complaints=len(steady_items), rate_per_s=args.rate)
+        await system_steady(stack["intake"].base_url, steady_items, args.rate, watch)
+        await wait_all(watch, 120)
+        steady_lat = watch.latencies()
+        watch.stop()
+        await watcher
+    finally:
+        if stack is not None:
+            stack.stop()
+        broker.stop()
+        if server is None:
+            postgres.drop_database()
+        else:
+            server.cleanup()
+
+    system = {
+        "accepted_per_s": burst["accepted_per_s"], "errors": burst["errors"], "burst_assigned": drained,
+        "burst_p50_ms": pct(burst_lat, 50) * 1000, "burst_p99_ms": pct(burst_lat, 99) * 1000,
+        "steady_p50_ms": pct(steady_lat, 50) * 1000, "steady_p99_ms": pct(steady_lat, 99) * 1000,
+        "steady_assigned": len(steady_lat),
+    }
+    return {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "params": vars(args),
+        "system": system, "raw_kafka": kafka, "raw_postgres": pg,
+        "ratios": {
+            "intake_vs_raw_postgres_inserts": system["accepted_per_s"] / pg["inserts_per_s"],
+            "intake_vs_raw_kafka_produce": system["accepted_per_s"] / kafka["produce_per_s"],
+            "steady_p50_vs_raw_kafka": system["steady_p50_ms"] / kafka["steady_p50_ms"],
+            "steady_p99_vs_raw_kafka": system["steady_p99_ms"] / kafka["steady_p99_ms"],
+            "burst_p50_vs_raw_kafka": system["burst_p50_ms"] / kafka["burst_p50_ms"],
+        },
+    }
+
+
+def report(result: dict[str, Any]) -> str:
+    s, k, p, r = result["system"], result["raw_kafka"], result["raw_postgres"], result["ratios"]
+    rows = [
+        ("Intake accepted (burst, complaints/s)", f"{s['accepted_per_s']:.0f}",
+         f"PG inserts {p['inserts_per_s']:.0f}/s; Kafka produce {k['produce_per_s']:.0f}/s",
+         f"{r['intake_vs_raw_postgres_inserts']:.2f}x PG; {r['intake_vs_raw_kafka_produce']:.3f}x Kafka"),
+        ("Receipt → public 'assigned', steady p50 (ms)", f"{s['steady_p50_ms']:.1f}",
+         f"Kafka produce→consume p50 {k['steady_p50_ms']:.1f}", f"{r['steady_p50_vs_raw_kafka']:.1f}x"),
+        ("Receipt → public 'assigned', steady p99 (ms)", f"{s['steady_p99_ms']:.1f}",
+         f"Kafka produce→consume p99 {k['steady_p99_ms']:.1f}", f"{r['steady_p99_vs_raw_kafka']:.1f}x"),
+        ("Receipt → public 'assigned', burst p50 / p99 (ms)", f"{s['burst_p50_ms']:.0f} / {s['burst_p99_ms']:.0f}",
+         f"Kafka burst p50 {k['burst_p50_ms']:.0f} / p99 {k['burst_p99_ms']:.0f}", f"{r['burst_p50_vs_raw_kafka']:.1f}x"),
+    ]
+    lines = ["| measure | system | raw baseline (same run) | ratio |", "|---|---|---|---|"]
+    lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
+    lines.append(f"\nburst: {result['params']['burst']} complaints, {result['params']['concurrency']} clients, "
+                 f"{s['errors']} errors, {s['burst_assigned']} assigned; steady: {result['params']['steady']} "
+                 f"at {result['params']['rate']}/s, {s['steady_assigned']} assigned")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--burst", type=int, default=2000, help="complaints sent as fast as possible")
+    parser.add_argument("--steady", type=int, default=200, help="complaints sent at --rate")
+    parser.add_argument("--rate", type=float, default=20.0, help="steady rate, complaints per second")
+    parser.add_argument("--concurrency", type=int, default=16)
+    os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
+    configure_logging("bench", "INFO")
+    result = asyncio.run(main(parser.parse_args()))
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    sys.stdout.write(report(result) + "\n")
+    sys.stdout.write(f"(written to {RESULTS})\n")

@@ -1,0 +1,63 @@
+"""The Kafka-facing contract as a channel integrator sees it: a librdkafka client
+(confluent-kafka) publishing CloudEvents in binary mode to a real broker."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from confluent_kafka import Producer
+
+from eungdapso_devstack.infra import PostgresTarget
+from eungdapso_platform.db import Database
+from eungdapso_platform.service import make_broker
+from eungdapso_publisher.bootstrap import build_consumer
+from eungdapso_publisher.settings import PublisherSettings
+from eungdapso_schemas.topics import COMPLAINT_RECEIVED, DEAD_LETTER
+from tests.support.kafka import read_topic
+from tests.support.waiting import eventually
+
+pytestmark = pytest.mark.integration
+
+
+async def test_integrator_events_are_consumed_and_broken_ones_dead_lettered(
+    database: PostgresTarget, broker: str
+) -> None:
+    complaint_id = str(uuid.uuid4())
+    data = {
+        "complaint_id": complaint_id, "receipt_no": "2026-0500001", "received_at": datetime.now(UTC).isoformat(),
+        "channel": "integration", "kind": "inquiry", "confidential": False, "field": "general_admin",
+        "text": "120 다산콜센터 연동 테스트", "citizen": {"phone": "010-2222-3333"},
+    }
+    headers = [
+        ("ce_specversion", b"1.0"), ("ce_id", str(uuid.uuid4()).encode()), ("ce_source", b"/integrator/120"),
+        ("ce_type", b"kr.go.seoul.eungdapso.complaint.received.v1"), ("ce_subject", complaint_id.encode()),
+        ("ce_time", datetime.now(UTC).isoformat().encode()), ("content-type", b"application/json"),
+    ]
+    producer = Producer({"bootstrap.servers": broker})
+    producer.produce(COMPLAINT_RECEIVED.name, key=complaint_id, value=json.dumps(data).encode(), headers=headers)
+    broken = {**data, "kind": "rumour"}
+    producer.produce(COMPLAINT_RECEIVED.name, key=complaint_id, value=json.dumps(broken).encode(),
+                     headers=[(k, str(uuid.uuid4()).encode() if k == "ce_id" else v) for k, v in headers])
+    assert producer.flush(15) == 0
+
+    settings = PublisherSettings(
+        **{k.lower(): v for k, v in database.env().items()}, kafka_bootstrap_servers=broker  # type: ignore[arg-type]
+    )
+    db = Database(settings.postgres_conninfo(), settings.schema)
+    await db.open()
+    kafka = make_broker(settings)
+    consumer, projection = build_consumer(settings, db, kafka)
+    consumer.subscribe()
+    await projection.create()
+    await kafka.start()
+    try:
+        row = await eventually(lambda: projection.by_receipt_no("2026-0500001"), what="integrator event projected")
+        assert row["channel"] == "integration" and row["status"] == "received"
+        [dead] = await read_topic(broker, DEAD_LETTER.name, at_least=1)
+        assert b"kind" in dict(dead.headers)["dlq_reason"]
+    finally:
+        await kafka.stop()
+        await db.close()
