@@ -55,12 +55,27 @@ def records_for(items: list[dict[str, Any]]) -> list[tuple[bytes, bytes, list[tu
     for i, item in enumerate(items):
         s = item["submission"]
         payload = ComplaintReceivedV1(
-            complaint_id=uuid.uuid4(), receipt_no=f"2026-{i + 1:07d}", received_at=datetime.now(UTC),
-            channel=item["channel"], kind=s["kind"], confidential=s["kind"] in {"corruption_report", "whistleblowing", "human_rights"},
-            field=s["field"], language="ko", text=s["text"], place=s["place"], citizen=s["contact"],
+            complaint_id=uuid.uuid4(),
+            receipt_no=f"2026-{i + 1:07d}",
+            received_at=datetime.now(UTC),
+            channel=item["channel"],
+            kind=s["kind"],
+            confidential=s["kind"] in {"corruption_report", "whistleblowing", "human_rights"},
+            field=s["field"],
+            language="ko",
+            text=s["text"],
+            place=s["place"],
+            citizen=s["contact"],
         )
-        r = encode(Envelope(id=str(uuid.uuid4()), source="/bench", time=payload.received_at,
-                            subject=str(payload.complaint_id), data=payload))
+        r = encode(
+            Envelope(
+                id=str(uuid.uuid4()),
+                source="/bench",
+                time=payload.received_at,
+                subject=str(payload.complaint_id),
+                data=payload,
+            )
+        )
         out.append((r.key, r.value, r.headers))
     return out
 
@@ -70,8 +85,13 @@ async def kafka_baseline(bootstrap: str, records: list[Any], steady: int, rate: 
     topic = "bench.raw"
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=2)
     await producer.start()
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=f"bench-{uuid.uuid4().hex[:6]}",
-                                auto_offset_reset="earliest", enable_auto_commit=True)
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=f"bench-{uuid.uuid4().hex[:6]}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=True,
+    )
     await consumer.start()
     seen: dict[bytes, float] = {}
 
@@ -112,8 +132,10 @@ async def kafka_baseline(bootstrap: str, records: list[Any], steady: int, rate: 
         await producer.stop()
     return {
         "produce_per_s": len(records) / produce_s,
-        "burst_p50_ms": pct(burst_lat, 50) * 1000, "burst_p99_ms": pct(burst_lat, 99) * 1000,
-        "steady_p50_ms": pct(steady_lat, 50) * 1000, "steady_p99_ms": pct(steady_lat, 99) * 1000,
+        "burst_p50_ms": pct(burst_lat, 50) * 1000,
+        "burst_p99_ms": pct(burst_lat, 99) * 1000,
+        "steady_p50_ms": pct(steady_lat, 50) * 1000,
+        "steady_p99_ms": pct(steady_lat, 99) * 1000,
     }
 
 
@@ -121,7 +143,9 @@ async def postgres_baseline(conninfo: str, items: list[dict[str, Any]], concurre
     async with AsyncConnectionPool(conninfo, min_size=concurrency, max_size=concurrency, open=False) as pool:
         await pool.open(wait=True)
         async with pool.connection() as conn:
-            await conn.execute("CREATE TABLE IF NOT EXISTS bench_raw (id uuid PRIMARY KEY, receipt_no text, body jsonb)")
+            await conn.execute(
+                "CREATE TABLE IF NOT EXISTS bench_raw (id uuid PRIMARY KEY, receipt_no text, body jsonb)"
+            )
             await conn.execute("TRUNCATE bench_raw")
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         for i, item in enumerate(items):
@@ -133,7 +157,11 @@ async def postgres_baseline(conninfo: str, items: list[dict[str, Any]], concurre
                 async with pool.connection() as conn, conn.transaction():
                     await conn.execute(
                         "INSERT INTO bench_raw VALUES (%s, %s, %s)",
-                        (uuid.uuid4(), f"2026-{item['n']:07d}", json.dumps(item["submission"], ensure_ascii=False)),
+                        (
+                            uuid.uuid4(),
+                            f"2026-{item['n']:07d}",
+                            json.dumps(item["submission"], ensure_ascii=False),
+                        ),
                     )
 
         t0 = time.perf_counter()
@@ -158,7 +186,9 @@ class AssignmentWatch:
                 if waiting:
                     cur = await conn.execute(
                         "SELECT receipt_no FROM publisher.public_complaints "
-                        "WHERE status='assigned' AND receipt_no = ANY(%s)", (waiting,))
+                        "WHERE status='assigned' AND receipt_no = ANY(%s)",
+                        (waiting,),
+                    )
                     now = time.perf_counter()
                     for (receipt_no,) in await cur.fetchall():
                         self.assigned_at[receipt_no] = now
@@ -171,8 +201,9 @@ class AssignmentWatch:
         return [self.assigned_at[r] - t for r, t in self.receipt_at.items() if r in self.assigned_at]
 
 
-async def system_burst(intake_url: str, items: list[dict[str, Any]], concurrency: int,
-                       watch: AssignmentWatch) -> dict[str, float]:
+async def system_burst(
+    intake_url: str, items: list[dict[str, Any]], concurrency: int, watch: AssignmentWatch
+) -> dict[str, float]:
     queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
     for item in items:
         queue.put_nowait(item)
@@ -188,15 +219,18 @@ async def system_burst(intake_url: str, items: list[dict[str, Any]], concurrency
                 continue
             watch.receipt_at[r.json()["receipt_no"]] = time.perf_counter()
 
-    async with httpx.AsyncClient(base_url=intake_url, timeout=60,
-                                 limits=httpx.Limits(max_connections=concurrency)) as client:
+    async with httpx.AsyncClient(
+        base_url=intake_url, timeout=60, limits=httpx.Limits(max_connections=concurrency)
+    ) as client:
         t0 = time.perf_counter()
         await asyncio.gather(*(client_loop(client) for _ in range(concurrency)))
         accept_s = time.perf_counter() - t0
     return {"accepted_per_s": (len(items) - errors) / accept_s, "errors": errors}
 
 
-async def system_steady(intake_url: str, items: list[dict[str, Any]], rate: float, watch: AssignmentWatch) -> None:
+async def system_steady(
+    intake_url: str, items: list[dict[str, Any]], rate: float, watch: AssignmentWatch
+) -> None:
     async with httpx.AsyncClient(base_url=intake_url, timeout=60) as client:
         for item in items:
             r = await client.post("/api/v1/complaints", json=item["submission"])
@@ -212,9 +246,13 @@ async def wait_all(watch: AssignmentWatch, timeout: float) -> None:
 
 
 def local_postgres() -> tuple[PostgresTarget, Any]:
-    target = PostgresTarget(os.environ.get("POSTGRES_HOST", "127.0.0.1"), int(os.environ.get("POSTGRES_PORT", "5432")),
-                            os.environ.get("POSTGRES_USER", "postgres"), os.environ.get("POSTGRES_PASSWORD", ""),
-                            f"eds_bench_{uuid.uuid4().hex[:8]}")
+    target = PostgresTarget(
+        os.environ.get("POSTGRES_HOST", "127.0.0.1"),
+        int(os.environ.get("POSTGRES_PORT", "5432")),
+        os.environ.get("POSTGRES_USER", "postgres"),
+        os.environ.get("POSTGRES_PASSWORD", ""),
+        f"eds_bench_{uuid.uuid4().hex[:8]}",
+    )
     try:
         target.create_database()
         return target, None
@@ -227,7 +265,7 @@ def local_postgres() -> tuple[PostgresTarget, Any]:
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     items = complaints(args.burst + args.steady)
-    burst_items, steady_items = items[: args.burst], items[args.burst:]
+    burst_items, steady_items = items[: args.burst], items[args.burst :]
     postgres, server = local_postgres()
     broker = TansuBroker(log_file=Path(tempfile.mkdtemp()) / "broker.log")
     broker.start()
@@ -235,15 +273,20 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     try:
         await ensure_topics(broker.bootstrap_servers)
         log.info("baseline_kafka", records=len(burst_items))
-        kafka = await kafka_baseline(broker.bootstrap_servers, records_for(burst_items), args.steady, args.rate)
+        kafka = await kafka_baseline(
+            broker.bootstrap_servers, records_for(burst_items), args.steady, args.rate
+        )
         log.info("baseline_postgres", rows=len(burst_items))
         pg = await postgres_baseline(postgres.conninfo(), burst_items, args.concurrency)
 
         log.info("system_starting")
-        stack = Stack(postgres=postgres, bootstrap_servers=broker.bootstrap_servers,
-                      logs=Path(tempfile.mkdtemp(prefix="eds-bench-logs-")),
-                      services=("intake", "router", "publisher"),
-                      extra_env={"LOG_LEVEL": "WARNING", "RELAY_POLL_INTERVAL_S": "0.05"})
+        stack = Stack(
+            postgres=postgres,
+            bootstrap_servers=broker.bootstrap_servers,
+            logs=Path(tempfile.mkdtemp(prefix="eds-bench-logs-")),
+            services=("intake", "router", "publisher"),
+            extra_env={"LOG_LEVEL": "WARNING", "RELAY_POLL_INTERVAL_S": "0.05"},
+        )
         await stack.start()
         watch = AssignmentWatch(postgres.conninfo())
         watcher = asyncio.create_task(watch.run())
@@ -270,16 +313,26 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             server.cleanup()
 
     system = {
-        "accepted_per_s": burst["accepted_per_s"], "errors": burst["errors"], "burst_assigned": drained,
-        "burst_p50_ms": pct(burst_lat, 50) * 1000, "burst_p99_ms": pct(burst_lat, 99) * 1000,
-        "steady_p50_ms": pct(steady_lat, 50) * 1000, "steady_p99_ms": pct(steady_lat, 99) * 1000,
+        "accepted_per_s": burst["accepted_per_s"],
+        "errors": burst["errors"],
+        "burst_assigned": drained,
+        "burst_p50_ms": pct(burst_lat, 50) * 1000,
+        "burst_p99_ms": pct(burst_lat, 99) * 1000,
+        "steady_p50_ms": pct(steady_lat, 50) * 1000,
+        "steady_p99_ms": pct(steady_lat, 99) * 1000,
         "steady_assigned": len(steady_lat),
     }
     return {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
         "params": vars(args),
-        "system": system, "raw_kafka": kafka, "raw_postgres": pg,
+        "system": system,
+        "raw_kafka": kafka,
+        "raw_postgres": pg,
         "ratios": {
             "intake_vs_raw_postgres_inserts": system["accepted_per_s"] / pg["inserts_per_s"],
             "intake_vs_raw_kafka_produce": system["accepted_per_s"] / kafka["produce_per_s"],
@@ -293,26 +346,45 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
 def report(result: dict[str, Any]) -> str:
     s, k, p, r = result["system"], result["raw_kafka"], result["raw_postgres"], result["ratios"]
     rows = [
-        ("Intake accepted (burst, complaints/s)", f"{s['accepted_per_s']:.0f}",
-         f"PG inserts {p['inserts_per_s']:.0f}/s; Kafka produce {k['produce_per_s']:.0f}/s",
-         f"{r['intake_vs_raw_postgres_inserts']:.2f}x PG; {r['intake_vs_raw_kafka_produce']:.3f}x Kafka"),
-        ("Receipt → public 'assigned', steady p50 (ms)", f"{s['steady_p50_ms']:.1f}",
-         f"Kafka produce→consume p50 {k['steady_p50_ms']:.1f}", f"{r['steady_p50_vs_raw_kafka']:.1f}x"),
-        ("Receipt → public 'assigned', steady p99 (ms)", f"{s['steady_p99_ms']:.1f}",
-         f"Kafka produce→consume p99 {k['steady_p99_ms']:.1f}", f"{r['steady_p99_vs_raw_kafka']:.1f}x"),
-        ("Receipt → public 'assigned', burst p50 / p99 (ms)", f"{s['burst_p50_ms']:.0f} / {s['burst_p99_ms']:.0f}",
-         f"Kafka burst p50 {k['burst_p50_ms']:.0f} / p99 {k['burst_p99_ms']:.0f}", f"{r['burst_p50_vs_raw_kafka']:.1f}x"),
+        (
+            "Intake accepted (burst, complaints/s)",
+            f"{s['accepted_per_s']:.0f}",
+            f"PG inserts {p['inserts_per_s']:.0f}/s; Kafka produce {k['produce_per_s']:.0f}/s",
+            f"{r['intake_vs_raw_postgres_inserts']:.2f}x PG; {r['intake_vs_raw_kafka_produce']:.3f}x Kafka",
+        ),
+        (
+            "Receipt → public 'assigned', steady p50 (ms)",
+            f"{s['steady_p50_ms']:.1f}",
+            f"Kafka produce→consume p50 {k['steady_p50_ms']:.1f}",
+            f"{r['steady_p50_vs_raw_kafka']:.1f}x",
+        ),
+        (
+            "Receipt → public 'assigned', steady p99 (ms)",
+            f"{s['steady_p99_ms']:.1f}",
+            f"Kafka produce→consume p99 {k['steady_p99_ms']:.1f}",
+            f"{r['steady_p99_vs_raw_kafka']:.1f}x",
+        ),
+        (
+            "Receipt → public 'assigned', burst p50 / p99 (ms)",
+            f"{s['burst_p50_ms']:.0f} / {s['burst_p99_ms']:.0f}",
+            f"Kafka burst p50 {k['burst_p50_ms']:.0f} / p99 {k['burst_p99_ms']:.0f}",
+            f"{r['burst_p50_vs_raw_kafka']:.1f}x",
+        ),
     ]
     lines = ["| measure | system | raw baseline (same run) | ratio |", "|---|---|---|---|"]
     lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
-    lines.append(f"\nburst: {result['params']['burst']} complaints, {result['params']['concurrency']} clients, "
-                 f"{s['errors']} errors, {s['burst_assigned']} assigned; steady: {result['params']['steady']} "
-                 f"at {result['params']['rate']}/s, {s['steady_assigned']} assigned")
+    lines.append(
+        f"\nburst: {result['params']['burst']} complaints, {result['params']['concurrency']} clients, "
+        f"{s['errors']} errors, {s['burst_assigned']} assigned; steady: {result['params']['steady']} "
+        f"at {result['params']['rate']}/s, {s['steady_assigned']} assigned"
+    )
     return "\n".join(lines)
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--burst", type=int, default=2000, help="complaints sent as fast as possible")
     parser.add_argument("--steady", type=int, default=200, help="complaints sent at --rate")
     parser.add_argument("--rate", type=float, default=20.0, help="steady rate, complaints per second")

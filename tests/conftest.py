@@ -53,7 +53,11 @@ def postgres_server() -> Iterator[PostgresTarget]:
 
         with PostgresContainer("postgres:16-alpine") as pg:
             yield PostgresTarget(
-                pg.get_container_host_ip(), int(pg.get_exposed_port(5432)), pg.username, pg.password, pg.dbname
+                pg.get_container_host_ip(),
+                int(pg.get_exposed_port(5432)),
+                pg.username,
+                pg.password,
+                pg.dbname,
             )
         return
     target = PostgresTarget(
@@ -74,7 +78,10 @@ def postgres_server() -> Iterator[PostgresTarget]:
 def database(postgres_server: PostgresTarget) -> Iterator[PostgresTarget]:
     """A fresh, empty database per test, dropped afterwards."""
     target = PostgresTarget(
-        postgres_server.host, postgres_server.port, postgres_server.user, postgres_server.password,
+        postgres_server.host,
+        postgres_server.port,
+        postgres_server.user,
+        postgres_server.password,
         f"eds_test_{uuid.uuid4().hex[:10]}",
     )
     target.create_database(admin_db=postgres_server.dbname)

@@ -27,24 +27,41 @@ async def test_integrator_events_are_consumed_and_broken_ones_dead_lettered(
 ) -> None:
     complaint_id = str(uuid.uuid4())
     data = {
-        "complaint_id": complaint_id, "receipt_no": "2026-0500001", "received_at": datetime.now(UTC).isoformat(),
-        "channel": "integration", "kind": "inquiry", "confidential": False, "field": "general_admin",
-        "text": "120 다산콜센터 연동 테스트", "citizen": {"phone": "010-2222-3333"},
+        "complaint_id": complaint_id,
+        "receipt_no": "2026-0500001",
+        "received_at": datetime.now(UTC).isoformat(),
+        "channel": "integration",
+        "kind": "inquiry",
+        "confidential": False,
+        "field": "general_admin",
+        "text": "120 다산콜센터 연동 테스트",
+        "citizen": {"phone": "010-2222-3333"},
     }
     headers = [
-        ("ce_specversion", b"1.0"), ("ce_id", str(uuid.uuid4()).encode()), ("ce_source", b"/integrator/120"),
-        ("ce_type", b"kr.go.seoul.eungdapso.complaint.received.v1"), ("ce_subject", complaint_id.encode()),
-        ("ce_time", datetime.now(UTC).isoformat().encode()), ("content-type", b"application/json"),
+        ("ce_specversion", b"1.0"),
+        ("ce_id", str(uuid.uuid4()).encode()),
+        ("ce_source", b"/integrator/120"),
+        ("ce_type", b"kr.go.seoul.eungdapso.complaint.received.v1"),
+        ("ce_subject", complaint_id.encode()),
+        ("ce_time", datetime.now(UTC).isoformat().encode()),
+        ("content-type", b"application/json"),
     ]
     producer = Producer({"bootstrap.servers": broker})
-    producer.produce(COMPLAINT_RECEIVED.name, key=complaint_id, value=json.dumps(data).encode(), headers=headers)
+    producer.produce(
+        COMPLAINT_RECEIVED.name, key=complaint_id, value=json.dumps(data).encode(), headers=headers
+    )
     broken = {**data, "kind": "rumour"}
-    producer.produce(COMPLAINT_RECEIVED.name, key=complaint_id, value=json.dumps(broken).encode(),
-                     headers=[(k, str(uuid.uuid4()).encode() if k == "ce_id" else v) for k, v in headers])
+    producer.produce(
+        COMPLAINT_RECEIVED.name,
+        key=complaint_id,
+        value=json.dumps(broken).encode(),
+        headers=[(k, str(uuid.uuid4()).encode() if k == "ce_id" else v) for k, v in headers],
+    )
     assert producer.flush(15) == 0
 
     settings = PublisherSettings(
-        **{k.lower(): v for k, v in database.env().items()}, kafka_bootstrap_servers=broker  # type: ignore[arg-type]
+        **{k.lower(): v for k, v in database.env().items()},
+        kafka_bootstrap_servers=broker,  # type: ignore[arg-type]
     )
     db = Database(settings.postgres_conninfo(), settings.schema)
     await db.open()
@@ -54,7 +71,9 @@ async def test_integrator_events_are_consumed_and_broken_ones_dead_lettered(
     await projection.create()
     await kafka.start()
     try:
-        row = await eventually(lambda: projection.by_receipt_no("2026-0500001"), what="integrator event projected")
+        row = await eventually(
+            lambda: projection.by_receipt_no("2026-0500001"), what="integrator event projected"
+        )
         assert row["channel"] == "integration" and row["status"] == "received"
         [dead] = await read_topic(broker, DEAD_LETTER.name, at_least=1)
         assert b"kind" in dict(dead.headers)["dlq_reason"]

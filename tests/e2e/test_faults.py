@@ -24,7 +24,11 @@ FIELDS = ["roads_traffic", "housing_building", "environment_parks", "safety", No
 
 
 def body(i: int) -> dict[str, object]:
-    return {"text": f"민원 번호 {i}: 가로등이 꺼져 있어요", "kind": "complaint", "field": FIELDS[i % len(FIELDS)]}
+    return {
+        "text": f"민원 번호 {i}: 가로등이 꺼져 있어요",
+        "kind": "complaint",
+        "field": FIELDS[i % len(FIELDS)],
+    }
 
 
 def count(database: PostgresTarget, query: str) -> int:
@@ -68,7 +72,8 @@ async def test_router_killed_while_events_flow_loses_nothing_and_applies_nothing
         await stack["router"].wait_ready()
     await eventually(
         lambda: asyncio.sleep(
-            0, count(database, "SELECT count(*) FROM publisher.public_complaints WHERE status='assigned'") == n
+            0,
+            count(database, "SELECT count(*) FROM publisher.public_complaints WHERE status='assigned'") == n,
         ),
         timeout=90,
         what="every complaint assigned",
@@ -96,7 +101,11 @@ async def test_intake_accepts_while_the_broker_is_unreachable_and_everything_arr
                 assert (await client.post("/api/v1/complaints", json=body(i))).status_code == 201
             await eventually(
                 lambda: asyncio.sleep(
-                    0, count(database, "SELECT count(*) FROM publisher.public_complaints WHERE status='assigned'") == 10
+                    0,
+                    count(
+                        database, "SELECT count(*) FROM publisher.public_complaints WHERE status='assigned'"
+                    )
+                    == 10,
                 ),
                 what="first ten assigned",
             )
@@ -111,7 +120,9 @@ async def test_intake_accepts_while_the_broker_is_unreachable_and_everything_arr
             proxy.restore()
         await eventually(
             lambda: asyncio.sleep(
-                0, count(database, "SELECT count(*) FROM publisher.public_complaints WHERE status='assigned'") == 40
+                0,
+                count(database, "SELECT count(*) FROM publisher.public_complaints WHERE status='assigned'")
+                == 40,
             ),
             timeout=120,
             what="all forty assigned after the broker is back",

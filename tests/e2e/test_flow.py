@@ -25,7 +25,12 @@ COMPLAINT = {
     "kind": "complaint",
     "field": "roads_traffic",
     "language": "ko",
-    "place": {"address": "서울특별시 용산구 만리재로 193", "lat": 37.5536, "lon": 126.9680, "district": "yongsan"},
+    "place": {
+        "address": "서울특별시 용산구 만리재로 193",
+        "lat": 37.5536,
+        "lon": 126.9680,
+        "district": "yongsan",
+    },
     "contact": {"name": "홍길동", "phone": "010-1234-5678", "email": "hong@example.kr"},
 }
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -35,7 +40,9 @@ TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 async def system(make_stack: StackFactory, broker: str) -> AsyncIterator[tuple[Stack, httpx.AsyncClient]]:
     stack = await make_stack(broker, services=("intake", "router", "sla", "notifier", "publisher", "rating"))
     gateway = Gateway(stack.upstreams)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=gateway), base_url="http://eungdapso") as c:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=gateway), base_url="http://eungdapso"
+    ) as c:
         yield stack, c
 
 
@@ -53,7 +60,8 @@ async def test_submit_then_public_status_shows_the_assigned_office_and_no_person
     assert (await client.get("/healthz")).json()["ready"] is True
     correlation_id = "e2e0correlation01"
     submitted = await client.post(
-        "/api/v1/complaints", json=COMPLAINT,
+        "/api/v1/complaints",
+        json=COMPLAINT,
         headers={"traceparent": f"00-{TRACE_ID}-00f067aa0ba902b7-01", "X-Correlation-Id": correlation_id},
     )
     assert submitted.status_code == 201, submitted.text
@@ -77,13 +85,16 @@ async def test_submit_then_public_status_shows_the_assigned_office_and_no_person
     assert headers["ce_correlationid"] == correlation_id.encode()
     # ... and every log line about it carries both ids.
     router_log = (stack["router"].log_file.read_text()).splitlines()  # type: ignore[union-attr]
-    assigned_lines = [json.loads(line) for line in router_log if '"complaint_assigned"' in line]
+    assigned_lines = [json.loads(line) for line in router_log if '"assignment_decided"' in line]
     assert assigned_lines and all(
-        line["complaint_id"] == complaint_id and line["correlation_id"] == correlation_id for line in assigned_lines
+        line["complaint_id"] == complaint_id and line["correlation_id"] == correlation_id
+        for line in assigned_lines
     )
 
     missing = await client.get("/api/v1/complaints/2026-9999999")
-    assert missing.status_code == 404 and missing.headers["content-type"].startswith("application/problem+json")
+    assert missing.status_code == 404 and missing.headers["content-type"].startswith(
+        "application/problem+json"
+    )
     malformed = await client.get("/api/v1/complaints/not-a-receipt")
     assert malformed.status_code == 422
 
@@ -126,7 +137,10 @@ async def test_replay_rebuilds_the_public_read_model_equal_to_the_live_one(
 
     started = time.monotonic()
     subprocess.run(
-        [sys.executable, "-m", "eungdapso_publisher", "rebuild"], env={**os.environ, **env}, check=True, timeout=120
+        [sys.executable, "-m", "eungdapso_publisher", "rebuild"],
+        env={**os.environ, **env},
+        check=True,
+        timeout=120,
     )
     assert time.monotonic() - started < 120
     assert snapshot() == live

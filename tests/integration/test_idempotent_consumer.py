@@ -25,21 +25,33 @@ pytestmark = pytest.mark.integration
 def received_envelope(kind: str = "complaint") -> Envelope[ComplaintReceivedV1]:
     cid = uuid.uuid4()
     payload = ComplaintReceivedV1(
-        complaint_id=cid, receipt_no="2026-0000042", received_at=datetime(2026, 11, 20, 9, tzinfo=UTC),
-        channel="sns", kind=kind, confidential=kind in {"corruption_report", "whistleblowing", "human_rights"},
-        field="roads_traffic", text="버스 정류장 파손 — 연락처 010-9999-8888",
+        complaint_id=cid,
+        receipt_no="2026-0000042",
+        received_at=datetime(2026, 11, 20, 9, tzinfo=UTC),
+        channel="sns",
+        kind=kind,
+        confidential=kind in {"corruption_report", "whistleblowing", "human_rights"},
+        field="roads_traffic",
+        text="버스 정류장 파손 — 연락처 010-9999-8888",
         place=Place(address="서울 마포구 어딘가 12", district="mapo"),
         citizen=Citizen(name="김시민", phone="010-9999-8888", sns_handle="@kimcitizen"),
     )
-    return Envelope(id=str(uuid.uuid4()), source="/test", time=payload.received_at, subject=str(cid), data=payload)
+    return Envelope(
+        id=str(uuid.uuid4()), source="/test", time=payload.received_at, subject=str(cid), data=payload
+    )
 
 
 def assigned_envelope(cid: uuid.UUID) -> Envelope[ComplaintAssignedV1]:
     payload = ComplaintAssignedV1(
-        complaint_id=cid, receipt_no="2026-0000042", assigned_at=datetime(2026, 11, 20, 9, 5, tzinfo=UTC),
-        office=Office(code="seoul.transport", name="도시교통실", level="headquarters"), rule="field:roads_traffic",
+        complaint_id=cid,
+        receipt_no="2026-0000042",
+        assigned_at=datetime(2026, 11, 20, 9, 5, tzinfo=UTC),
+        office=Office(code="seoul.transport", name="도시교통실", level="headquarters"),
+        rule="field:roads_traffic",
     )
-    return Envelope(id=str(uuid.uuid4()), source="/test", time=payload.assigned_at, subject=str(cid), data=payload)
+    return Envelope(
+        id=str(uuid.uuid4()), source="/test", time=payload.assigned_at, subject=str(cid), data=payload
+    )
 
 
 def as_record(env: Envelope) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:  # type: ignore[type-arg]
@@ -47,9 +59,12 @@ def as_record(env: Envelope) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:  #
     return r.key, r.value, r.headers
 
 
-async def test_each_event_applied_once_and_garbage_dead_lettered(database: PostgresTarget, broker: str) -> None:
+async def test_each_event_applied_once_and_garbage_dead_lettered(
+    database: PostgresTarget, broker: str
+) -> None:
     settings = PublisherSettings(
-        **{k.lower(): v for k, v in database.env().items()}, kafka_bootstrap_servers=broker  # type: ignore[arg-type]
+        **{k.lower(): v for k, v in database.env().items()},
+        kafka_bootstrap_servers=broker,  # type: ignore[arg-type]
     )
     db = Database(settings.postgres_conninfo(), settings.schema)
     await db.open()
@@ -63,11 +78,17 @@ async def test_each_event_applied_once_and_garbage_dead_lettered(database: Postg
         cid = received.data.complaint_id
         # Out of order across topics: the assignment arrives first; the received event twice.
         await produce(broker, COMPLAINT_ASSIGNED.name, [as_record(assigned_envelope(cid))])
-        await produce(broker, COMPLAINT_RECEIVED.name, [
-            (b"junk", b"\x00\xffnot an event", [("content-type", b"application/json")]),
-            as_record(received),
-            as_record(received),
-        ])
+        await produce(
+            broker,
+            COMPLAINT_RECEIVED.name,
+            [
+                (b"junk", b"\x00\xffnot an event", [("content-type", b"application/json")]),
+            # A binary header the framework cannot decode: must not wedge the consumer.
+            (b"binary", b"{}", [("ce_specversion", b"\xff\xfe\xfd")]),
+                as_record(received),
+                as_record(received),
+            ],
+        )
 
         async def row() -> dict | None:  # type: ignore[type-arg]
             got = await projection.by_receipt_no("2026-0000042")
@@ -80,12 +101,14 @@ async def test_each_event_applied_once_and_garbage_dead_lettered(database: Postg
             ledger = conn.execute("SELECT count(*) FROM publisher.processed_messages").fetchone()
         assert ledger is not None and ledger[0] == 2
 
-        [dead] = await read_topic(broker, DEAD_LETTER.name, at_least=1)
-        headers = dict(dead.headers)
+        dead = {r.key: r for r in await read_topic(broker, DEAD_LETTER.name, at_least=2)}
+        assert set(dead) == {b"junk", b"binary"}
+        headers = dict(dead[b"junk"].headers)
         assert headers["dlq_topic"] == COMPLAINT_RECEIVED.name.encode()
         assert headers["dlq_consumer"] == b"eungdapso-publisher"
         assert b"not a CloudEvent" in headers["dlq_reason"]
-        assert dead.value == b"\x00\xffnot an event"
+        assert dead[b"junk"].value == b"\x00\xffnot an event"
+        assert b"specversion" in dict(dead[b"binary"].headers)["dlq_reason"]
     finally:
         await kafka.stop()
         await db.close()
@@ -95,7 +118,8 @@ async def test_confidential_reports_and_personal_data_never_reach_the_public_pro
     database: PostgresTarget, broker: str
 ) -> None:
     settings = PublisherSettings(
-        **{k.lower(): v for k, v in database.env().items()}, kafka_bootstrap_servers=broker  # type: ignore[arg-type]
+        **{k.lower(): v for k, v in database.env().items()},
+        kafka_bootstrap_servers=broker,  # type: ignore[arg-type]
     )
     db = Database(settings.postgres_conninfo(), settings.schema)
     await db.open()
@@ -107,11 +131,21 @@ async def test_confidential_reports_and_personal_data_never_reach_the_public_pro
     try:
         report = received_envelope(kind="corruption_report")
         await produce(broker, COMPLAINT_RECEIVED.name, [as_record(report)])
-        await produce(broker, COMPLAINT_ASSIGNED.name, [as_record(assigned_envelope(report.data.complaint_id))])
+        await produce(
+            broker, COMPLAINT_ASSIGNED.name, [as_record(assigned_envelope(report.data.complaint_id))]
+        )
         await eventually(lambda: _eq(consumer.applied, 2), what="both applied")
         with psycopg.connect(database.conninfo()) as conn:
             dump = str(conn.execute("SELECT * FROM publisher.public_complaints").fetchall())
-        for secret in ("김시민", "010-9999-8888", "@kimcitizen", "버스 정류장", "마포구", "corruption", "seoul.transport"):
+        for secret in (
+            "김시민",
+            "010-9999-8888",
+            "@kimcitizen",
+            "버스 정류장",
+            "마포구",
+            "corruption",
+            "seoul.transport",
+        ):
             assert secret not in dump
         assert "confidential" in dump
     finally:

@@ -111,8 +111,12 @@ def test_invalid_input_gets_a_problem_naming_the_field(
     assert stored_events(database) == 0
 
 
-def test_malformed_json_and_oversized_bodies_are_refused(client: TestClient, database: PostgresTarget) -> None:
-    bad = client.post("/api/v1/complaints", content=b'{"text": ', headers={"content-type": "application/json"})
+def test_malformed_json_and_oversized_bodies_are_refused(
+    client: TestClient, database: PostgresTarget
+) -> None:
+    bad = client.post(
+        "/api/v1/complaints", content=b'{"text": ', headers={"content-type": "application/json"}
+    )
     assert bad.status_code == 400 and bad.json()["type"].endswith("malformed-json")
     huge = client.post("/api/v1/complaints", json={**COMPLAINT, "text": "가" * 100_000})
     assert huge.status_code == 413 and huge.headers["content-type"].startswith("application/problem+json")

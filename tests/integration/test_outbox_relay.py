@@ -45,9 +45,19 @@ async def proxied_broker(tmp_path: Path, kafka_container: str | None) -> AsyncIt
 
 def receive(app: IntakeApplication, n: int) -> None:
     app.receive(
-        complaint_id=uuid.uuid4(), receipt_no=f"2026-{n:07d}", received_at=datetime.now(UTC),
-        channel="web", kind="complaint", confidential=False, field="safety", language="ko",
-        text=f"민원 {n}", place=None, citizen=None, request_fingerprint=None, meta={"actor": "test"},
+        complaint_id=uuid.uuid4(),
+        receipt_no=f"2026-{n:07d}",
+        received_at=datetime.now(UTC),
+        channel="web",
+        kind="complaint",
+        confidential=False,
+        field="safety",
+        language="ko",
+        text=f"민원 {n}",
+        place=None,
+        citizen=None,
+        request_fingerprint=None,
+        meta={"actor": "test"},
     )
 
 
@@ -57,14 +67,18 @@ async def test_relay_publishes_resumes_and_loses_nothing_while_the_broker_is_dow
     bootstrap, proxy = proxied_broker
     settings = IntakeSettings(
         **{k.lower(): v for k, v in database.env().items()},  # type: ignore[arg-type]
-        kafka_bootstrap_servers=bootstrap, kafka_request_timeout_ms=2000, relay_poll_interval_s=0.1,
+        kafka_bootstrap_servers=bootstrap,
+        kafka_request_timeout_ms=2000,
+        relay_poll_interval_s=0.1,
     )
     app = IntakeApplication(env=settings.eventsourcing_env())
     db = Database(settings.postgres_conninfo(), settings.schema)
     await db.open()
 
     def new_relay() -> OutboxRelay:
-        return OutboxRelay(name="intake", application=app, translate=to_integration_event, db=db, settings=settings)
+        return OutboxRelay(
+            name="intake", application=app, translate=to_integration_event, db=db, settings=settings
+        )
 
     for n in range(1, 21):
         receive(app, n)

@@ -32,7 +32,9 @@ async def read_topic(bootstrap: str, topic: str, *, at_least: int, timeout: floa
     raise AssertionError(f"{topic}: {len(records)} records, expected at least {at_least}")
 
 
-async def produce(bootstrap: str, topic: str, records: list[tuple[bytes | None, bytes, list[tuple[str, bytes]]]]) -> None:
+async def produce(
+    bootstrap: str, topic: str, records: list[tuple[bytes | None, bytes, list[tuple[str, bytes]]]]
+) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
     await producer.start()
     try:

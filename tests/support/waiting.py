@@ -9,7 +9,11 @@ T = TypeVar("T")
 
 
 async def eventually(
-    probe: Callable[[], Awaitable[T]], *, timeout: float = 30.0, interval: float = 0.1, what: str = "condition"
+    probe: Callable[[], Awaitable[T]],
+    *,
+    timeout: float = 30.0,
+    interval: float = 0.1,
+    what: str = "condition",
 ) -> T:
     """Poll until `probe` returns a truthy value; fail with the last value after `timeout`."""
     deadline = time.monotonic() + timeout

@@ -61,8 +61,13 @@ def test_assigned_round_trip() -> None:
         office=Office(code="seoul.transport", name="도시교통실", level="headquarters"),
         rule="field:roads_traffic",
     )
-    env = Envelope(id="x1", source="/eungdapso/router", time=payload.assigned_at,
-                   subject=str(payload.complaint_id), data=payload)
+    env = Envelope(
+        id="x1",
+        source="/eungdapso/router",
+        time=payload.assigned_at,
+        subject=str(payload.complaint_id),
+        data=payload,
+    )
     record = encode(env)
     assert decode(record.headers, record.key, record.value) == env
 
@@ -73,10 +78,20 @@ def test_assigned_round_trip() -> None:
         (lambda h, v: ([x for x in h if x[0] != "ce_specversion"], v), "ce_specversion is missing"),
         (lambda h, v: (h, b"{not json"), "not valid JSON"),
         (lambda h, v: ([x for x in h if x[0] != "ce_id"], v), "malformed CloudEvent"),
-        (lambda h, v: ([(k, b"kr.go.seoul.eungdapso.unknown.v1" if k == "ce_type" else x)
-                        for k, x in h], v), "unknown event type"),
-        (lambda h, v: ([(k, b"kr.go.seoul.eungdapso.complaint.received" if k == "ce_type" else x)
-                        for k, x in h], v), "no version suffix"),
+        (
+            lambda h, v: (
+                [(k, b"kr.go.seoul.eungdapso.unknown.v1" if k == "ce_type" else x) for k, x in h],
+                v,
+            ),
+            "unknown event type",
+        ),
+        (
+            lambda h, v: (
+                [(k, b"kr.go.seoul.eungdapso.complaint.received" if k == "ce_type" else x) for k, x in h],
+                v,
+            ),
+            "no version suffix",
+        ),
         (lambda h, v: (h, json.dumps({**json.loads(v), "kind": "gossip"}).encode()), "kind"),
         (lambda h, v: (h, json.dumps({**json.loads(v), "receipt_no": "123"}).encode()), "receipt_no"),
         (lambda h, v: (h, b"[1, 2]"), "not a JSON object"),
@@ -102,4 +117,8 @@ def test_newer_producer_fields_are_ignored_by_v1_consumers() -> None:
 def test_confidential_kinds() -> None:
     from eungdapso_schemas.codes import Kind
 
-    assert {k for k in Kind if k.confidential} == {Kind.CORRUPTION_REPORT, Kind.WHISTLEBLOWING, Kind.HUMAN_RIGHTS}
+    assert {k for k in Kind if k.confidential} == {
+        Kind.CORRUPTION_REPORT,
+        Kind.WHISTLEBLOWING,
+        Kind.HUMAN_RIGHTS,
+    }

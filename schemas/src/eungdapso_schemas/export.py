@@ -113,7 +113,9 @@ def asyncapi() -> dict[str, Any]:
 
 def rendered() -> dict[Path, str]:
     files = {
-        JSONSCHEMA_DIR / f"{schema_file_stem(m)}.json": json.dumps(json_schema(m), indent=2, ensure_ascii=False)
+        JSONSCHEMA_DIR / f"{schema_file_stem(m)}.json": json.dumps(
+            json_schema(m), indent=2, ensure_ascii=False
+        )
         + "\n"
         for m in PAYLOADS
     }

@@ -1,28 +1,29 @@
 """The idempotent consumer every service uses to read events from Kafka.
 
+- Records arrive in batches (one Kafka fetch); each batch is applied in one PostgreSQL
+  transaction, so a busy consumer pays one commit per batch, not one per event.
 - A record that does not honour its contract (not a CloudEvent, unknown type, payload
-  failing its schema) goes to the dead-letter topic with the reason, and the consumer
-  moves on: one bad message never stops a service.
-- A projection (read-model change) runs in one PostgreSQL transaction together with the
-  ledger row for the message, so it is applied at most once; delivery is at least once,
-  so it is applied exactly once.
+  failing its schema, undecodable headers) goes to the dead-letter topic with the reason,
+  and the consumer moves on: one bad message never stops a service.
+- A projection (read-model change) runs in the same transaction as the ledger rows of the
+  messages it applies, so each is applied at most once; delivery is at least once, so
+  each is applied exactly once.
 - A process step (a decision recorded in the service's own event store) hands the ledger
-  entry to the event store, which writes it in the same transaction as the new events.
-- Any other failure (database down, ...) is retried: the offset is not committed and
-  the record is delivered again.
+  entries to the event store, which writes them in the same transaction as the new events.
+- Any other failure (database down, ...) is retried: the offsets are not committed and the
+  batch is delivered again; what was already applied is skipped through the ledger.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+import dataclasses
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from eungdapso_schemas.envelope import ContractViolation, Envelope, decode
-from eungdapso_schemas.events import Payload
-from eungdapso_schemas.topics import DEAD_LETTER, Topic
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -30,16 +31,23 @@ from opentelemetry.trace import SpanKind
 from psycopg import AsyncConnection
 
 from eungdapso_platform.db import Database
-from eungdapso_platform.eventstore import LedgerEntry
+from eungdapso_platform.eventstore import IntegrityError, LedgerEntry
 from eungdapso_platform.logging import get_logger
 from eungdapso_platform.tracing import causation_id_var, continued_trace, correlation_id_var
+from eungdapso_schemas.envelope import ContractViolation, Envelope, decode
+from eungdapso_schemas.topics import DEAD_LETTER, Topic
 
 log = get_logger("eungdapso.consumer")
 
+#: Apply one event to a read model inside the caller's transaction.
 ProjectionHandler = Callable[[AsyncConnection, Envelope[Any]], Awaitable[None]]  # type: ignore[type-arg]
-ProcessHandler = Callable[[Envelope[Any], LedgerEntry], Awaitable[None]]
+#: Decide what one event causes: the new or changed aggregate to record, or None.
+Decider = Callable[[Envelope[Any]], Any]
+#: Record aggregates together with the ledger entries of the messages that caused them.
+Recorder = Callable[[list[Any], list[LedgerEntry]], None]
 
 RETRY_DELAY_S = 0.5
+MAX_BATCH = 500
 
 
 @dataclass(frozen=True)
@@ -63,12 +71,23 @@ class IncomingRecord:
         )
 
 
+@dataclass(frozen=True)
+class _Projection:
+    handler: ProjectionHandler
+
+
+@dataclass(frozen=True)
+class _Process:
+    decide: Decider
+    record: Recorder
+
+
 class EventConsumer:
     def __init__(self, *, service: str, db: Database, broker: KafkaBroker | None) -> None:
         self.service = service
         self.db = db
         self.broker = broker
-        self.handlers: dict[str, Callable[[Envelope[Any]], Awaitable[None]]] = {}
+        self.routes: dict[str, _Projection | _Process] = {}
         self.topics: list[Topic] = []
         self.dead_lettered = 0
         self.applied = 0
@@ -81,35 +100,20 @@ class EventConsumer:
 
     # -- registration ----------------------------------------------------------------
     def project(self, topic: Topic, handler: ProjectionHandler) -> None:
-        """Apply events of `topic` to a read model, at most once each."""
+        """Apply events of `topic` to a read model, exactly once each."""
+        self._register(topic, _Projection(handler))
 
-        async def apply(envelope: Envelope[Any]) -> None:
-            async with self.db.transaction() as conn:
-                if not await self.db.claim(conn, self.service, envelope.id):
-                    self._duplicate(envelope)
-                    return
-                await handler(conn, envelope)
-            self.applied += 1
+    def process(self, topic: Topic, decide: Decider, record: Recorder) -> None:
+        """Record the decisions events of `topic` cause, exactly once each."""
+        self._register(topic, _Process(decide, record))
 
-        self._register(topic, apply)
-
-    def process(self, topic: Topic, handler: ProcessHandler) -> None:
-        """Record decisions caused by events of `topic`; the handler saves with the ledger entry."""
-
-        async def apply(envelope: Envelope[Any]) -> None:
-            entry = LedgerEntry(self.service, envelope.id)
-            if await self.db.was_processed(entry.consumer, entry.message_id):
-                self._duplicate(envelope)
-                return
-            await handler(envelope, entry)
-            self.applied += 1
-
-        self._register(topic, apply)
-
-    def _register(self, topic: Topic, apply: Callable[[Envelope[Any]], Awaitable[None]]) -> None:
+    def _register(self, topic: Topic, route: _Projection | _Process) -> None:
         if topic.payload is None:
             raise ValueError(f"{topic.name} carries no event payload")
-        self.handlers[topic.name] = apply
+        if self.routes and {type(r) for r in self.routes.values()} != {type(route)}:
+            # One transaction per batch: it is either the read model's or the event store's.
+            raise ValueError("a consumer either projects or processes, not both")
+        self.routes[topic.name] = route
         self.topics.append(topic)
 
     def subscribe(self) -> None:
@@ -119,74 +123,125 @@ class EventConsumer:
             return
         self._subscribed = True
 
-        async def raw_body(msg: Any) -> Any:
-            # The envelope is parsed here, not by the framework, so that a malformed
-            # record reaches dead-lettering instead of failing inside the framework.
-            return msg.body
-
         @self.broker.subscriber(
             *(t.name for t in self.topics),
             group_id=self.group_id,
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.NACK_ON_ERROR,
-            decoder=raw_body,
+            batch=True,
+            max_records=MAX_BATCH,
+            parser=_tolerant_parser,
+            decoder=_raw_bodies,
         )
-        async def on_record(body: bytes, message: KafkaMessage) -> None:
-            await self.handle(IncomingRecord.from_consumer_record(message.raw_message))
+        async def on_batch(body: list[bytes], message: KafkaMessage) -> None:
+            await self.handle_batch([IncomingRecord.from_consumer_record(r) for r in message.raw_message])
 
     # -- handling --------------------------------------------------------------------
     async def handle(self, record: IncomingRecord, *, dead_letter: bool = True) -> None:
+        await self.handle_batch([record], dead_letter=dead_letter)
+
+    async def handle_batch(self, records: Sequence[IncomingRecord], *, dead_letter: bool = True) -> None:
+        valid: list[Envelope[Any]] = []
+        for record in records:
+            envelope = await self._validated(record, dead_letter)
+            if envelope is not None:
+                valid.append(envelope)
+        if not valid:
+            return
+        try:
+            if isinstance(self.routes[self.topic_of(valid[0])], _Projection):
+                await self._project(valid)
+            else:
+                await self._process(valid)
+        except Exception as exc:
+            log.warning("batch_failed_will_retry", size=len(valid), error=f"{type(exc).__name__}: {exc}")
+            await asyncio.sleep(RETRY_DELAY_S)
+            raise
+
+    def topic_of(self, envelope: Envelope[Any]) -> str:
+        return next(t.name for t in self.topics if isinstance(envelope.data, t.payload))  # type: ignore[arg-type]
+
+    async def _validated(self, record: IncomingRecord, dead_letter: bool) -> Envelope[Any] | None:
+        reason: str | None = None
+        envelope: Envelope[Any] | None = None
         try:
             envelope = decode(record.headers, record.key, record.value)
         except ContractViolation as exc:
-            if dead_letter:
-                await self._dead_letter(record, str(exc))
-            else:
-                log.info("skipped_invalid_record", topic=record.topic, offset=record.offset, reason=str(exc))
+            reason = str(exc)
+        route_topic = next((t for t in self.topics if t.name == record.topic), None)
+        if (
+            envelope is not None
+            and route_topic is not None
+            and not isinstance(envelope.data, route_topic.payload)
+        ):  # type: ignore[arg-type]
+            reason = f"{envelope.type} does not belong on {record.topic}"
+        if reason is None:
+            return envelope
+        if dead_letter:
+            await self._dead_letter(record, reason)
+        else:
+            log.info("skipped_invalid_record", topic=record.topic, offset=record.offset, reason=reason)
+        return None
+
+    async def _project(self, envelopes: list[Envelope[Any]]) -> None:
+        async with self.db.transaction() as conn:
+            for envelope in envelopes:
+                with message_context(envelope, "project"):
+                    if not await self.db.claim(conn, self.service, envelope.id):
+                        self._duplicate(envelope)
+                        continue
+                    route = self.routes[self.topic_of(envelope)]
+                    assert isinstance(route, _Projection)
+                    await route.handler(conn, envelope)
+                    self.applied += 1
+
+    async def _process(self, envelopes: list[Envelope[Any]]) -> None:
+        done = await self.db.processed_among(self.service, [e.id for e in envelopes])
+        decided: list[tuple[Any, LedgerEntry, Envelope[Any]]] = []
+        for envelope in envelopes:
+            if envelope.id in done:
+                self._duplicate(envelope)
+                continue
+            done.add(envelope.id)  # the same event twice in one batch
+            with message_context(envelope, "decide"):
+                route = self.routes[self.topic_of(envelope)]
+                assert isinstance(route, _Process)
+                decision = route.decide(envelope)
+            decided.append((decision, LedgerEntry(self.service, envelope.id), envelope))
+        if not decided:
             return
-        apply = self.handlers.get(record.topic)
-        if apply is None:
-            return
-        expected = next(t.payload for t in self.topics if t.name == record.topic)
-        if not isinstance(envelope.data, expected or Payload):
-            if dead_letter:
-                await self._dead_letter(record, f"{envelope.type} does not belong on {record.topic}")
-            return
-        with (
-            structlog.contextvars.bound_contextvars(
-                complaint_id=envelope.subject,
-                correlation_id=envelope.correlation_id,
-                event_id=envelope.id,
-                event_type=envelope.type,
-            ),
-            continued_trace(
-                f"{record.topic} process",
-                traceparent=envelope.traceparent,
-                tracestate=envelope.tracestate,
-                kind=SpanKind.CONSUMER,
-                attributes={"messaging.system": "kafka", "messaging.destination.name": record.topic},
-            ),
-        ):
-            cid_token = correlation_id_var.set(envelope.correlation_id)
-            cause_token = causation_id_var.set(envelope.id)
-            try:
-                await apply(envelope)
-            except Exception as exc:
-                log.warning("event_apply_failed_will_retry", error=f"{type(exc).__name__}: {exc}")
-                await asyncio.sleep(RETRY_DELAY_S)
-                raise
-            finally:
-                correlation_id_var.reset(cid_token)
-                causation_id_var.reset(cause_token)
-            log.debug("event_applied", topic=record.topic, offset=record.offset)
+        record = self._recorder()
+        try:
+            await asyncio.to_thread(
+                record, [d for d, _, _ in decided if d is not None], [entry for _, entry, _ in decided]
+            )
+            self.applied += len(decided)
+        except IntegrityError:
+            # Somewhere in the batch a decision was already recorded (a redelivery, or the
+            # same cause published twice): record one by one and skip the ones that conflict.
+            for decision, entry, envelope in decided:
+                try:
+                    await asyncio.to_thread(record, [decision] if decision is not None else [], [entry])
+                    self.applied += 1
+                except IntegrityError:
+                    self._duplicate(envelope)
+
+    def _recorder(self) -> Recorder:
+        route = next(iter(self.routes.values()))
+        assert isinstance(route, _Process)
+        return route.record
 
     def _duplicate(self, envelope: Envelope[Any]) -> None:
         self.duplicates += 1
-        log.info("duplicate_event_skipped", event_id=envelope.id)
+        log.info("duplicate_event_skipped", event_id=envelope.id, complaint_id=envelope.subject)
 
     async def _dead_letter(self, record: IncomingRecord, reason: str) -> None:
         log.warning(
-            "dead_lettered", topic=record.topic, partition=record.partition, offset=record.offset, reason=reason
+            "dead_lettered",
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            reason=reason,
         )
         if self.broker is None:
             raise RuntimeError(f"no broker to dead-letter to: {reason}")
@@ -202,3 +257,54 @@ class EventConsumer:
         )
         await self.broker.publish(record.value or b"", DEAD_LETTER.name, key=record.key, headers=headers)
         self.dead_lettered += 1
+
+
+@contextmanager
+def message_context(envelope: Envelope[Any], step: str) -> Iterator[None]:
+    """Logs, trace and event metadata of what one message causes carry its ids."""
+    with (
+        structlog.contextvars.bound_contextvars(
+            complaint_id=envelope.subject,
+            correlation_id=envelope.correlation_id,
+            event_id=envelope.id,
+            event_type=envelope.type,
+        ),
+        continued_trace(
+            f"{envelope.type} {step}",
+            traceparent=envelope.traceparent,
+            tracestate=envelope.tracestate,
+            kind=SpanKind.CONSUMER,
+            attributes={"messaging.system": "kafka", "cloudevents.event_id": envelope.id},
+        ),
+    ):
+        cid_token = correlation_id_var.set(envelope.correlation_id)
+        cause_token = causation_id_var.set(envelope.id)
+        try:
+            yield
+        finally:
+            correlation_id_var.reset(cid_token)
+            causation_id_var.reset(cause_token)
+
+
+async def _raw_bodies(msg: Any) -> Any:
+    # Envelopes are parsed by EventConsumer, not by the framework, so that a malformed
+    # record reaches dead-lettering instead of failing inside the framework.
+    return msg.body
+
+
+async def _tolerant_parser(records: Any, original: Callable[[Any], Awaitable[Any]]) -> Any:
+    """The framework decodes every header as UTF-8 and would fail (and redeliver forever)
+    on a record with a binary header. Parse a sanitized copy, keep the original bytes."""
+    try:
+        return await original(records)
+    except UnicodeDecodeError:
+
+        def clean(r: Any) -> Any:
+            return dataclasses.replace(
+                r, headers=[(k, v.decode("utf-8", "replace").encode()) for k, v in (r.headers or ())]
+            )
+
+        sanitized = tuple(clean(r) for r in records) if isinstance(records, tuple) else clean(records)
+        message = await original(sanitized)
+        message.raw_message = records
+        return message

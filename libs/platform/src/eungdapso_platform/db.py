@@ -19,9 +19,7 @@ CREATE_LEDGER = (
     " processed_at timestamptz NOT NULL DEFAULT now(),"
     " PRIMARY KEY (consumer, message_id))"
 )
-INSERT_LEDGER = (
-    "INSERT INTO {schema}.processed_messages (consumer, message_id) VALUES (%s, %s)"
-)
+INSERT_LEDGER = "INSERT INTO {schema}.processed_messages (consumer, message_id) VALUES (%s, %s)"
 CLAIM_LEDGER = INSERT_LEDGER + " ON CONFLICT DO NOTHING"
 
 
@@ -45,9 +43,7 @@ class Database:
     async def open(self) -> None:
         await self.pool.open(wait=True, timeout=30)
         async with self.pool.connection() as conn:
-            await conn.execute(
-                sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema))
-            )
+            await conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema)))
             await conn.execute(schema_sql(CREATE_LEDGER, self.schema))
 
     async def close(self) -> None:
@@ -74,12 +70,14 @@ class Database:
         cur = await conn.execute(self.sql(CLAIM_LEDGER), (consumer, message_id))
         return cur.rowcount == 1
 
-    async def was_processed(self, consumer: str, message_id: str) -> bool:
+    async def processed_among(self, consumer: str, message_ids: list[str]) -> set[str]:
+        """Which of these messages the consumer has already applied."""
         async with self.pool.connection() as conn:
             cur = await conn.execute(
                 self.sql(
-                    "SELECT 1 FROM {schema}.processed_messages WHERE consumer=%s AND message_id=%s"
+                    "SELECT message_id FROM {schema}.processed_messages"
+                    " WHERE consumer=%s AND message_id = ANY(%s)"
                 ),
-                (consumer, message_id),
+                (consumer, message_ids),
             )
-            return await cur.fetchone() is not None
+            return {row["message_id"] for row in await cur.fetchall()}

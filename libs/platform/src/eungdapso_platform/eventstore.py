@@ -43,10 +43,11 @@ class LedgeredPostgresRecorder(PostgresApplicationRecorder):
         super().create_table()
 
     def _insert_events(self, curs: Cursor[DictRow], stored_events: Any, **kwargs: Any) -> None:
-        entry: LedgerEntry | None = kwargs.get("ledger_entry")
-        if entry is not None:
-            curs.execute(
-                schema_sql(INSERT_LEDGER, self.datastore.schema), (entry.consumer, entry.message_id)
+        entries: list[LedgerEntry] = kwargs.get("ledger_entries") or []
+        if entries:
+            curs.executemany(
+                schema_sql(INSERT_LEDGER, self.datastore.schema),
+                [(entry.consumer, entry.message_id) for entry in entries],
             )
         super()._insert_events(curs, stored_events, **kwargs)
 

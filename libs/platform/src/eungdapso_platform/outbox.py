@@ -86,9 +86,7 @@ class OutboxRelay:
                 (self.name,),
             )
             cur = await conn.execute(
-                self.db.sql(
-                    "SELECT last_notification_id FROM {schema}.outbox_positions WHERE relay=%s"
-                ),
+                self.db.sql("SELECT last_notification_id FROM {schema}.outbox_positions WHERE relay=%s"),
                 (self.name,),
             )
             row = await cur.fetchone()

@@ -84,5 +84,10 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled_error", path=request.url.path)
         return problem_response(
-            request, Problem(500, "Internal error", "The request could not be completed; nothing was recorded twice. Retry with the same Idempotency-Key.")
+            request,
+            Problem(
+                500,
+                "Internal error",
+                "The request could not be completed; nothing was recorded twice. Retry with the same Idempotency-Key.",
+            ),
         )

@@ -114,9 +114,15 @@ def create_app(parts: ServiceParts, *, title: str) -> FastAPI:
     install_problem_handlers(app)
 
     @app.middleware("http")
-    async def request_context(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    async def request_context(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
         supplied = request.headers.get(CORRELATION_HEADER, "")
-        correlation_id = supplied if 8 <= len(supplied) <= 64 and supplied.isascii() and supplied.replace("-", "").isalnum() else new_correlation_id()
+        correlation_id = (
+            supplied
+            if 8 <= len(supplied) <= 64 and supplied.isascii() and supplied.replace("-", "").isalnum()
+            else new_correlation_id()
+        )
         token = correlation_id_var.set(correlation_id)
         try:
             with (

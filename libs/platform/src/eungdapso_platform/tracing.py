@@ -20,9 +20,7 @@ _propagator = TraceContextTextMapPropagator()
 correlation_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "correlation_id", default=None
 )
-causation_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
-    "causation_id", default=None
-)
+causation_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("causation_id", default=None)
 _configured = False
 
 

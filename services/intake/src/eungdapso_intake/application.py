@@ -20,7 +20,13 @@ SOURCE = "/eungdapso/intake"
 class IntakeApplication(Application[UUID]):
     name = "Intake"
 
-    def receive(
+    def receive(self, **details: Any) -> Complaint:
+        """Record a complaint now (one transaction); the HTTP path uses group commit."""
+        complaint = self.register(**details)
+        self.save(complaint)
+        return complaint
+
+    def register(
         self,
         *,
         complaint_id: UUID,
@@ -37,6 +43,7 @@ class IntakeApplication(Application[UUID]):
         request_fingerprint: str | None,
         meta: dict[str, str],
     ) -> Complaint:
+        """A new complaint, not yet saved."""
         complaint = Complaint(
             id=complaint_id,
             receipt_no=receipt_no,
@@ -52,7 +59,6 @@ class IntakeApplication(Application[UUID]):
             request_fingerprint=request_fingerprint,
             meta=meta,
         )
-        self.save(complaint)
         return complaint
 
     def find(self, complaint_id: UUID) -> Complaint | None:

@@ -35,7 +35,9 @@ def bootstrap(settings: IntakeSettings | None = None) -> FastAPI:
         if length is not None and (not length.isdigit() or int(length) > settings.max_body_bytes):
             return problem_response(
                 request,
-                Problem(413, "Request too large", f"The body may be at most {settings.max_body_bytes} bytes."),
+                Problem(
+                    413, "Request too large", f"The body may be at most {settings.max_body_bytes} bytes."
+                ),
             )
         return await call_next(request)
 

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from eungdapso_platform.eventstore import IntegrityError, derived_id
+from eungdapso_platform.groupcommit import GroupCommit
 from eungdapso_platform.logging import get_logger
 from eungdapso_platform.outbox import OutboxRelay
 from eungdapso_platform.tracing import event_metadata
@@ -59,6 +60,7 @@ class ComplaintIntake:
         self.app = app
         self.receipts = receipts
         self.relay = relay
+        self.commits = GroupCommit(app.save)
 
     async def submit(
         self, submission: ComplaintSubmission, *, channel: Channel, idempotency_key: str | None
@@ -74,23 +76,23 @@ class ComplaintIntake:
 
         received_at = datetime.now(UTC)
         receipt_no = await self.receipts.next_number(received_at)
+        complaint = self.app.register(
+            complaint_id=complaint_id,
+            receipt_no=receipt_no,
+            received_at=received_at,
+            channel=channel.value,
+            kind=submission.kind.value,
+            confidential=submission.kind.confidential,
+            field=submission.field.value if submission.field else None,
+            language=submission.language.value,
+            text=submission.text,
+            place=submission.place.model_dump(mode="json") if submission.place else None,
+            citizen=submission.contact.model_dump(mode="json") if submission.contact else None,
+            request_fingerprint=print_ if idempotency_key else None,
+            meta=event_metadata(actor=f"citizen via {channel.value}"),
+        )
         try:
-            await asyncio.to_thread(
-                self.app.receive,
-                complaint_id=complaint_id,
-                receipt_no=receipt_no,
-                received_at=received_at,
-                channel=channel.value,
-                kind=submission.kind.value,
-                confidential=submission.kind.confidential,
-                field=submission.field.value if submission.field else None,
-                language=submission.language.value,
-                text=submission.text,
-                place=submission.place.model_dump(mode="json") if submission.place else None,
-                citizen=submission.contact.model_dump(mode="json") if submission.contact else None,
-                request_fingerprint=print_ if idempotency_key else None,
-                meta=event_metadata(actor=f"citizen via {channel.value}"),
-            )
+            await self.commits.save(complaint)
         except IntegrityError:
             # A concurrent request with the same Idempotency-Key won the race.
             existing = await asyncio.to_thread(self.app.find, complaint_id)
@@ -99,7 +101,9 @@ class ComplaintIntake:
             return self._replay(existing, print_)
         if self.relay is not None:
             self.relay.wake()
-        log.info("complaint_received", complaint_id=str(complaint_id), receipt_no=receipt_no, channel=channel.value)
+        log.info(
+            "complaint_received", complaint_id=str(complaint_id), receipt_no=receipt_no, channel=channel.value
+        )
         return SubmissionResult(complaint_id, receipt_no, replayed=False)
 
     @staticmethod

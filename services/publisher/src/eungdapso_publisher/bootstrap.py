@@ -30,7 +30,12 @@ def bootstrap(settings: PublisherSettings | None = None) -> FastAPI:
     broker = make_broker(settings)
     consumer, projection = build_consumer(settings, db, broker)
     parts = ServiceParts(
-        settings=settings, db=db, broker=broker, consumer=consumer, routers=[router], on_start=[projection.create]
+        settings=settings,
+        db=db,
+        broker=broker,
+        consumer=consumer,
+        routers=[router],
+        on_start=[projection.create],
     )
     app = create_app(parts, title="Eung-Dap-So publisher (공개)")
     app.state.projection = projection

@@ -37,7 +37,10 @@ CREATE_TABLE = (
 )
 _RANK = "array_position(ARRAY['received','assigned'], {})"
 _NEWER_STATUS = (
-    "CASE WHEN " + _RANK.format("EXCLUDED.status") + " > " + _RANK.format("t.status")
+    "CASE WHEN "
+    + _RANK.format("EXCLUDED.status")
+    + " > "
+    + _RANK.format("t.status")
     + " THEN EXCLUDED.status ELSE t.status END"
 )
 UPSERT_RECEIVED = (
@@ -93,7 +96,9 @@ class PublicProjection:
                 e.channel.value,
                 CONFIDENTIAL_KIND if confidential else e.kind.value,
                 None if confidential or e.field is None else e.field.value,
-                None if confidential or e.place is None or e.place.district is None else e.place.district.value,
+                None
+                if confidential or e.place is None or e.place.district is None
+                else e.place.district.value,
                 e.received_at,
             ),
         )

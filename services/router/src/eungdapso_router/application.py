@@ -30,10 +30,11 @@ class RouterApplication(Application[UUID]):
         kind: Kind,
         field: Field | None,
         meta: dict[str, str],
-        ledger_entry: LedgerEntry | None = None,
     ) -> Routing:
+        """Decide which office handles the complaint. The caller saves the aggregate
+        (with the ledger entries of the messages that caused it, see `record`)."""
         office, rule = choose_office(kind, field)
-        routing = Routing(
+        return Routing(
             id=routing_id(complaint_id),
             complaint_id=complaint_id,
             receipt_no=receipt_no,
@@ -44,8 +45,10 @@ class RouterApplication(Application[UUID]):
             assigned_at=datetime.now(UTC),
             meta=meta,
         )
-        self.save(routing, ledger_entry=ledger_entry)
-        return routing
+
+    def record(self, routings: list[Routing], ledger_entries: list[LedgerEntry]) -> None:
+        """Save decisions and the ledger entries of their causes in one transaction."""
+        self.save(*routings, ledger_entries=ledger_entries)
 
     def find(self, complaint_id: UUID) -> Routing | None:
         try:

@@ -4,14 +4,37 @@ from __future__ import annotations
 
 from eungdapso_platform.consumer import EventConsumer
 from eungdapso_platform.db import Database
+from eungdapso_platform.eventstore import LedgerEntry
 from eungdapso_platform.outbox import OutboxRelay
 from eungdapso_platform.service import ServiceParts, create_app, make_broker
 from eungdapso_schemas.topics import COMPLAINT_RECEIVED
+from collections.abc import Callable
+
 from fastapi import FastAPI
+from faststream.kafka import KafkaBroker
 
 from eungdapso_router.application import RouterApplication, to_integration_event
-from eungdapso_router.consumers import make_on_complaint_received
+from eungdapso_router.consumers import ComplaintReceivedHandler
+from eungdapso_router.domainmodel import Routing
 from eungdapso_router.settings import RouterSettings
+
+
+def build_consumer(
+    settings: RouterSettings,
+    db: Database,
+    broker: KafkaBroker | None,
+    application: RouterApplication,
+    wake_relay: Callable[[], None],
+) -> EventConsumer:
+    consumer = EventConsumer(service=settings.service_name, db=db, broker=broker)
+    received = ComplaintReceivedHandler(application)
+
+    def record(routings: list[Routing], entries: list[LedgerEntry]) -> None:
+        application.record(routings, entries)
+        wake_relay()
+
+    consumer.process(COMPLAINT_RECEIVED, received.decide, record)
+    return consumer
 
 
 def bootstrap(settings: RouterSettings | None = None) -> FastAPI:
@@ -22,8 +45,7 @@ def bootstrap(settings: RouterSettings | None = None) -> FastAPI:
     relay = OutboxRelay(
         name="router", application=application, translate=to_integration_event, db=db, settings=settings
     )
-    consumer = EventConsumer(service=settings.service_name, db=db, broker=broker)
-    consumer.process(COMPLAINT_RECEIVED, make_on_complaint_received(application, relay.wake))
+    consumer = build_consumer(settings, db, broker, application, relay.wake)
     parts = ServiceParts(settings=settings, db=db, broker=broker, consumer=consumer, relays=[relay])
     app = create_app(parts, title="Eung-Dap-So router (배정)")
     app.state.application = application
