@@ -16,7 +16,7 @@ install: $(UV)
 run: install  ## the whole system behind http://127.0.0.1:$${PORT:-8000}
 	$(UV) run --frozen python -m eungdapso_devstack
 
-test: install  ## unit, contract, integration and end-to-end tests
+test: install lint  ## lint and types, then unit, contract, integration and end-to-end tests
 	$(UV) run --frozen pytest -q -ra
 
 test-unit: install

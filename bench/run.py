@@ -16,7 +16,6 @@ import asyncio
 import json
 import os
 import platform
-import statistics
 import sys
 import tempfile
 import time
@@ -27,17 +26,19 @@ from typing import Any
 
 import httpx
 import psycopg
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from psycopg_pool import AsyncConnectionPool
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from workload import complaints  # noqa: E402
+from workload import complaints
 
-from eungdapso_devstack.infra import PostgresTarget, TansuBroker, embedded_postgres, ensure_topics  # noqa: E402
-from eungdapso_devstack.stack import Stack  # noqa: E402
-from eungdapso_platform.logging import configure_logging, get_logger  # noqa: E402
-from eungdapso_schemas.envelope import Envelope, encode  # noqa: E402
-from eungdapso_schemas.events import ComplaintReceivedV1  # noqa: E402
+from eungdapso_devstack.infra import PostgresTarget, TansuBroker, embedded_postgres, ensure_topics
+from eungdapso_devstack.stack import Stack
+from eungdapso_platform.logging import configure_logging, get_logger
+from eungdapso_platform.settings import ServiceSettings
+from eungdapso_schemas.envelope import Envelope, encode
+from eungdapso_schemas.events import ComplaintReceivedV1
 
 log = get_logger("eungdapso.bench")
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
@@ -47,7 +48,7 @@ def pct(values: list[float], p: float) -> float:
     if not values:
         return float("nan")
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def records_for(items: list[dict[str, Any]]) -> list[tuple[bytes, bytes, list[tuple[str, bytes]]]]:
@@ -83,25 +84,33 @@ def records_for(items: list[dict[str, Any]]) -> list[tuple[bytes, bytes, list[tu
 # -- raw baselines ---------------------------------------------------------------------
 async def kafka_baseline(bootstrap: str, records: list[Any], steady: int, rate: float) -> dict[str, float]:
     topic = "bench.raw"
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:  # the same partitioning as the system's topics
+        await admin.create_topics([NewTopic(topic, num_partitions=4, replication_factor=1)])
+    finally:
+        await admin.close()
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=2)
     await producer.start()
+    # Manual assignment, no group: the raw floor, without rebalancing; the same fetch
+    # wait as the services' consumers (ServiceSettings).
     consumer = AIOKafkaConsumer(
-        topic,
         bootstrap_servers=bootstrap,
-        group_id=f"bench-{uuid.uuid4().hex[:6]}",
-        auto_offset_reset="earliest",
-        enable_auto_commit=True,
+        group_id=None,
+        enable_auto_commit=False,
+        fetch_max_wait_ms=ServiceSettings().kafka_fetch_max_wait_ms,
     )
     await consumer.start()
+    await consumer.topics()
+    partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+    consumer.assign(partitions)
+    await consumer.seek_to_beginning(*partitions)
     seen: dict[bytes, float] = {}
 
     async def consume(expected: int) -> None:
         while len(seen) < expected:
-            batch = await consumer.getmany(timeout_ms=200)
-            now = time.perf_counter()
-            for recs in batch.values():
-                for r in recs:
-                    seen.setdefault(r.key, now)
+            r = await consumer.getone()
+            seen.setdefault(r.key, time.perf_counter())
 
     try:
         # Burst: produce everything as fast as the client allows.

@@ -63,7 +63,7 @@ async def test_integrator_events_are_consumed_and_broken_ones_dead_lettered(
         **{k.lower(): v for k, v in database.env().items()},
         kafka_bootstrap_servers=broker,  # type: ignore[arg-type]
     )
-    db = Database(settings.postgres_conninfo(), settings.schema)
+    db = Database(settings.postgres_conninfo(), settings.db_schema)
     await db.open()
     kafka = make_broker(settings)
     consumer, projection = build_consumer(settings, db, kafka)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
@@ -136,7 +137,8 @@ async def test_replay_rebuilds_the_public_read_model_equal_to_the_live_one(
     import sys
 
     started = time.monotonic()
-    subprocess.run(
+    await asyncio.to_thread(
+        subprocess.run,
         [sys.executable, "-m", "eungdapso_publisher", "rebuild"],
         env={**os.environ, **env},
         check=True,

@@ -66,7 +66,7 @@ async def test_each_event_applied_once_and_garbage_dead_lettered(
         **{k.lower(): v for k, v in database.env().items()},
         kafka_bootstrap_servers=broker,  # type: ignore[arg-type]
     )
-    db = Database(settings.postgres_conninfo(), settings.schema)
+    db = Database(settings.postgres_conninfo(), settings.db_schema)
     await db.open()
     kafka = make_broker(settings)
     consumer, projection = build_consumer(settings, db, kafka)
@@ -83,8 +83,8 @@ async def test_each_event_applied_once_and_garbage_dead_lettered(
             COMPLAINT_RECEIVED.name,
             [
                 (b"junk", b"\x00\xffnot an event", [("content-type", b"application/json")]),
-            # A binary header the framework cannot decode: must not wedge the consumer.
-            (b"binary", b"{}", [("ce_specversion", b"\xff\xfe\xfd")]),
+                # A binary header the framework cannot decode: must not wedge the consumer.
+                (b"binary", b"{}", [("ce_specversion", b"\xff\xfe\xfd")]),
                 as_record(received),
                 as_record(received),
             ],
@@ -121,7 +121,7 @@ async def test_confidential_reports_and_personal_data_never_reach_the_public_pro
         **{k.lower(): v for k, v in database.env().items()},
         kafka_bootstrap_servers=broker,  # type: ignore[arg-type]
     )
-    db = Database(settings.postgres_conninfo(), settings.schema)
+    db = Database(settings.postgres_conninfo(), settings.db_schema)
     await db.open()
     kafka = make_broker(settings)
     consumer, projection = build_consumer(settings, db, kafka)

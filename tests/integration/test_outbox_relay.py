@@ -72,7 +72,7 @@ async def test_relay_publishes_resumes_and_loses_nothing_while_the_broker_is_dow
         relay_poll_interval_s=0.1,
     )
     app = IntakeApplication(env=settings.eventsourcing_env())
-    db = Database(settings.postgres_conninfo(), settings.schema)
+    db = Database(settings.postgres_conninfo(), settings.db_schema)
     await db.open()
 
     def new_relay() -> OutboxRelay:

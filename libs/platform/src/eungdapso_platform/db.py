@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from psycopg import AsyncConnection, sql
-from psycopg.rows import dict_row
+from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
 
 #: The idempotent consumer's ledger: one row per message applied, written in the same
@@ -32,8 +32,9 @@ class Database:
 
     def __init__(self, conninfo: str, schema: str, *, max_size: int = 10) -> None:
         self.schema = schema
-        self.pool = AsyncConnectionPool(
+        self.pool: AsyncConnectionPool[AsyncConnection[DictRow]] = AsyncConnectionPool(
             conninfo,
+            connection_class=AsyncConnection[DictRow],
             min_size=1,
             max_size=max_size,
             open=False,
@@ -50,7 +51,7 @@ class Database:
         await self.pool.close()
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncConnection]:  # type: ignore[type-arg]
+    async def transaction(self) -> AsyncIterator[AsyncConnection[DictRow]]:
         async with self.pool.connection() as conn, conn.transaction():
             yield conn
 
@@ -65,7 +66,7 @@ class Database:
     def sql(self, template: str) -> sql.Composed:
         return schema_sql(template, self.schema)
 
-    async def claim(self, conn: AsyncConnection, consumer: str, message_id: str) -> bool:  # type: ignore[type-arg]
+    async def claim(self, conn: AsyncConnection[DictRow], consumer: str, message_id: str) -> bool:
         """Record a message as applied; False if it already was (a redelivery)."""
         cur = await conn.execute(self.sql(CLAIM_LEDGER), (consumer, message_id))
         return cur.rowcount == 1

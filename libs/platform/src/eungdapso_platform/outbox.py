@@ -15,14 +15,14 @@ from collections.abc import Callable
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from eungdapso_schemas.envelope import Envelope, encode
-from eungdapso_schemas.topics import topic_for_payload
 from eventsourcing.application import Application
 from eventsourcing.domain import DomainEventProtocol
 
 from eungdapso_platform.db import Database
 from eungdapso_platform.logging import get_logger
 from eungdapso_platform.settings import ServiceSettings
+from eungdapso_schemas.envelope import Envelope, encode
+from eungdapso_schemas.topics import topic_for_payload
 
 log = get_logger("eungdapso.outbox")
 

@@ -88,6 +88,7 @@ def install_problem_handlers(app: FastAPI) -> None:
             Problem(
                 500,
                 "Internal error",
-                "The request could not be completed; nothing was recorded twice. Retry with the same Idempotency-Key.",
+                "The request could not be completed. Retry it with the same Idempotency-Key: "
+                "a complaint is never recorded twice.",
             ),
         )

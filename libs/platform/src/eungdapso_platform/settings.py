@@ -20,6 +20,9 @@ class ServiceSettings(BaseSettings):
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     kafka_request_timeout_ms: int = 5000
+    #: How long a fetch may wait for data. Apache Kafka answers as soon as data arrives;
+    #: the development broker holds the fetch, so a short wait keeps latency low.
+    kafka_fetch_max_wait_ms: int = Field(default=50, ge=1, le=10_000)
 
     postgres_host: str = "127.0.0.1"
     postgres_port: int = 5432
@@ -34,7 +37,7 @@ class ServiceSettings(BaseSettings):
     relay_poll_interval_s: float = Field(default=0.5, gt=0)
 
     @property
-    def schema(self) -> str:
+    def db_schema(self) -> str:
         return self.postgres_schema or self.service_name
 
     @property
@@ -61,7 +64,7 @@ class ServiceSettings(BaseSettings):
             "POSTGRES_PORT": str(self.postgres_port),
             "POSTGRES_USER": self.postgres_user,
             "POSTGRES_PASSWORD": self.postgres_password.get_secret_value(),
-            "POSTGRES_SCHEMA": self.schema,
+            "POSTGRES_SCHEMA": self.db_schema,
             "POSTGRES_POOL_SIZE": str(self.postgres_pool_size),
             "APPLICATION_RECORDER_TOPIC": "eungdapso_platform.eventstore:LedgeredPostgresRecorder",
         }

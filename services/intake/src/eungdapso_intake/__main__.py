@@ -1,7 +1,6 @@
-from eungdapso_platform.service import serve
-
 from eungdapso_intake.bootstrap import bootstrap
 from eungdapso_intake.settings import IntakeSettings
+from eungdapso_platform.service import serve
 
 
 def main() -> None:

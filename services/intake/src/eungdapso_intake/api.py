@@ -6,12 +6,12 @@ from typing import Annotated
 from uuid import UUID
 
 import structlog
-from eungdapso_platform.problems import Problem
-from eungdapso_schemas.codes import Channel
 from fastapi import APIRouter, Depends, Header, Request, Response
 from pydantic import BaseModel
 
 from eungdapso_intake.services import ComplaintIntake, ComplaintSubmission, IdempotencyKeyReused
+from eungdapso_platform.problems import Problem
+from eungdapso_schemas.codes import Channel
 
 router = APIRouter()
 

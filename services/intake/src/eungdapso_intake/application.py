@@ -6,13 +6,13 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from eungdapso_platform.eventstore import event_id
-from eungdapso_schemas.envelope import Envelope
-from eungdapso_schemas.events import ComplaintReceivedV1
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import DomainEventProtocol
 
 from eungdapso_intake.domainmodel import Complaint
+from eungdapso_platform.eventstore import event_id
+from eungdapso_schemas.envelope import Envelope
+from eungdapso_schemas.events import ComplaintReceivedV1
 
 SOURCE = "/eungdapso/intake"
 

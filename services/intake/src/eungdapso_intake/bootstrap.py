@@ -4,10 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from eungdapso_platform.db import Database
-from eungdapso_platform.outbox import OutboxRelay
-from eungdapso_platform.problems import Problem, problem_response
-from eungdapso_platform.service import ServiceParts, create_app
 from fastapi import FastAPI, Request, Response
 
 from eungdapso_intake.api import router
@@ -15,11 +11,15 @@ from eungdapso_intake.application import IntakeApplication, to_integration_event
 from eungdapso_intake.receipts import ReceiptBook
 from eungdapso_intake.services import ComplaintIntake
 from eungdapso_intake.settings import IntakeSettings
+from eungdapso_platform.db import Database
+from eungdapso_platform.outbox import OutboxRelay
+from eungdapso_platform.problems import Problem, problem_response
+from eungdapso_platform.service import ServiceParts, create_app
 
 
 def bootstrap(settings: IntakeSettings | None = None) -> FastAPI:
     settings = settings or IntakeSettings()
-    db = Database(settings.postgres_conninfo(), settings.schema)
+    db = Database(settings.postgres_conninfo(), settings.db_schema)
     application = IntakeApplication(env=settings.eventsourcing_env())
     relay = OutboxRelay(
         name="intake", application=application, translate=to_integration_event, db=db, settings=settings

@@ -7,13 +7,16 @@ every projection can leave it out by construction.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
 
 class Complaint(Aggregate):
+    if TYPE_CHECKING:  # created by the @event decorator below
+        Received: ClassVar[type[Aggregate.Created]]
+
     @event("Received")
     def __init__(
         self,

@@ -9,8 +9,9 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from eungdapso_platform.db import Database
 from psycopg import sql
+
+from eungdapso_platform.db import Database
 
 SEOUL = ZoneInfo("Asia/Seoul")
 

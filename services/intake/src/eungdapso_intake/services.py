@@ -10,6 +10,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated
 
+from pydantic import BaseModel, ConfigDict, StringConstraints
+
+from eungdapso_intake.application import IntakeApplication
+from eungdapso_intake.domainmodel import Complaint
+from eungdapso_intake.receipts import ReceiptBook
 from eungdapso_platform.eventstore import IntegrityError, derived_id
 from eungdapso_platform.groupcommit import GroupCommit
 from eungdapso_platform.logging import get_logger
@@ -17,11 +22,6 @@ from eungdapso_platform.outbox import OutboxRelay
 from eungdapso_platform.tracing import event_metadata
 from eungdapso_schemas.codes import Channel, Field, Kind, Language
 from eungdapso_schemas.events import Citizen, Place
-from pydantic import BaseModel, ConfigDict, StringConstraints
-
-from eungdapso_intake.application import IntakeApplication
-from eungdapso_intake.domainmodel import Complaint
-from eungdapso_intake.receipts import ReceiptBook
 
 log = get_logger("eungdapso.intake")
 

@@ -1,5 +1,6 @@
-from eungdapso_platform.settings import ServiceSettings
 from pydantic import Field
+
+from eungdapso_platform.settings import ServiceSettings
 
 
 class IntakeSettings(ServiceSettings):

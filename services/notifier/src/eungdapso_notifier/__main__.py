@@ -1,7 +1,6 @@
-from eungdapso_platform.service import serve
-
 from eungdapso_notifier.bootstrap import bootstrap
 from eungdapso_notifier.settings import NotifierSettings
+from eungdapso_platform.service import serve
 
 
 def main() -> None:

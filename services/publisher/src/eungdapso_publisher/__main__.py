@@ -3,7 +3,6 @@
 import sys
 
 from eungdapso_platform.service import serve
-
 from eungdapso_publisher.settings import PublisherSettings
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from eungdapso_platform.problems import Problem
-from eungdapso_schemas.events import RECEIPT_NO_PATTERN
 from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel
 
+from eungdapso_platform.problems import Problem
 from eungdapso_publisher.projection import PublicProjection
+from eungdapso_schemas.events import RECEIPT_NO_PATTERN
 
 router = APIRouter()
 

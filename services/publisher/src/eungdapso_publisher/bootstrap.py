@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-from eungdapso_platform.consumer import EventConsumer
-from eungdapso_platform.db import Database
-from eungdapso_platform.service import ServiceParts, create_app, make_broker
-from eungdapso_schemas.topics import COMPLAINT_ASSIGNED, COMPLAINT_RECEIVED
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
+from eungdapso_platform.consumer import EventConsumer
+from eungdapso_platform.db import Database
+from eungdapso_platform.service import ServiceParts, create_app, make_broker
 from eungdapso_publisher.api import router
 from eungdapso_publisher.projection import PublicProjection
 from eungdapso_publisher.settings import PublisherSettings
+from eungdapso_schemas.topics import COMPLAINT_ASSIGNED, COMPLAINT_RECEIVED
 
 
 def build_consumer(
     settings: PublisherSettings, db: Database, broker: KafkaBroker | None
 ) -> tuple[EventConsumer, PublicProjection]:
     projection = PublicProjection(db)
-    consumer = EventConsumer(service=settings.service_name, db=db, broker=broker)
+    consumer = EventConsumer.for_service(settings, db, broker)
     consumer.project(COMPLAINT_RECEIVED, projection.on_received)
     consumer.project(COMPLAINT_ASSIGNED, projection.on_assigned)
     return consumer, projection
@@ -26,7 +26,7 @@ def build_consumer(
 
 def bootstrap(settings: PublisherSettings | None = None) -> FastAPI:
     settings = settings or PublisherSettings()
-    db = Database(settings.postgres_conninfo(), settings.schema)
+    db = Database(settings.postgres_conninfo(), settings.db_schema)
     broker = make_broker(settings)
     consumer, projection = build_consumer(settings, db, broker)
     parts = ServiceParts(

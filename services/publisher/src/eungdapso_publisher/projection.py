@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from psycopg import AsyncConnection
+from psycopg.rows import DictRow
+
 from eungdapso_platform.db import Database
 from eungdapso_schemas.envelope import Envelope
 from eungdapso_schemas.events import ComplaintAssignedV1, ComplaintReceivedV1
-from psycopg import AsyncConnection
 
 #: The public lifecycle, in order; a later status never goes back to an earlier one.
 STATUSES = ("received", "assigned")
@@ -85,7 +87,9 @@ class PublicProjection:
                 ("publisher",),
             )
 
-    async def on_received(self, conn: AsyncConnection, envelope: Envelope[ComplaintReceivedV1]) -> None:  # type: ignore[type-arg]
+    async def on_received(
+        self, conn: AsyncConnection[DictRow], envelope: Envelope[ComplaintReceivedV1]
+    ) -> None:
         e = envelope.data
         confidential = e.confidential or e.kind.confidential
         await conn.execute(
@@ -113,7 +117,9 @@ class PublicProjection:
                 (e.complaint_id,),
             )
 
-    async def on_assigned(self, conn: AsyncConnection, envelope: Envelope[ComplaintAssignedV1]) -> None:  # type: ignore[type-arg]
+    async def on_assigned(
+        self, conn: AsyncConnection[DictRow], envelope: Envelope[ComplaintAssignedV1]
+    ) -> None:
         e = envelope.data
         cur = await conn.execute(
             self.db.sql("SELECT kind FROM {schema}.public_complaints WHERE complaint_id=%s"),

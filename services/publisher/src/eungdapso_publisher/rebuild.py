@@ -14,10 +14,10 @@ import asyncio
 import time
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+
 from eungdapso_platform.consumer import IncomingRecord
 from eungdapso_platform.db import Database
 from eungdapso_platform.logging import configure_logging, get_logger
-
 from eungdapso_publisher.bootstrap import build_consumer
 from eungdapso_publisher.settings import PublisherSettings
 
@@ -26,7 +26,7 @@ IDLE_MS = 1000
 
 
 async def rebuild(settings: PublisherSettings) -> int:
-    db = Database(settings.postgres_conninfo(), settings.schema)
+    db = Database(settings.postgres_conninfo(), settings.db_schema)
     await db.open()
     consumer, projection = build_consumer(settings, db, broker=None)
     kafka = AIOKafkaConsumer(

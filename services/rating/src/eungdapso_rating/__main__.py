@@ -1,5 +1,4 @@
 from eungdapso_platform.service import serve
-
 from eungdapso_rating.bootstrap import bootstrap
 from eungdapso_rating.settings import RatingSettings
 

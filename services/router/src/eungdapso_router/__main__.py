@@ -1,5 +1,4 @@
 from eungdapso_platform.service import serve
-
 from eungdapso_router.bootstrap import bootstrap
 from eungdapso_router.settings import RouterSettings
 

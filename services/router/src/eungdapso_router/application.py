@@ -6,15 +6,15 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from eungdapso_platform.eventstore import LedgerEntry, derived_id, event_id
-from eungdapso_schemas.codes import Field, Kind
-from eungdapso_schemas.envelope import Envelope
-from eungdapso_schemas.events import ComplaintAssignedV1, Office
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import DomainEventProtocol
 
+from eungdapso_platform.eventstore import LedgerEntry, derived_id, event_id
 from eungdapso_router.domainmodel import Routing
 from eungdapso_router.rules import choose_office
+from eungdapso_schemas.codes import Field, Kind
+from eungdapso_schemas.envelope import Envelope
+from eungdapso_schemas.events import ComplaintAssignedV1, Office
 
 SOURCE = "/eungdapso/router"
 

@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-from eungdapso_platform.consumer import EventConsumer
-from eungdapso_platform.db import Database
-from eungdapso_platform.eventstore import LedgerEntry
-from eungdapso_platform.outbox import OutboxRelay
-from eungdapso_platform.service import ServiceParts, create_app, make_broker
-from eungdapso_schemas.topics import COMPLAINT_RECEIVED
 from collections.abc import Callable
 
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
+from eungdapso_platform.consumer import EventConsumer
+from eungdapso_platform.db import Database
+from eungdapso_platform.eventstore import LedgerEntry
+from eungdapso_platform.outbox import OutboxRelay
+from eungdapso_platform.service import ServiceParts, create_app, make_broker
 from eungdapso_router.application import RouterApplication, to_integration_event
 from eungdapso_router.consumers import ComplaintReceivedHandler
 from eungdapso_router.domainmodel import Routing
 from eungdapso_router.settings import RouterSettings
+from eungdapso_schemas.topics import COMPLAINT_RECEIVED
 
 
 def build_consumer(
@@ -26,7 +26,7 @@ def build_consumer(
     application: RouterApplication,
     wake_relay: Callable[[], None],
 ) -> EventConsumer:
-    consumer = EventConsumer(service=settings.service_name, db=db, broker=broker)
+    consumer = EventConsumer.for_service(settings, db, broker)
     received = ComplaintReceivedHandler(application)
 
     def record(routings: list[Routing], entries: list[LedgerEntry]) -> None:
@@ -39,7 +39,7 @@ def build_consumer(
 
 def bootstrap(settings: RouterSettings | None = None) -> FastAPI:
     settings = settings or RouterSettings()
-    db = Database(settings.postgres_conninfo(), settings.schema)
+    db = Database(settings.postgres_conninfo(), settings.db_schema)
     broker = make_broker(settings)
     application = RouterApplication(env=settings.eventsourcing_env())
     relay = OutboxRelay(

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING, ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
 
 class Routing(Aggregate):
+    if TYPE_CHECKING:  # created by the @event decorator below
+        Assigned: ClassVar[type[Aggregate.Created]]
+
     """One per complaint; its id is derived from the complaint id, so a complaint
     can never be assigned twice by accident."""
 

@@ -1,5 +1,4 @@
 from eungdapso_platform.service import serve
-
 from eungdapso_sla.bootstrap import bootstrap
 from eungdapso_sla.settings import SlaSettings
 

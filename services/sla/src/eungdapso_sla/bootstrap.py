@@ -6,15 +6,15 @@ consumers, event store and API arrive with the issue that needs them.
 
 from __future__ import annotations
 
-from eungdapso_platform.db import Database
-from eungdapso_platform.service import ServiceParts, create_app, make_broker
 from fastapi import FastAPI
 
+from eungdapso_platform.db import Database
+from eungdapso_platform.service import ServiceParts, create_app, make_broker
 from eungdapso_sla.settings import SlaSettings
 
 
 def bootstrap(settings: SlaSettings | None = None) -> FastAPI:
     settings = settings or SlaSettings()
-    db = Database(settings.postgres_conninfo(), settings.schema)
+    db = Database(settings.postgres_conninfo(), settings.db_schema)
     parts = ServiceParts(settings=settings, db=db, broker=make_broker(settings))
     return create_app(parts, title="Eung-Dap-So SLA deadlines (처리기한)")
