@@ -120,6 +120,20 @@ def test_malformed_json_and_oversized_bodies_are_refused(
     assert bad.status_code == 400 and bad.json()["type"].endswith("malformed-json")
     huge = client.post("/api/v1/complaints", json={**COMPLAINT, "text": "가" * 100_000})
     assert huge.status_code == 413 and huge.headers["content-type"].startswith("application/problem+json")
+    assert huge.json()["status"] == 413
+
+    def chunks():  # type: ignore[no-untyped-def]  # no Content-Length: the limit holds as the body streams
+        yield b'{"kind": "inquiry", "text": "'
+        for _ in range(100):
+            yield "가".encode() * 1000
+        yield b'"}'
+
+    streamed = client.post(
+        "/api/v1/complaints", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert streamed.status_code == 413 and streamed.headers["content-type"].startswith(
+        "application/problem+json"
+    )
     bad_key = client.post("/api/v1/complaints", json=COMPLAINT, headers={"Idempotency-Key": "x" * 300})
     assert bad_key.status_code == 422 and "Idempotency-Key" in str(bad_key.json()["errors"])
     assert stored_events(database) == 0

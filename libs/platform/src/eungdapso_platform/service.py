@@ -13,28 +13,23 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import structlog
 import uvicorn
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
 from faststream.kafka import KafkaBroker
-from opentelemetry.trace import SpanKind
 
 from eungdapso_platform.consumer import EventConsumer
 from eungdapso_platform.db import Database
+from eungdapso_platform.http import RequestContext
 from eungdapso_platform.logging import configure_logging, get_logger
 from eungdapso_platform.outbox import OutboxRelay
 from eungdapso_platform.problems import install_problem_handlers
 from eungdapso_platform.settings import ServiceSettings
 from eungdapso_platform.tracing import (
     configure_tracing,
-    continued_trace,
-    correlation_id_var,
-    new_correlation_id,
 )
 
 log = get_logger("eungdapso.service")
-CORRELATION_HEADER = "X-Correlation-Id"
 
 
 def make_broker(settings: ServiceSettings) -> KafkaBroker:
@@ -81,7 +76,7 @@ async def _start_broker(parts: ServiceParts) -> None:
             delay = min(delay * 2, 5.0)
 
 
-def create_app(parts: ServiceParts, *, title: str) -> FastAPI:
+def create_app(parts: ServiceParts, *, title: str, max_body_bytes: int | None = 64 * 1024) -> FastAPI:
     settings = parts.settings
     configure_logging(settings.service_name, settings.log_level)
     configure_tracing(settings.service_name)
@@ -113,32 +108,7 @@ def create_app(parts: ServiceParts, *, title: str) -> FastAPI:
     app.state.parts = parts
     install_problem_handlers(app)
 
-    @app.middleware("http")
-    async def request_context(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        supplied = request.headers.get(CORRELATION_HEADER, "")
-        correlation_id = (
-            supplied
-            if 8 <= len(supplied) <= 64 and supplied.isascii() and supplied.replace("-", "").isalnum()
-            else new_correlation_id()
-        )
-        token = correlation_id_var.set(correlation_id)
-        try:
-            with (
-                structlog.contextvars.bound_contextvars(correlation_id=correlation_id),
-                continued_trace(
-                    f"{request.method} {request.url.path}",
-                    traceparent=request.headers.get("traceparent"),
-                    tracestate=request.headers.get("tracestate"),
-                    kind=SpanKind.SERVER,
-                ),
-            ):
-                response = await call_next(request)
-        finally:
-            correlation_id_var.reset(token)
-        response.headers[CORRELATION_HEADER] = correlation_id
-        return response
+    app.add_middleware(RequestContext, max_body_bytes=max_body_bytes)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

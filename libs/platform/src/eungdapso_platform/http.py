@@ -1,0 +1,97 @@
+"""The HTTP edge every service shares, as plain ASGI middleware (no per-request task
+group, unlike Starlette's BaseHTTPMiddleware): the correlation id, the server span that
+continues the caller's W3C trace, and a hard limit on request body size.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import structlog
+from opentelemetry.trace import SpanKind
+from starlette.exceptions import HTTPException
+
+from eungdapso_platform.tracing import continued_trace, correlation_id_var, new_correlation_id
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+CORRELATION_HEADER = "X-Correlation-Id"
+_VALID_CORRELATION_ID = re.compile(r"^[A-Za-z0-9\-]{8,64}$")
+
+
+class BodyTooLarge(HTTPException):
+    """Raised while the body is read; FastAPI passes HTTP exceptions through untouched,
+    and the problem handler answers 413 (RFC 9457)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"The body may be at most {limit} bytes.")
+
+
+class RequestContext:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int | None = None) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        supplied = headers.get(CORRELATION_HEADER.lower(), "")
+        correlation_id = supplied if _VALID_CORRELATION_ID.match(supplied) else new_correlation_id()
+        limit = self.max_body_bytes
+        if limit is not None:
+            length = headers.get("content-length")
+            if length is not None and (not length.isdigit() or int(length) > limit):
+                receive = _refuse(limit)
+            else:
+                receive = _counting(receive, limit)
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-correlation-id", correlation_id.encode())]
+            await send(message)
+
+        token = correlation_id_var.set(correlation_id)
+        try:
+            with (
+                structlog.contextvars.bound_contextvars(correlation_id=correlation_id),
+                continued_trace(
+                    f"{scope['method']} {scope['path']}",
+                    traceparent=headers.get("traceparent"),
+                    tracestate=headers.get("tracestate"),
+                    kind=SpanKind.SERVER,
+                ),
+            ):
+                await self.app(scope, receive, send_with_id)
+        finally:
+            correlation_id_var.reset(token)
+
+
+def _refuse(limit: int) -> Receive:
+    async def receive() -> Message:
+        raise BodyTooLarge(limit)
+
+    return receive
+
+
+def _counting(receive: Receive, limit: int) -> Receive:
+    """Enforce the limit on bodies without Content-Length (chunked) as they stream in."""
+    seen = 0
+
+    async def counted() -> Message:
+        nonlocal seen
+        message = await receive()
+        seen += len(message.get("body", b""))
+        if seen > limit:
+            raise BodyTooLarge(limit)
+        return message
+
+    return counted
