@@ -85,6 +85,11 @@ async def test_submit_then_public_status_shows_the_assigned_office_and_no_person
     assert TRACE_ID.encode() in headers["ce_traceparent"]
     assert headers["ce_correlationid"] == correlation_id.encode()
     # ... and every log line about it carries both ids.
+    intake_log = stack["intake"].log_file.read_text().splitlines()  # type: ignore[union-attr]
+    received_lines = [json.loads(line) for line in intake_log if '"complaint_received"' in line]
+    assert [(line["complaint_id"], line["correlation_id"]) for line in received_lines] == [
+        (complaint_id, correlation_id)
+    ]
     router_log = (stack["router"].log_file.read_text()).splitlines()  # type: ignore[union-attr]
     assigned_lines = [json.loads(line) for line in router_log if '"assignment_decided"' in line]
     assert assigned_lines and all(
@@ -98,6 +103,10 @@ async def test_submit_then_public_status_shows_the_assigned_office_and_no_person
     )
     malformed = await client.get("/api/v1/complaints/not-a-receipt")
     assert malformed.status_code == 422
+    unknown = await client.get("/api/v2/anything")
+    assert unknown.status_code == 404 and unknown.headers["content-type"] == "application/problem+json"
+    huge = await client.post("/api/v1/complaints", content=b"x" * (2 * 1024 * 1024))
+    assert huge.status_code == 413 and huge.json()["status"] == 413
 
 
 async def test_confidential_report_shows_status_only(system: tuple[Stack, httpx.AsyncClient]) -> None:

@@ -37,6 +37,8 @@ ROUTES: tuple[Route, ...] = (
         for name in ("intake", "router", "sla", "notifier", "publisher", "rating")
     ),
 )
+#: Like an Ingress's body-size limit; each service enforces its own, smaller one.
+MAX_BODY_BYTES = 1024 * 1024
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "upgrade", "host", "content-length"}
 
 
@@ -94,6 +96,20 @@ class Gateway:
         while True:
             message = await receive()
             body += message.get("body", b"")
+            if len(body) > MAX_BODY_BYTES:
+                await _json(
+                    send,
+                    413,
+                    {
+                        "type": "about:blank",
+                        "title": "Request too large",
+                        "status": 413,
+                        "detail": f"The body may be at most {MAX_BODY_BYTES} bytes.",
+                        "instance": path,
+                    },
+                    content_type="application/problem+json",
+                )
+                return
             if not message.get("more_body"):
                 break
         headers = [
