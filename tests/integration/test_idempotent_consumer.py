@@ -155,3 +155,95 @@ async def test_confidential_reports_and_personal_data_never_reach_the_public_pro
 
 async def _eq(a: object, b: object) -> bool:
     return a == b
+
+
+async def test_a_record_that_keeps_failing_is_dead_lettered_and_the_partition_moves_on(
+    database: PostgresTarget, broker: str
+) -> None:
+    from eungdapso_platform.consumer import MAX_ATTEMPTS, EventConsumer
+
+    settings = PublisherSettings(
+        **{k.lower(): v for k, v in database.env().items()},  # type: ignore[arg-type]
+        kafka_bootstrap_servers=broker,
+    )
+    db = Database(settings.postgres_conninfo(), settings.db_schema)
+    await db.open()
+    kafka = make_broker(settings)
+    async with db.transaction() as conn:
+        await conn.execute("CREATE TABLE publisher.applied (text text)")
+
+    async def fragile(conn, envelope) -> None:  # type: ignore[no-untyped-def]
+        # The effect is written in the consumer's transaction: a failed batch leaves nothing.
+        await conn.execute("INSERT INTO publisher.applied VALUES (%s)", (envelope.data.text,))
+        if "poison" in envelope.data.text:
+            raise ValueError("cannot handle this one")
+
+    async def applied_exactly_once() -> bool:
+        async with db.pool.connection() as conn:
+            cur = await conn.execute("SELECT text FROM publisher.applied ORDER BY text")
+            return [row["text"] for row in await cur.fetchall()] == sorted(["첫째", "셋째"])
+
+    consumer = EventConsumer.for_service(settings, db, kafka)
+    consumer.project(COMPLAINT_RECEIVED, fragile)
+    consumer.subscribe()
+    await kafka.start()
+    try:
+        envelopes = [received_envelope() for _ in range(3)]
+        texts = ["첫째", "poison", "셋째"]
+        records = []
+        for env, text in zip(envelopes, texts, strict=True):
+            env = Envelope(
+                id=env.id,
+                source=env.source,
+                time=env.time,
+                subject=env.subject,
+                data=env.data.model_copy(update={"text": text}),
+            )
+            records.append(as_record(env))
+        # One key, one partition: the poison sits between two good records.
+        await produce(broker, COMPLAINT_RECEIVED.name, [(b"same-key", v, h) for _, v, h in records])
+        await eventually(applied_exactly_once, timeout=60, what="good ones applied, once")
+        [dead] = await read_topic(broker, DEAD_LETTER.name, at_least=1)
+        reason = dict(dead.headers)["dlq_reason"].decode()
+        assert f"processing failed {MAX_ATTEMPTS} times" in reason and "cannot handle this one" in reason
+        with psycopg.connect(database.conninfo()) as conn:
+            ledger = conn.execute("SELECT count(*) FROM publisher.processed_messages").fetchone()
+        assert ledger is not None and ledger[0] == 2  # the poison left no trace but in the DLQ
+    finally:
+        await kafka.stop()
+        await db.close()
+
+
+async def test_infrastructure_failures_are_retried_for_as_long_as_they_last(
+    database: PostgresTarget, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A database outage must delay events, never dead-letter them (however many attempts)."""
+    from eungdapso_platform import consumer as consumer_module
+    from eungdapso_platform.consumer import MAX_ATTEMPTS, EventConsumer, IncomingRecord
+
+    monkeypatch.setattr(consumer_module, "RETRY_DELAY_S", 0)
+    settings = PublisherSettings(**{k.lower(): v for k, v in database.env().items()})  # type: ignore[arg-type]
+    db = Database(settings.postgres_conninfo(), settings.db_schema)
+    await db.open()
+    outage = {"left": MAX_ATTEMPTS * 2}
+
+    async def flaky(conn, envelope) -> None:  # type: ignore[no-untyped-def]
+        if outage["left"] > 0:
+            outage["left"] -= 1
+            raise psycopg.OperationalError("connection to server lost")
+
+    consumer = EventConsumer.for_service(settings, db, broker=None)  # no broker: dead-lettering would raise
+    consumer.project(COMPLAINT_RECEIVED, flaky)
+    key, value, headers = as_record(received_envelope())
+    record = IncomingRecord(COMPLAINT_RECEIVED.name, 0, 0, key, value, headers)
+    attempts = 0
+    while True:
+        attempts += 1
+        try:
+            await consumer.handle(record)
+            break
+        except psycopg.OperationalError:
+            continue
+    assert attempts == MAX_ATTEMPTS * 2 + 1
+    assert consumer.applied == 1 and consumer.dead_lettered == 0
+    await db.close()

@@ -23,7 +23,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 import structlog
+from aiokafka.errors import KafkaError
+from eventsourcing import persistence as es_persistence
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -49,6 +52,25 @@ Decider = Callable[[Envelope[Any]], Any]
 Recorder = Callable[[list[Any], list[LedgerEntry]], None]
 
 RETRY_DELAY_S = 0.5
+#: After this many failures of the same batch for a non-infrastructure reason, the
+#: failing record is dead-lettered instead of blocking its partition forever.
+MAX_ATTEMPTS = 5
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Infrastructure trouble: retried for as long as it lasts, never dead-lettered."""
+    return isinstance(
+        exc,
+        psycopg.OperationalError
+        | psycopg.InterfaceError
+        | es_persistence.OperationalError
+        | es_persistence.InterfaceError
+        | KafkaError
+        | OSError
+        | TimeoutError,
+    )
+
+
 MAX_BATCH = 500
 
 
@@ -98,6 +120,8 @@ class EventConsumer:
         self.applied = 0
         self.duplicates = 0
         self._subscribed = False
+        #: Failed attempts per batch, keyed by the batch's first record.
+        self._failures: dict[tuple[str, int, int], int] = {}
 
     @classmethod
     def for_service(
@@ -158,25 +182,51 @@ class EventConsumer:
         await self.handle_batch([record], dead_letter=dead_letter)
 
     async def handle_batch(self, records: Sequence[IncomingRecord], *, dead_letter: bool = True) -> None:
-        valid: list[Envelope[Any]] = []
+        pairs: list[tuple[IncomingRecord, Envelope[Any]]] = []
         for record in records:
             envelope = await self._validated(record, dead_letter)
             if envelope is not None:
-                valid.append(envelope)
-        if not valid:
+                pairs.append((record, envelope))
+        if not pairs:
             return
+        first = (records[0].topic, records[0].partition, records[0].offset)
         try:
-            if isinstance(self.routes[self.topic_of(valid[0])], _Projection):
-                await self._project(valid)
-            else:
-                await self._process(valid)
+            await self._apply([envelope for _, envelope in pairs])
+            self._failures.pop(first, None)
         except Exception as exc:
-            log.warning("batch_failed_will_retry", size=len(valid), error=f"{type(exc).__name__}: {exc}")
-            await asyncio.sleep(RETRY_DELAY_S)
-            raise
+            attempts = self._failures.get(first, 0) + 1
+            if is_transient(exc) or not dead_letter or attempts < MAX_ATTEMPTS:
+                self._failures[first] = attempts
+                log.warning(
+                    "batch_failed_will_retry",
+                    size=len(pairs),
+                    attempt=attempts,
+                    error=f"{type(exc).__name__}: {exc}",
+                )
+                await asyncio.sleep(RETRY_DELAY_S)
+                raise
+            # The same batch failed MAX_ATTEMPTS times for a reason that is not the
+            # infrastructure: find the poison record one by one and dead-letter it.
+            self._failures.pop(first, None)
+            for record, envelope in pairs:
+                try:
+                    await self._apply([envelope])
+                except Exception as single:
+                    if is_transient(single):
+                        raise
+                    await self._dead_letter(
+                        record, f"processing failed {attempts} times: {type(single).__name__}: {single}"
+                    )
+
+    async def _apply(self, envelopes: list[Envelope[Any]]) -> None:
+        if isinstance(self.routes[self.topic_of(envelopes[0])], _Projection):
+            await self._project(envelopes)
+        else:
+            await self._process(envelopes)
 
     def topic_of(self, envelope: Envelope[Any]) -> str:
-        return next(t.name for t in self.topics if t.payload and isinstance(envelope.data, t.payload))
+        name: str = next(t.name for t in self.topics if t.payload and isinstance(envelope.data, t.payload))
+        return name
 
     async def _validated(self, record: IncomingRecord, dead_letter: bool) -> Envelope[Any] | None:
         reason: str | None = None
