@@ -21,7 +21,7 @@ class ReceiptOut(BaseModel):
     receipt_no: str
 
 
-def get_intake(request: Request) -> ComplaintIntake:
+async def get_intake(request: Request) -> ComplaintIntake:
     intake: ComplaintIntake = request.app.state.intake
     return intake
 

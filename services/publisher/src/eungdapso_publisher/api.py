@@ -33,7 +33,7 @@ class PublicStatus(BaseModel):
     assigned_at: datetime | None
 
 
-def get_projection(request: Request) -> PublicProjection:
+async def get_projection(request: Request) -> PublicProjection:
     projection: PublicProjection = request.app.state.projection
     return projection
 
