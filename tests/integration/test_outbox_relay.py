@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
-from eungdapso_devstack.infra import PostgresTarget, TansuBroker, ensure_topics, free_port
+from eungdapso_devstack.infra import PostgresTarget
 from eungdapso_intake.application import IntakeApplication, to_integration_event
 from eungdapso_intake.settings import IntakeSettings
 from eungdapso_platform.db import Database
 from eungdapso_platform.outbox import OutboxRelay
 from eungdapso_schemas.envelope import decode
 from eungdapso_schemas.topics import COMPLAINT_RECEIVED
+from tests.support.complaints import complaint_details
 from tests.support.kafka import read_topic
 from tests.support.tcpproxy import TcpProxy
 from tests.support.waiting import eventually
@@ -24,41 +21,8 @@ from tests.support.waiting import eventually
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-async def proxied_broker(tmp_path: Path, kafka_container: str | None) -> AsyncIterator[tuple[str, TcpProxy]]:
-    """A broker reachable only through a TCP proxy the test can cut (it advertises the proxy)."""
-    if kafka_container is not None:
-        pytest.skip("the proxied broker needs a local broker process")
-    proxy_port, broker_port = free_port(), free_port()
-    process = TansuBroker(port=broker_port, advertised_port=proxy_port, log_file=tmp_path / "broker.log")
-    process.start()
-    proxy = TcpProxy(proxy_port, broker_port)
-    await proxy.start()
-    bootstrap = f"127.0.0.1:{proxy_port}"
-    try:
-        await ensure_topics(bootstrap)
-        yield bootstrap, proxy
-    finally:
-        await proxy.stop()
-        process.stop()
-
-
 def receive(app: IntakeApplication, n: int) -> None:
-    app.receive(
-        complaint_id=uuid.uuid4(),
-        receipt_no=f"2026-{n:07d}",
-        received_at=datetime.now(UTC),
-        channel="web",
-        kind="complaint",
-        confidential=False,
-        field="safety",
-        language="ko",
-        text=f"민원 {n}",
-        place=None,
-        citizen=None,
-        request_fingerprint=None,
-        meta={"actor": "test"},
-    )
+    app.receive(**complaint_details(receipt_no=f"2026-{n:07d}", text=f"민원 {n}"))
 
 
 async def test_relay_publishes_resumes_and_loses_nothing_while_the_broker_is_down(

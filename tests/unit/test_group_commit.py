@@ -4,38 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, datetime
 
 import pytest
 
 from eungdapso_intake.application import IntakeApplication
+from eungdapso_intake.domainmodel import Complaint
 from eungdapso_platform.eventstore import IntegrityError
 from eungdapso_platform.groupcommit import GroupCommit
+from tests.support.complaints import complaint_details
 
 
-def complaint(app: IntakeApplication, cid: uuid.UUID):  # type: ignore[no-untyped-def]
-    return app.register(
-        complaint_id=cid,
-        receipt_no="2026-0000001",
-        received_at=datetime.now(UTC),
-        channel="web",
-        kind="inquiry",
-        confidential=False,
-        field=None,
-        language="ko",
-        text="문의",
-        place=None,
-        citizen=None,
-        request_fingerprint=None,
-        meta={},
-    )
+def complaint(cid: uuid.UUID) -> Complaint:
+    return Complaint(**complaint_details(id=cid))
 
 
 async def test_concurrent_saves_are_committed_together() -> None:
     app = IntakeApplication()
     commits = GroupCommit(app.save)
     ids = [uuid.uuid4() for _ in range(50)]
-    await asyncio.gather(*(commits.save(complaint(app, cid)) for cid in ids))
+    await asyncio.gather(*(commits.save(complaint(cid)) for cid in ids))
     assert all(app.find(cid) is not None for cid in ids)
     assert commits.commits < 10  # 50 requests, a handful of transactions
 
@@ -44,10 +31,10 @@ async def test_a_conflict_fails_only_its_own_request() -> None:
     app = IntakeApplication()
     commits = GroupCommit(app.save)
     taken = uuid.uuid4()
-    await commits.save(complaint(app, taken))
+    await commits.save(complaint(taken))
     others = [uuid.uuid4() for _ in range(5)]
     results = await asyncio.gather(
-        *(commits.save(complaint(app, cid)) for cid in [*others[:2], taken, *others[2:]]),
+        *(commits.save(complaint(cid)) for cid in [*others[:2], taken, *others[2:]]),
         return_exceptions=True,
     )
     assert [type(r) for r in results] == [type(None)] * 2 + [IntegrityError] + [type(None)] * 3
@@ -59,6 +46,5 @@ async def test_a_failing_store_fails_every_waiting_request() -> None:
         raise ConnectionError("database down")
 
     commits = GroupCommit(broken)
-    app = IntakeApplication()
     with pytest.raises(ConnectionError):
-        await commits.save(complaint(app, uuid.uuid4()))
+        await commits.save(complaint(uuid.uuid4()))

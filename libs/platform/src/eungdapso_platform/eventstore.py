@@ -18,6 +18,8 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 
 from eungdapso_platform.db import CREATE_LEDGER, INSERT_LEDGER, schema_sql
+from eungdapso_schemas.envelope import Envelope
+from eungdapso_schemas.events import Payload
 
 __all__ = ["IntegrityError", "LedgerEntry", "LedgeredPostgresRecorder", "event_id"]
 
@@ -50,6 +52,23 @@ class LedgeredPostgresRecorder(PostgresApplicationRecorder):
                 [(entry.consumer, entry.message_id) for entry in entries],
             )
         super()._insert_events(curs, stored_events, **kwargs)
+
+
+def integration_event(domain_event: Any, payload: Payload, *, source: str, subject: Any) -> Envelope[Any]:
+    """The envelope of what a recorded domain event tells other services: its id derived
+    from the recorded event, and the cause (correlation, causation, trace) kept in `meta`."""
+    meta: dict[str, str] = domain_event.meta
+    return Envelope(
+        id=event_id(domain_event.originator_id, domain_event.originator_version),
+        source=source,
+        time=domain_event.timestamp,
+        subject=str(subject),
+        data=payload,
+        correlation_id=meta.get("correlation_id"),
+        causation_id=meta.get("causation_id"),
+        traceparent=meta.get("traceparent"),
+        tracestate=meta.get("tracestate"),
+    )
 
 
 def event_id(originator_id: uuid.UUID, originator_version: int) -> str:

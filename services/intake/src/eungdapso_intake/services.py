@@ -76,8 +76,8 @@ class ComplaintIntake:
 
         received_at = datetime.now(UTC)
         receipt_no = await self.receipts.next_number(received_at)
-        complaint = self.app.register(
-            complaint_id=complaint_id,
+        complaint = Complaint(
+            id=complaint_id,
             receipt_no=receipt_no,
             received_at=received_at,
             channel=channel.value,

@@ -9,12 +9,8 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from eungdapso_notifier.settings import NotifierSettings
-from eungdapso_platform.db import Database
-from eungdapso_platform.service import ServiceParts, create_app, make_broker
+from eungdapso_platform.service import create_skeleton_app
 
 
 def bootstrap(settings: NotifierSettings | None = None) -> FastAPI:
-    settings = settings or NotifierSettings()
-    db = Database(settings.postgres_conninfo(), settings.db_schema)
-    parts = ServiceParts(settings=settings, db=db, broker=make_broker(settings))
-    return create_app(parts, title="Eung-Dap-So notifier (알림)")
+    return create_skeleton_app(settings or NotifierSettings(), title="Eung-Dap-So notifier (알림)")

@@ -9,7 +9,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import DomainEventProtocol
 
-from eungdapso_platform.eventstore import LedgerEntry, derived_id, event_id
+from eungdapso_platform.eventstore import LedgerEntry, derived_id, integration_event
 from eungdapso_router.domainmodel import Routing
 from eungdapso_router.rules import choose_office
 from eungdapso_schemas.codes import Field, Kind
@@ -65,7 +65,6 @@ def to_integration_event(domain_event: DomainEventProtocol[Any]) -> Envelope[Any
     if not isinstance(domain_event, Routing.Assigned):
         return None
     e: Any = domain_event
-    meta: dict[str, str] = e.meta
     payload = ComplaintAssignedV1(
         complaint_id=e.complaint_id,
         receipt_no=e.receipt_no,
@@ -73,14 +72,4 @@ def to_integration_event(domain_event: DomainEventProtocol[Any]) -> Envelope[Any
         office=Office(code=e.office_code, name=e.office_name, level=e.office_level),
         rule=e.rule,
     )
-    return Envelope(
-        id=event_id(e.originator_id, e.originator_version),
-        source=SOURCE,
-        time=e.timestamp,
-        subject=str(e.complaint_id),
-        data=payload,
-        correlation_id=meta.get("correlation_id"),
-        causation_id=meta.get("causation_id"),
-        traceparent=meta.get("traceparent"),
-        tracestate=meta.get("tracestate"),
-    )
+    return integration_event(e, payload, source=SOURCE, subject=e.complaint_id)
