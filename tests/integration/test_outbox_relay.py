@@ -76,3 +76,46 @@ async def test_relay_publishes_resumes_and_loses_nothing_while_the_broker_is_dow
     assert sorted(set(ids)) == [f"2026-{n:07d}" for n in range(1, 31)]
     await relay.stop()
     await db.close()
+
+
+async def test_one_replica_relays_at_a_time_and_another_takes_over(
+    database: PostgresTarget, broker: str
+) -> None:
+    settings = IntakeSettings(
+        **{k.lower(): v for k, v in database.env().items()},  # type: ignore[arg-type]
+        kafka_bootstrap_servers=broker,
+        relay_poll_interval_s=0.1,
+    )
+    # Two replicas of intake: each its own application and pool on the same store.
+    replicas = []
+    for _ in range(2):
+        app = IntakeApplication(env=settings.eventsourcing_env())
+        db = Database(settings.postgres_conninfo(), settings.db_schema)
+        await db.open()
+        relay = OutboxRelay(
+            name="intake", application=app, translate=to_integration_event, db=db, settings=settings
+        )
+        await relay.start()
+        replicas.append((app, db, relay))
+    try:
+        await eventually(lambda: asyncio.sleep(0, any(r.leader for _, _, r in replicas)), what="a leader")
+        for n in range(1, 21):
+            receive(replicas[n % 2][0], n)
+        records = await read_topic(broker, COMPLAINT_RECEIVED.name, at_least=20)
+        assert len(records) == 20  # published once, not once per replica
+        assert [r.leader for _, _, r in replicas].count(True) == 1
+
+        leader = next(r for _, _, r in replicas if r.leader)
+        follower = next(r for _, _, r in replicas if not r.leader)
+        await eventually(lambda: asyncio.sleep(0, leader.position == 20), what="leader recorded its position")
+        await leader.stop()
+        for n in range(21, 31):
+            receive(replicas[0][0], n)
+        await eventually(lambda: asyncio.sleep(0, follower.leader), timeout=10, what="the standby takes over")
+        records = await read_topic(broker, COMPLAINT_RECEIVED.name, at_least=30)
+        receipts = sorted(decode(r.headers, r.key, r.value).data.receipt_no for r in records)
+        assert receipts == [f"2026-{n:07d}" for n in range(1, 31)]  # none lost, none sent twice
+    finally:
+        for _, db, relay in replicas:
+            await relay.stop()
+            await db.close()

@@ -32,6 +32,7 @@ class Database:
 
     def __init__(self, conninfo: str, schema: str, *, max_size: int = 10) -> None:
         self.schema = schema
+        self.conninfo = conninfo
         self.pool: AsyncConnectionPool[AsyncConnection[DictRow]] = AsyncConnectionPool(
             conninfo,
             connection_class=AsyncConnection[DictRow],

@@ -1,5 +1,9 @@
 """The outbox relay: from an `eventsourcing` application's notification log to Kafka.
 
+One relay per service publishes at a time: replicas compete for a PostgreSQL advisory
+lock, held on a dedicated connection; when the leader dies its connection closes, the
+lock is released and another replica takes over from the recorded position.
+
 The notification log is the outbox: a decision is committed once, in the service's own
 event store, and the relay publishes it afterwards. The relay records how far it has
 published (`outbox_positions`) only after the broker acknowledged the batch, so a crash
@@ -11,9 +15,11 @@ id, which is derived from the recorded event and so is the same on every send.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from typing import Any
 
+import psycopg
 from aiokafka import AIOKafkaProducer
 from eventsourcing.application import Application
 from eventsourcing.domain import DomainEventProtocol
@@ -29,6 +35,9 @@ log = get_logger("eungdapso.outbox")
 #: Turns a recorded domain event into the integration event to publish, or None
 #: for internal events that no other service needs.
 Translator = Callable[[DomainEventProtocol[Any]], Envelope[Any] | None]
+
+#: How often a standby replica tries to become the relay.
+FOLLOWER_POLL_S = 1.0
 
 CREATE_POSITIONS = (
     "CREATE TABLE IF NOT EXISTS {schema}.outbox_positions ("
@@ -71,6 +80,9 @@ class OutboxRelay:
         self._producer: AIOKafkaProducer | None = None
         self.position = 0
         self.published = 0
+        self.leader = False
+        self._lock_conn: psycopg.AsyncConnection[Any] | None = None
+        self._lock_checked_at = 0.0
         self.connected = False
         self.last_error: str | None = None
 
@@ -104,6 +116,7 @@ class OutboxRelay:
             except asyncio.CancelledError:
                 pass
         await self._close_producer()
+        await self._release_leadership()
 
     def wake(self) -> None:
         """Ask the relay to look now (thread-safe); it also polls on its own."""
@@ -112,6 +125,7 @@ class OutboxRelay:
 
     def status(self) -> dict[str, Any]:
         return {
+            "leader": self.leader,
             "position": self.position,
             "published": self.published,
             "broker_connected": self.connected,
@@ -123,6 +137,9 @@ class OutboxRelay:
         backoff = 0.2
         while True:
             try:
+                if not await self._lead():
+                    await asyncio.sleep(FOLLOWER_POLL_S)
+                    continue
                 sent = await self._relay_once()
                 backoff = 0.2
                 if sent == 0:
@@ -136,6 +153,48 @@ class OutboxRelay:
                 await self._close_producer()
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
+
+    async def _lead(self) -> bool:
+        """Hold (or take) the relay's advisory lock; re-checked at most once a second."""
+        now = time.monotonic()
+        if self.leader and self._lock_conn is not None and now - self._lock_checked_at < 1.0:
+            return True
+        try:
+            if self._lock_conn is None or self._lock_conn.closed:
+                self.leader = False
+                self._lock_conn = await psycopg.AsyncConnection.connect(self.db.conninfo, autocommit=True)
+            if self.leader:
+                await self._lock_conn.execute("SELECT 1")
+            else:
+                cur = await self._lock_conn.execute(
+                    "SELECT pg_try_advisory_lock(hashtext(%s)) AS taken",
+                    (f"eungdapso.outbox.{self.db.schema}.{self.name}",),
+                )
+                row = await cur.fetchone()
+                if row is not None and row[0]:
+                    self.leader = True
+                    self.position = await self._recorded_position()
+                    log.info("relay_leading", relay=self.name, position=self.position)
+        except psycopg.Error:
+            await self._release_leadership()
+            raise
+        self._lock_checked_at = now
+        return self.leader
+
+    async def _release_leadership(self) -> None:
+        self.leader = False
+        conn, self._lock_conn = self._lock_conn, None
+        if conn is not None and not conn.closed:
+            await conn.close()  # closing the session releases the advisory lock
+
+    async def _recorded_position(self) -> int:
+        async with self.db.pool.connection() as conn:
+            cur = await conn.execute(
+                self.db.sql("SELECT last_notification_id FROM {schema}.outbox_positions WHERE relay=%s"),
+                (self.name,),
+            )
+            row = await cur.fetchone()
+        return int(row["last_notification_id"]) if row else 0
 
     async def _idle(self) -> None:
         try:
@@ -169,8 +228,9 @@ class OutboxRelay:
         async with self.db.transaction() as conn:
             await conn.execute(
                 self.db.sql(
-                    "UPDATE {schema}.outbox_positions SET last_notification_id=%s, updated_at=now() "
-                    "WHERE relay=%s"
+                    "UPDATE {schema}.outbox_positions"
+                    " SET last_notification_id=GREATEST(last_notification_id, %s), updated_at=now()"
+                    " WHERE relay=%s"
                 ),
                 (last, self.name),
             )
