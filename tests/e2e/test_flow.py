@@ -14,7 +14,7 @@ import pytest
 from eungdapso_devstack.gateway import Gateway
 from eungdapso_devstack.infra import PostgresTarget
 from eungdapso_devstack.stack import Stack
-from eungdapso_schemas.topics import COMPLAINT_ASSIGNED
+from eungdapso_schemas.topics import COMPLAINT_ASSIGNED, COMPLAINT_RECEIVED
 from tests.e2e.conftest import StackFactory
 from tests.support.kafka import read_topic
 from tests.support.waiting import eventually
@@ -96,6 +96,16 @@ async def test_submit_then_public_status_shows_the_assigned_office_and_no_person
         line["complaint_id"] == complaint_id and line["correlation_id"] == correlation_id
         for line in assigned_lines
     )
+    # The publisher, two hops downstream, continued the same trace for both events.
+    publisher_log = stack["publisher"].log_file.read_text().splitlines()  # type: ignore[union-attr]
+    applied = [json.loads(line) for line in publisher_log if '"event_applied"' in line]
+    assert {line["topic"] for line in applied} == {COMPLAINT_RECEIVED.name, COMPLAINT_ASSIGNED.name}
+    for line in [*received_lines, *assigned_lines, *applied]:
+        assert (line["trace_id"], line["correlation_id"], line["complaint_id"]) == (
+            TRACE_ID,
+            correlation_id,
+            complaint_id,
+        )
 
     missing = await client.get("/api/v1/complaints/2026-9999999")
     assert missing.status_code == 404 and missing.headers["content-type"].startswith(

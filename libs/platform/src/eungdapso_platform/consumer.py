@@ -257,6 +257,7 @@ class EventConsumer:
                     assert isinstance(route, _Projection)
                     await route.handler(conn, envelope)
                     self.applied += 1
+                    log.info("event_applied", topic=self.topic_of(envelope))
 
     async def _process(self, envelopes: list[Envelope[Any]]) -> None:
         done = await self.db.processed_among(self.service, [e.id for e in envelopes])
