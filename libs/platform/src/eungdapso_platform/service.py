@@ -25,9 +25,7 @@ from eungdapso_platform.logging import configure_logging, get_logger
 from eungdapso_platform.outbox import OutboxRelay
 from eungdapso_platform.problems import install_problem_handlers
 from eungdapso_platform.settings import ServiceSettings
-from eungdapso_platform.tracing import (
-    configure_tracing,
-)
+from eungdapso_platform.tracing import configure_tracing
 
 log = get_logger("eungdapso.service")
 
@@ -36,6 +34,8 @@ def make_broker(settings: ServiceSettings) -> KafkaBroker:
     return KafkaBroker(
         settings.kafka_bootstrap_servers,
         client_id=f"eungdapso-{settings.service_name}",
+        # Dead letters must be durable before the offset of their record is committed.
+        acks="all",
         logger=None,
     )
 
