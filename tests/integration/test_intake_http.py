@@ -137,3 +137,32 @@ def test_malformed_json_and_oversized_bodies_are_refused(
     bad_key = client.post("/api/v1/complaints", json=COMPLAINT, headers={"Idempotency-Key": "x" * 300})
     assert bad_key.status_code == 422 and "Idempotency-Key" in str(bad_key.json()["errors"])
     assert stored_events(database) == 0
+
+
+def test_database_outage_answers_503_and_records_nothing(database: PostgresTarget) -> None:
+    admin = psycopg.connect(
+        PostgresTarget(database.host, database.port, database.user, database.password, "postgres").conninfo(),
+        autocommit=True,
+    )
+    # The server logs the outage; the test reads the answer the citizen gets.
+    with TestClient(bootstrap(settings_for(database)), raise_server_exceptions=False) as client:
+        assert client.post("/api/v1/complaints", json=COMPLAINT).status_code == 201
+        admin.execute(f'ALTER DATABASE "{database.dbname}" WITH ALLOW_CONNECTIONS false')
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname=%s", (database.dbname,)
+        )
+        try:
+            down = client.post(
+                "/api/v1/complaints", json=COMPLAINT, headers={"Idempotency-Key": "during-outage-1"}
+            )
+            assert down.status_code == 503, down.text
+            assert down.headers["content-type"].startswith("application/problem+json")
+            assert down.headers["retry-after"] == "5"
+        finally:
+            admin.execute(f'ALTER DATABASE "{database.dbname}" WITH ALLOW_CONNECTIONS true')
+        again = client.post(
+            "/api/v1/complaints", json=COMPLAINT, headers={"Idempotency-Key": "during-outage-1"}
+        )
+        assert again.status_code == 201 and again.headers.get("idempotent-replayed") is None
+    admin.close()
+    assert stored_events(database) == 2

@@ -23,10 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import psycopg
 import structlog
-from aiokafka.errors import KafkaError
-from eventsourcing import persistence as es_persistence
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -35,6 +32,7 @@ from psycopg import AsyncConnection
 from psycopg.rows import DictRow
 
 from eungdapso_platform.db import Database
+from eungdapso_platform.errors import is_transient
 from eungdapso_platform.eventstore import IntegrityError, LedgerEntry
 from eungdapso_platform.logging import get_logger
 from eungdapso_platform.settings import ServiceSettings
@@ -55,22 +53,7 @@ RETRY_DELAY_S = 0.5
 #: After this many failures of the same batch for a non-infrastructure reason, the
 #: failing record is dead-lettered instead of blocking its partition forever.
 MAX_ATTEMPTS = 5
-
-
-def is_transient(exc: BaseException) -> bool:
-    """Infrastructure trouble: retried for as long as it lasts, never dead-lettered."""
-    return isinstance(
-        exc,
-        psycopg.OperationalError
-        | psycopg.InterfaceError
-        | es_persistence.OperationalError
-        | es_persistence.InterfaceError
-        | KafkaError
-        | OSError
-        | TimeoutError,
-    )
-
-
+#: Records fetched and applied together, in one transaction.
 MAX_BATCH = 500
 
 

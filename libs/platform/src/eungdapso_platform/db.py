@@ -30,7 +30,7 @@ def schema_sql(template: str, schema: str) -> sql.Composed:
 class Database:
     """An async connection pool bound to one service's schema."""
 
-    def __init__(self, conninfo: str, schema: str, *, max_size: int = 10) -> None:
+    def __init__(self, conninfo: str, schema: str, *, max_size: int = 10, timeout_s: float = 5.0) -> None:
         self.schema = schema
         self.conninfo = conninfo
         self.pool: AsyncConnectionPool[AsyncConnection[DictRow]] = AsyncConnectionPool(
@@ -39,6 +39,7 @@ class Database:
             min_size=1,
             max_size=max_size,
             open=False,
+            timeout=timeout_s,
             kwargs={"autocommit": True, "row_factory": dict_row},
         )
 

@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from eungdapso_platform.errors import is_transient
 from eungdapso_platform.logging import get_logger
 
 PROBLEM_JSON = "application/problem+json"
@@ -82,6 +83,20 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if is_transient(exc):
+            log.warning("unavailable", path=request.url.path, error=f"{type(exc).__name__}: {exc}")
+            response = problem_response(
+                request,
+                Problem(
+                    503,
+                    "Temporarily unavailable",
+                    "The service cannot reach its database or broker right now; nothing was recorded. "
+                    "Retry with the same Idempotency-Key.",
+                    type_="unavailable",
+                ),
+            )
+            response.headers["Retry-After"] = "5"
+            return response
         log.exception("unhandled_error", path=request.url.path)
         return problem_response(
             request,

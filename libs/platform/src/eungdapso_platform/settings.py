@@ -32,6 +32,9 @@ class ServiceSettings(BaseSettings):
     #: Each service keeps its event store and read models in its own schema.
     postgres_schema: str | None = None
     postgres_pool_size: int = 5
+    #: How long to wait for a database connection before giving up on the work at hand
+    #: (HTTP answers 503, consumers retry): an outage fails fast instead of hanging.
+    postgres_connect_timeout_s: int = Field(default=2, ge=1, le=60)
 
     relay_batch_size: int = Field(default=500, ge=1, le=10_000)
     relay_poll_interval_s: float = Field(default=0.5, gt=0)
@@ -66,5 +69,6 @@ class ServiceSettings(BaseSettings):
             "POSTGRES_PASSWORD": self.postgres_password.get_secret_value(),
             "POSTGRES_SCHEMA": self.db_schema,
             "POSTGRES_POOL_SIZE": str(self.postgres_pool_size),
+            "POSTGRES_CONNECT_TIMEOUT": str(self.postgres_connect_timeout_s),
             "APPLICATION_RECORDER_TOPIC": "eungdapso_platform.eventstore:LedgeredPostgresRecorder",
         }
