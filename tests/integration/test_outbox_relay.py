@@ -119,3 +119,24 @@ async def test_one_replica_relays_at_a_time_and_another_takes_over(
         for _, db, relay in replicas:
             await relay.stop()
             await db.close()
+
+
+async def test_event_topics_keep_their_history_for_replay(broker: str) -> None:
+    from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+    from eungdapso_schemas.topics import ALL_TOPICS
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=broker)
+    await admin.start()
+    try:
+        [response] = await admin.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, t.name) for t in ALL_TOPICS]
+        )
+    finally:
+        await admin.close()
+    retention = {
+        resource[3]: {entry[0]: entry[1] for entry in resource[4]}["retention.ms"]
+        for resource in response.resources
+    }
+    assert retention == {t.name: "-1" for t in ALL_TOPICS}

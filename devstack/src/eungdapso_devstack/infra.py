@@ -123,7 +123,9 @@ async def ensure_topics(bootstrap_servers: str, partitions: int = 4) -> None:
     try:
         existing = set(await admin.list_topics())
         new = [
-            NewTopic(name=t.name, num_partitions=partitions, replication_factor=1)
+            NewTopic(
+                name=t.name, num_partitions=partitions, replication_factor=1, topic_configs=t.kafka_configs()
+            )
             for t in ALL_TOPICS
             if t.name not in existing
         ]

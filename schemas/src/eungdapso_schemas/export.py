@@ -83,6 +83,15 @@ def asyncapi() -> dict[str, Any]:
             "address": topic.name,
             "description": topic.description,
             "messages": {msg_name: {"$ref": f"#/components/messages/{msg_name}"}},
+            "bindings": {
+                "kafka": {
+                    "bindingVersion": "0.5.0",
+                    "topicConfiguration": {
+                        "retention.ms": topic.retention_ms,
+                        "cleanup.policy": ["delete"],
+                    },
+                }
+            },
         }
         for service in topic.publishers:
             operations[f"{service}_publishes_{channel_id}"] = {

@@ -18,6 +18,11 @@ class Topic:
     description: str
     publishers: tuple[str, ...]
     subscribers: tuple[str, ...]
+    #: Kept forever by default: read models are rebuilt, and audits replayed, from here.
+    retention_ms: int = -1
+
+    def kafka_configs(self) -> dict[str, str]:
+        return {"retention.ms": str(self.retention_ms), "cleanup.policy": "delete"}
 
 
 COMPLAINT_RECEIVED = Topic(
