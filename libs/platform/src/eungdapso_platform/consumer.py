@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -105,6 +106,8 @@ class EventConsumer:
         self._subscribed = False
         #: Failed attempts per batch, keyed by the batch's first record.
         self._failures: dict[tuple[str, int, int], int] = {}
+        #: Records already dead-lettered, so a redelivered batch does not send them twice.
+        self._dead: OrderedDict[tuple[str, int, int], None] = OrderedDict()
 
     @classmethod
     def for_service(
@@ -283,6 +286,9 @@ class EventConsumer:
         log.info("duplicate_event_skipped", event_id=envelope.id, complaint_id=envelope.subject)
 
     async def _dead_letter(self, record: IncomingRecord, reason: str) -> None:
+        position = (record.topic, record.partition, record.offset)
+        if position in self._dead:
+            return
         log.warning(
             "dead_lettered",
             topic=record.topic,
@@ -304,6 +310,9 @@ class EventConsumer:
         )
         await self.broker.publish(record.value or b"", DEAD_LETTER.name, key=record.key, headers=headers)
         self.dead_lettered += 1
+        self._dead[position] = None
+        if len(self._dead) > 10_000:
+            self._dead.popitem(last=False)
 
 
 @contextmanager
