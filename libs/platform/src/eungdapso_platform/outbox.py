@@ -162,7 +162,11 @@ class OutboxRelay:
         try:
             if self._lock_conn is None or self._lock_conn.closed:
                 self.leader = False
-                self._lock_conn = await psycopg.AsyncConnection.connect(self.db.conninfo, autocommit=True)
+                self._lock_conn = await psycopg.AsyncConnection.connect(
+                    self.db.conninfo,
+                    autocommit=True,
+                    connect_timeout=self.settings.postgres_connect_timeout_s,
+                )
             if self.leader:
                 await self._lock_conn.execute("SELECT 1")
             else:
