@@ -9,7 +9,7 @@ import httpx
 import psycopg
 import pytest
 
-from eungdapso_devstack.infra import PostgresTarget
+from eungdapso_devstack.infra import PostgresTarget, ServiceProcess, free_port
 from eungdapso_schemas.envelope import decode
 from eungdapso_schemas.topics import COMPLAINT_RECEIVED
 from tests.e2e.conftest import StackFactory
@@ -113,3 +113,38 @@ async def test_intake_accepts_while_the_broker_is_unreachable_and_everything_arr
     records = await read_topic(bootstrap, COMPLAINT_RECEIVED.name, at_least=40)
     published = Counter(decode(r.headers, r.key, r.value).data.receipt_no for r in records)
     assert set(receipts) <= set(published)
+
+
+async def test_two_router_replicas_share_the_work_and_survive_losing_one(
+    make_stack: StackFactory, broker: str, database: PostgresTarget
+) -> None:
+    stack = await make_stack(broker)
+    first = stack["router"]
+    second = ServiceProcess(
+        name="router",
+        port=free_port(),
+        env=first.env,
+        log_file=first.log_file.with_name("router-2.log"),  # type: ignore[union-attr]
+    )
+    second.start()
+    try:
+        await second.wait_ready()
+        await asyncio.sleep(8)  # let the consumer group rebalance over both replicas
+        async with httpx.AsyncClient(base_url=stack["intake"].base_url) as client:
+            for i in range(40):
+                assert (await client.post("/api/v1/complaints", json=body(i))).status_code == 201
+            await eventually(
+                lambda: asyncio.sleep(0, assigned(database) == 40), timeout=60, what="forty assigned"
+            )
+            logs = [p.log_file.read_text() for p in (first, second)]  # type: ignore[union-attr]
+            assert all('"assignment_decided"' in log for log in logs), "both replicas took partitions"
+            first.stop(kill=True)
+            for i in range(40, 60):
+                assert (await client.post("/api/v1/complaints", json=body(i))).status_code == 201
+        await eventually(
+            lambda: asyncio.sleep(0, assigned(database) == 60), timeout=90, what="sixty assigned"
+        )
+        await asyncio.sleep(1.0)
+        assert_each_applied_exactly_once(database, 60)
+    finally:
+        second.stop()
