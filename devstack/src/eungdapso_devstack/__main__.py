@@ -22,6 +22,7 @@ from eungdapso_devstack.gateway import Gateway
 from eungdapso_devstack.infra import PostgresTarget, TansuBroker, embedded_postgres
 from eungdapso_devstack.stack import Stack
 from eungdapso_platform.logging import configure_logging, get_logger
+from eungdapso_platform.settings import load_settings
 
 log = get_logger("eungdapso.devstack")
 
@@ -112,7 +113,7 @@ async def run(settings: DevstackSettings) -> None:
 
 
 def main() -> None:
-    settings = DevstackSettings()
+    settings = load_settings(DevstackSettings)
     configure_logging("devstack", settings.log_level)
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     asyncio.run(run(settings))

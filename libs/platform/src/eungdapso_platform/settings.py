@@ -6,8 +6,15 @@ runs on the embedded stack and on PostgreSQL + Apache Kafka; only these values c
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+import sys
+from typing import Annotated, TypeVar
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+S = TypeVar("S", bound=BaseModel)
+#: A TCP port; services override the default, never the bounds.
+Port = Annotated[int, Field(ge=1, le=65535)]
 
 
 class ServiceSettings(BaseSettings):
@@ -15,7 +22,7 @@ class ServiceSettings(BaseSettings):
 
     service_name: str = "eungdapso"
     http_host: str = "127.0.0.1"
-    http_port: int = Field(default=8080, ge=1, le=65535)
+    http_port: Port = 8080
     log_level: str = "INFO"
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
@@ -72,3 +79,17 @@ class ServiceSettings(BaseSettings):
             "POSTGRES_CONNECT_TIMEOUT": str(self.postgres_connect_timeout_s),
             "APPLICATION_RECORDER_TOPIC": "eungdapso_platform.eventstore:LedgeredPostgresRecorder",
         }
+
+
+def load_settings(settings_cls: type[S]) -> S:
+    """Read settings from the environment; on bad values say which variable and why, and
+    exit with status 2 instead of a traceback."""
+    try:
+        return settings_cls()
+    except ValidationError as exc:
+        lines = [f"invalid configuration for {settings_cls.__name__}:"]
+        for error in exc.errors():
+            name = "_".join(str(part) for part in error["loc"]).upper() or "?"
+            lines.append(f"  {name}={error.get('input')!r}: {error['msg']}")
+        sys.stderr.write("\n".join(lines) + "\n")
+        raise SystemExit(2) from None

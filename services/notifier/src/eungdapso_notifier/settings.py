@@ -1,6 +1,6 @@
-from eungdapso_platform.settings import ServiceSettings
+from eungdapso_platform.settings import Port, ServiceSettings
 
 
 class NotifierSettings(ServiceSettings):
     service_name: str = "notifier"
-    http_port: int = 8004
+    http_port: Port = 8004

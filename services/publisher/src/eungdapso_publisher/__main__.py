@@ -3,6 +3,7 @@
 import argparse
 
 from eungdapso_platform.service import serve
+from eungdapso_platform.settings import load_settings
 from eungdapso_publisher.settings import PublisherSettings
 
 
@@ -24,7 +25,7 @@ def main() -> None:
         return
     from eungdapso_publisher.bootstrap import bootstrap
 
-    settings = PublisherSettings()
+    settings = load_settings(PublisherSettings)
     serve(bootstrap(settings), settings)
 
 

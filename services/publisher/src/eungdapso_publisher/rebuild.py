@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from eungdapso_platform.consumer import IncomingRecord
 from eungdapso_platform.db import Database
 from eungdapso_platform.logging import configure_logging, get_logger
+from eungdapso_platform.settings import load_settings
 from eungdapso_publisher.bootstrap import build_consumer
 from eungdapso_publisher.settings import PublisherSettings
 
@@ -70,7 +71,7 @@ async def rebuild(settings: PublisherSettings) -> int:
 
 
 def main() -> None:
-    settings = PublisherSettings()
+    settings = load_settings(PublisherSettings)
     configure_logging("publisher-rebuild", settings.log_level)
     asyncio.run(rebuild(settings))
 

@@ -1,6 +1,6 @@
-from eungdapso_platform.settings import ServiceSettings
+from eungdapso_platform.settings import Port, ServiceSettings
 
 
 class PublisherSettings(ServiceSettings):
     service_name: str = "publisher"
-    http_port: int = 8005
+    http_port: Port = 8005

@@ -1,6 +1,6 @@
-from eungdapso_platform.settings import ServiceSettings
+from eungdapso_platform.settings import Port, ServiceSettings
 
 
 class RatingSettings(ServiceSettings):
     service_name: str = "rating"
-    http_port: int = 8006
+    http_port: Port = 8006

@@ -1,6 +1,6 @@
-from eungdapso_platform.settings import ServiceSettings
+from eungdapso_platform.settings import Port, ServiceSettings
 
 
 class RouterSettings(ServiceSettings):
     service_name: str = "router"
-    http_port: int = 8002
+    http_port: Port = 8002

@@ -1,6 +1,6 @@
-from eungdapso_platform.settings import ServiceSettings
+from eungdapso_platform.settings import Port, ServiceSettings
 
 
 class SlaSettings(ServiceSettings):
     service_name: str = "sla"
-    http_port: int = 8003
+    http_port: Port = 8003
