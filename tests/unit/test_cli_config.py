@@ -31,3 +31,22 @@ def test_unknown_publisher_command_is_refused() -> None:
         [sys.executable, "-m", "eungdapso_publisher", "rebuilt"], capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 2 and "invalid choice: 'rebuilt'" in done.stderr
+
+
+def test_make_run_refuses_a_taken_port_before_starting_anything(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "eungdapso_devstack"],
+            env={**os.environ, "PORT": str(port), "RUN_DIR": str(tmp_path / "run")},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 1
+    assert f"port {port} is in use" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "run").exists()  # nothing was started

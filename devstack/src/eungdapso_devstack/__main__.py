@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import sys
 from pathlib import Path
 
@@ -25,6 +26,10 @@ from eungdapso_platform.logging import configure_logging, get_logger
 from eungdapso_platform.settings import load_settings
 
 log = get_logger("eungdapso.devstack")
+
+
+class StartupFailed(RuntimeError):
+    pass
 
 
 class DevstackSettings(BaseSettings):
@@ -43,6 +48,7 @@ class DevstackSettings(BaseSettings):
 
 
 async def run(settings: DevstackSettings) -> None:
+    _check_port_free(settings.port)
     run_dir = settings.run_dir.resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
     stop = asyncio.Event()
@@ -93,7 +99,7 @@ async def run(settings: DevstackSettings) -> None:
         while not server.started and not serving.done():
             await asyncio.sleep(0.05)
         if serving.done():
-            raise RuntimeError(f"the gateway could not listen on port {settings.port}")
+            raise StartupFailed(f"the gateway could not listen on port {settings.port} (set PORT)")
         base_url = f"http://127.0.0.1:{settings.port}"
         log.info("eungdapso_ready", base_url=base_url)
         sys.stdout.write(f"Eung-Dap-So is running at {base_url}  (Ctrl-C stops it)\n")
@@ -112,11 +118,25 @@ async def run(settings: DevstackSettings) -> None:
         log.info("stopped")
 
 
+def _check_port_free(port: int) -> None:
+    """Refuse at once, before starting anything, if the base URL's port is taken."""
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as exc:
+            raise StartupFailed(f"port {port} is in use ({exc.strerror}); set PORT to a free one") from None
+
+
 def main() -> None:
     settings = load_settings(DevstackSettings)
     configure_logging("devstack", settings.log_level)
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    asyncio.run(run(settings))
+    try:
+        asyncio.run(run(settings))
+    except (StartupFailed, TimeoutError, OSError) as exc:
+        # Everything started has been stopped (run's finally); say why, without a traceback.
+        sys.stderr.write(f"Eung-Dap-So could not start: {exc}\n")
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":

@@ -224,7 +224,8 @@ class ServiceProcess:
         async with httpx.AsyncClient(timeout=2) as client:
             while time.monotonic() < deadline:
                 if self.process is not None and self.process.poll() is not None:
-                    raise RuntimeError(f"{self.name} exited with {self.process.returncode}")
+                    status = self.process.returncode
+                    raise OSError(f"{self.name} exited with status {status}; see its log {self.log_file}")
                 with contextlib.suppress(httpx.HTTPError):
                     if (await client.get(self.base_url + "/readyz")).status_code == 200:
                         return
