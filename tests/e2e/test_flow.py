@@ -59,6 +59,11 @@ async def test_submit_then_public_status_shows_the_assigned_office_and_no_person
 ) -> None:
     stack, client = system
     assert (await client.get("/healthz")).json()["ready"] is True
+    router_ready = (await client.get("/services/router/readyz")).json()
+    assert router_ready["service"] == "router" and router_ready["checks"] == {
+        "database": True,
+        "broker": True,
+    }
     correlation_id = "e2e0correlation01"
     submitted = await client.post(
         "/api/v1/complaints",

@@ -13,6 +13,8 @@ from typing import Any
 
 import httpx
 
+from eungdapso_devstack.infra import SERVICES
+
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
@@ -32,10 +34,8 @@ class Route:
 ROUTES: tuple[Route, ...] = (
     Route("/api/v1/complaints", exact=True, service="intake"),
     Route("/api/v1/complaints/", exact=False, service="publisher"),
-    *(
-        Route(f"/services/{name}/", exact=False, service=name)
-        for name in ("intake", "router", "sla", "notifier", "publisher", "rating")
-    ),
+    # Each service's own endpoints (readiness detail, OpenAPI docs) under /services/<name>/.
+    *(Route(f"/services/{name}/", exact=False, service=name) for name in SERVICES),
 )
 #: Like an Ingress's body-size limit; each service enforces its own, smaller one.
 MAX_BODY_BYTES = 1024 * 1024

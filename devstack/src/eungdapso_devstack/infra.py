@@ -25,15 +25,8 @@ from eungdapso_schemas.topics import ALL_TOPICS
 
 log = get_logger("eungdapso.devstack")
 
-#: name → (python module, default internal port)
-SERVICES: dict[str, int] = {
-    "intake": 8101,
-    "router": 8102,
-    "sla": 8103,
-    "notifier": 8104,
-    "publisher": 8105,
-    "rating": 8106,
-}
+#: Every service, each run as `python -m eungdapso_<name>` on a free loopback port.
+SERVICES: tuple[str, ...] = ("intake", "router", "sla", "notifier", "publisher", "rating")
 
 
 def _die_with_parent() -> None:

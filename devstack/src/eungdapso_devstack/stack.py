@@ -15,8 +15,7 @@ class Stack:
         postgres: PostgresTarget,
         bootstrap_servers: str,
         logs: Path,
-        services: tuple[str, ...] = tuple(SERVICES),
-        fixed_ports: bool = False,
+        services: tuple[str, ...] = SERVICES,
         extra_env: dict[str, str] | None = None,
         partitions: int = 4,
     ) -> None:
@@ -27,7 +26,7 @@ class Stack:
         self.processes = {
             name: ServiceProcess(
                 name=name,
-                port=SERVICES[name] if fixed_ports else free_port(),
+                port=free_port(),
                 env={
                     **postgres.env(),
                     "KAFKA_BOOTSTRAP_SERVERS": bootstrap_servers,
