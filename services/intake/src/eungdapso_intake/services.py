@@ -65,12 +65,13 @@ class ComplaintIntake:
     async def submit(
         self, submission: ComplaintSubmission, *, channel: Channel, idempotency_key: str | None
     ) -> SubmissionResult:
-        print_ = fingerprint(submission)
+        # Only a keyed request can be repeated; its fingerprint tells a retry from a misuse.
+        request_print = fingerprint(submission) if idempotency_key is not None else None
         if idempotency_key is not None:
             complaint_id = derived_id(f"submission:{channel.value}", idempotency_key)
             existing = await asyncio.to_thread(self.app.find, complaint_id)
             if existing is not None:
-                return self._replay(existing, print_)
+                return self._replay(existing, request_print)
         else:
             complaint_id = uuid.uuid4()
 
@@ -88,7 +89,7 @@ class ComplaintIntake:
             text=submission.text,
             place=submission.place.model_dump(mode="json") if submission.place else None,
             citizen=submission.contact.model_dump(mode="json") if submission.contact else None,
-            request_fingerprint=print_ if idempotency_key else None,
+            request_fingerprint=request_print,
             meta=event_metadata(actor=f"citizen via {channel.value}"),
         )
         try:
@@ -98,7 +99,7 @@ class ComplaintIntake:
             existing = await asyncio.to_thread(self.app.find, complaint_id)
             if existing is None:
                 raise
-            return self._replay(existing, print_)
+            return self._replay(existing, request_print)
         if self.relay is not None:
             self.relay.wake()
         log.info(
@@ -107,7 +108,7 @@ class ComplaintIntake:
         return SubmissionResult(complaint_id, receipt_no, replayed=False)
 
     @staticmethod
-    def _replay(existing: Complaint, print_: str) -> SubmissionResult:
-        if existing.request_fingerprint != print_:
+    def _replay(existing: Complaint, request_print: str | None) -> SubmissionResult:
+        if existing.request_fingerprint != request_print:
             raise IdempotencyKeyReused(existing.receipt_no)
         return SubmissionResult(existing.id, existing.receipt_no, replayed=True)
