@@ -76,18 +76,7 @@ class Gateway:
             return
         route = next((r for r in ROUTES if r.matches(path)), None)
         if route is None:
-            await _json(
-                send,
-                404,
-                {
-                    "type": "about:blank",
-                    "title": "Not found",
-                    "status": 404,
-                    "detail": f"No service answers {path}",
-                    "instance": path,
-                },
-                content_type="application/problem+json",
-            )
+            await _problem(send, 404, "Not found", f"No service answers {path}", path)
             return
         upstream_path = path
         if path.startswith(f"/services/{route.service}/"):
@@ -97,17 +86,8 @@ class Gateway:
             message = await receive()
             body += message.get("body", b"")
             if len(body) > MAX_BODY_BYTES:
-                await _json(
-                    send,
-                    413,
-                    {
-                        "type": "about:blank",
-                        "title": "Request too large",
-                        "status": 413,
-                        "detail": f"The body may be at most {MAX_BODY_BYTES} bytes.",
-                        "instance": path,
-                    },
-                    content_type="application/problem+json",
+                await _problem(
+                    send, 413, "Request too large", f"The body may be at most {MAX_BODY_BYTES} bytes.", path
                 )
                 return
             if not message.get("more_body"):
@@ -123,17 +103,12 @@ class Gateway:
         try:
             upstream = await self.client.request(scope["method"], url, headers=headers, content=body)
         except httpx.HTTPError as exc:
-            await _json(
+            await _problem(
                 send,
                 503,
-                {
-                    "type": "about:blank",
-                    "title": "Service unavailable",
-                    "status": 503,
-                    "detail": f"{route.service} is not reachable: {type(exc).__name__}",
-                    "instance": path,
-                },
-                content_type="application/problem+json",
+                "Service unavailable",
+                f"{route.service} is not reachable: {type(exc).__name__}",
+                path,
             )
             return
         out_headers = [
@@ -144,6 +119,12 @@ class Gateway:
         out_headers.append((b"content-length", str(len(upstream.content)).encode()))
         await send({"type": "http.response.start", "status": upstream.status_code, "headers": out_headers})
         await send({"type": "http.response.body", "body": upstream.content})
+
+
+async def _problem(send: Send, status: int, title: str, detail: str, instance: str) -> None:
+    """An RFC 9457 problem, as every service answers them."""
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, "instance": instance}
+    await _json(send, status, body, content_type="application/problem+json")
 
 
 async def _json(
