@@ -97,13 +97,7 @@ class OutboxRelay:
                 ),
                 (self.name,),
             )
-            cur = await conn.execute(
-                self.db.sql("SELECT last_notification_id FROM {schema}.outbox_positions WHERE relay=%s"),
-                (self.name,),
-            )
-            row = await cur.fetchone()
-            assert row is not None
-            self.position = int(row["last_notification_id"])
+        self.position = await self._recorded_position()
         self._loop = asyncio.get_running_loop()
         self._task = asyncio.create_task(self._run(), name=f"outbox-relay-{self.name}")
         log.info("relay_started", relay=self.name, position=self.position)
