@@ -233,17 +233,23 @@ class EventConsumer:
         return None
 
     async def _project(self, envelopes: list[Envelope[Any]]) -> None:
+        applied: list[tuple[Envelope[Any], str]] = []
         async with self.db.transaction() as conn:
             for envelope in envelopes:
                 with message_context(envelope, "project"):
                     if not await self.db.claim(conn, self.service, envelope.id):
                         self._duplicate(envelope)
                         continue
-                    route = self.routes[self.topic_of(envelope)]
+                    topic = self.topic_of(envelope)
+                    route = self.routes[topic]
                     assert isinstance(route, _Projection)
                     await route.handler(conn, envelope)
-                    self.applied += 1
-                    log.info("event_applied", topic=self.topic_of(envelope))
+                    applied.append((envelope, topic))
+        # Only now is it true: a batch that fails rolls back every event in it.
+        self.applied += len(applied)
+        for envelope, topic in applied:
+            with structlog.contextvars.bound_contextvars(**log_ids(envelope)):
+                log.info("event_applied", topic=topic)
 
     async def _process(self, envelopes: list[Envelope[Any]]) -> None:
         done = await self.db.processed_among(self.service, [e.id for e in envelopes])
@@ -315,16 +321,25 @@ class EventConsumer:
             self._dead.popitem(last=False)
 
 
+def log_ids(envelope: Envelope[Any]) -> dict[str, str | None]:
+    """The ids every log line about a message carries."""
+    ids: dict[str, str | None] = {
+        "complaint_id": envelope.subject,
+        "correlation_id": envelope.correlation_id,
+        "event_id": envelope.id,
+        "event_type": envelope.type,
+    }
+    parts = (envelope.traceparent or "").split("-")
+    if len(parts) == 4 and len(parts[1]) == 32:
+        ids["trace_id"] = parts[1]  # outside the message's span, keep its trace
+    return ids
+
+
 @contextmanager
 def message_context(envelope: Envelope[Any], step: str) -> Iterator[None]:
     """Logs, trace and event metadata of what one message causes carry its ids."""
     with (
-        structlog.contextvars.bound_contextvars(
-            complaint_id=envelope.subject,
-            correlation_id=envelope.correlation_id,
-            event_id=envelope.id,
-            event_type=envelope.type,
-        ),
+        structlog.contextvars.bound_contextvars(**log_ids(envelope)),
         continued_trace(
             f"{envelope.type} {step}",
             traceparent=envelope.traceparent,
