@@ -166,7 +166,7 @@ def settings_for(settings_cls: type[S], database: PostgresTarget, **values: obje
 async def publisher_db(database: PostgresTarget) -> AsyncIterator[Database]:
     from eungdapso_publisher.settings import PublisherSettings
 
-    db = Database(settings_for(PublisherSettings, database).postgres_conninfo(), "publisher")
+    db = Database.for_service(settings_for(PublisherSettings, database))
     await db.open()
     yield db
     await db.close()

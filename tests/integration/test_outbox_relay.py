@@ -36,7 +36,7 @@ async def test_relay_publishes_resumes_and_loses_nothing_while_the_broker_is_dow
         relay_poll_interval_s=0.1,
     )
     app = IntakeApplication(env=settings.eventsourcing_env())
-    db = Database(settings.postgres_conninfo(), settings.db_schema)
+    db = Database.for_service(settings)
     await db.open()
 
     def new_relay() -> OutboxRelay:
@@ -90,7 +90,7 @@ async def test_one_replica_relays_at_a_time_and_another_takes_over(
     replicas = []
     for _ in range(2):
         app = IntakeApplication(env=settings.eventsourcing_env())
-        db = Database(settings.postgres_conninfo(), settings.db_schema)
+        db = Database.for_service(settings)
         await db.open()
         relay = OutboxRelay(
             name="intake", application=app, translate=to_integration_event, db=db, settings=settings

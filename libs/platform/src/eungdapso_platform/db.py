@@ -9,6 +9,8 @@ from psycopg import AsyncConnection, sql
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
 
+from eungdapso_platform.settings import ServiceSettings
+
 #: The idempotent consumer's ledger: one row per message applied, written in the same
 #: transaction as the effect, so an effect happens at most once per (consumer, message).
 LEDGER_TABLE = "processed_messages"
@@ -42,6 +44,11 @@ class Database:
             timeout=timeout_s,
             kwargs={"autocommit": True, "row_factory": dict_row},
         )
+
+    @classmethod
+    def for_service(cls, settings: ServiceSettings) -> Database:
+        """The service's database, bound to its own schema."""
+        return cls(settings.postgres_conninfo(), settings.db_schema)
 
     async def open(self) -> None:
         await self.pool.open(wait=True, timeout=30)

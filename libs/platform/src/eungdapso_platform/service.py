@@ -139,7 +139,7 @@ def create_app(parts: ServiceParts, *, title: str, max_body_bytes: int | None = 
 def create_skeleton_app(settings: ServiceSettings, *, title: str) -> FastAPI:
     """A service whose capability is still to come: it connects to its database and to
     Kafka and reports ready, so the stack, the gateway and the probes already know it."""
-    db = Database(settings.postgres_conninfo(), settings.db_schema)
+    db = Database.for_service(settings)
     return create_app(ServiceParts(settings=settings, db=db, broker=make_broker(settings)), title=title)
 
 

@@ -16,7 +16,7 @@ from eungdapso_platform.service import ServiceParts, create_app
 
 def bootstrap(settings: IntakeSettings | None = None) -> FastAPI:
     settings = settings or IntakeSettings()
-    db = Database(settings.postgres_conninfo(), settings.db_schema)
+    db = Database.for_service(settings)
     application = IntakeApplication(env=settings.eventsourcing_env())
     relay = OutboxRelay(
         name="intake", application=application, translate=to_integration_event, db=db, settings=settings

@@ -26,7 +26,7 @@ def build_consumer(
 
 def bootstrap(settings: PublisherSettings | None = None) -> FastAPI:
     settings = settings or PublisherSettings()
-    db = Database(settings.postgres_conninfo(), settings.db_schema)
+    db = Database.for_service(settings)
     broker = make_broker(settings)
     consumer, projection = build_consumer(settings, db, broker)
     parts = ServiceParts(

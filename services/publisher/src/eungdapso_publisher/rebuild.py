@@ -27,7 +27,7 @@ IDLE_MS = 1000
 
 
 async def rebuild(settings: PublisherSettings) -> int:
-    db = Database(settings.postgres_conninfo(), settings.db_schema)
+    db = Database.for_service(settings)
     await db.open()
     consumer, projection = build_consumer(settings, db, broker=None)
     kafka = AIOKafkaConsumer(

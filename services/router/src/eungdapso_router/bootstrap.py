@@ -39,7 +39,7 @@ def build_consumer(
 
 def bootstrap(settings: RouterSettings | None = None) -> FastAPI:
     settings = settings or RouterSettings()
-    db = Database(settings.postgres_conninfo(), settings.db_schema)
+    db = Database.for_service(settings)
     broker = make_broker(settings)
     application = RouterApplication(env=settings.eventsourcing_env())
     relay = OutboxRelay(
