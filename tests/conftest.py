@@ -21,13 +21,13 @@ import psycopg
 import pytest
 
 from eungdapso_devstack.infra import PostgresTarget, TansuBroker, ensure_topics, free_port
-from eungdapso_platform.consumer import EventConsumer
+from eungdapso_platform.consumer import Projection
 from eungdapso_platform.db import Database
 from eungdapso_platform.settings import ServiceSettings
 from tests.support.tcpproxy import TcpProxy
 
 if TYPE_CHECKING:
-    from eungdapso_publisher.projection import PublicProjection
+    from eungdapso_publisher.projection import PublicStatusQueries
 
 S = TypeVar("S", bound=ServiceSettings)
 
@@ -175,19 +175,21 @@ async def publisher_db(database: PostgresTarget) -> AsyncIterator[Database]:
 @pytest.fixture
 async def running_publisher(
     database: PostgresTarget, broker: str, publisher_db: Database
-) -> AsyncIterator[tuple[EventConsumer, PublicProjection]]:
-    """The publisher's real consumer and projection, subscribed on the test's broker."""
+) -> AsyncIterator[tuple[Projection, PublicStatusQueries]]:
+    """The publisher's real `public_status` projection, subscribed on the test's broker."""
+    from eungdapso_platform.readmodel import ReadModels
     from eungdapso_platform.service import make_broker
-    from eungdapso_publisher.bootstrap import build_consumer
+    from eungdapso_publisher.bootstrap import public_status
+    from eungdapso_publisher.projection import PublicStatusQueries
     from eungdapso_publisher.settings import PublisherSettings
 
     settings = settings_for(PublisherSettings, database, kafka_bootstrap_servers=broker)
     kafka = make_broker(settings)
-    consumer, projection = build_consumer(settings, publisher_db, kafka)
-    consumer.subscribe()
-    await projection.create()
+    component = public_status(settings, publisher_db)
+    await ReadModels(publisher_db).ensure(component.read_model)
+    component.subscribe(kafka)
     await kafka.start()
-    yield consumer, projection
+    yield component, PublicStatusQueries(publisher_db)
     await kafka.stop()
 
 

@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 import pytest
 from confluent_kafka import Producer
 
-from eungdapso_platform.consumer import EventConsumer
-from eungdapso_publisher.projection import PublicProjection
-from eungdapso_schemas.topics import COMPLAINT_RECEIVED, DEAD_LETTER
+from eungdapso_platform.consumer import Projection
+from eungdapso_publisher.projection import PublicStatusQueries
+from eungdapso_schemas.streams import DEAD_LETTER, INTAKE_EVENTS
 from tests.support.kafka import read_topic
 from tests.support.waiting import eventually
 
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.integration
 
 
 async def test_integrator_events_are_consumed_and_broken_ones_dead_lettered(
-    broker: str, running_publisher: tuple[EventConsumer, PublicProjection]
+    broker: str, running_publisher: tuple[Projection, PublicStatusQueries]
 ) -> None:
     _, projection = running_publisher
     complaint_id = str(uuid.uuid4())
@@ -45,12 +45,10 @@ async def test_integrator_events_are_consumed_and_broken_ones_dead_lettered(
         ("content-type", b"application/json"),
     ]
     producer = Producer({"bootstrap.servers": broker})
-    producer.produce(
-        COMPLAINT_RECEIVED.name, key=complaint_id, value=json.dumps(data).encode(), headers=headers
-    )
+    producer.produce(INTAKE_EVENTS.name, key=complaint_id, value=json.dumps(data).encode(), headers=headers)
     broken = {**data, "kind": "rumour"}
     producer.produce(
-        COMPLAINT_RECEIVED.name,
+        INTAKE_EVENTS.name,
         key=complaint_id,
         value=json.dumps(broken).encode(),
         headers=[(k, str(uuid.uuid4()).encode() if k == "ce_id" else v) for k, v in headers],

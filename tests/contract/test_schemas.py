@@ -1,18 +1,20 @@
-"""Contracts: checked-in JSON Schemas and AsyncAPI match the models; versions stay compatible."""
+"""Contracts: checked-in JSON Schemas and AsyncAPI match the models and the stream registry;
+versions stay compatible; the registry agrees with the services' consumer components."""
 
 from __future__ import annotations
 
 import json
-import uuid
-from datetime import UTC, datetime
+from typing import Any
 
 import jsonschema
 import pytest
 import yaml
 
+from eungdapso_platform.consumer import Component
+from eungdapso_platform.service import Overrides
 from eungdapso_schemas import export
-from eungdapso_schemas.events import PAYLOADS, ComplaintReceivedV1, schema_file_stem
-from eungdapso_schemas.topics import ALL_TOPICS
+from eungdapso_schemas.events import ComplaintReceivedV1, Payload, schema_file_stem
+from eungdapso_schemas.streams import ALL_TOPICS, PAYLOADS, STREAMS, stream_for
 
 
 def test_checked_in_contract_files_match_the_models() -> None:
@@ -28,50 +30,60 @@ def test_drift_is_detected(tmp_path, monkeypatch) -> None:  # type: ignore[no-un
 
 
 @pytest.mark.parametrize("model", PAYLOADS, ids=lambda m: m.__name__)
-def test_json_schema_accepts_what_the_model_produces(model) -> None:  # type: ignore[no-untyped-def]
+def test_json_schema_accepts_the_models_example_and_refuses_breakage(model: type[Payload]) -> None:
     schema = json.loads((export.JSONSCHEMA_DIR / f"{schema_file_stem(model)}.json").read_text())
     jsonschema.Draft202012Validator.check_schema(schema)
-    sample = {
-        "ComplaintReceivedV1": {
-            "complaint_id": str(uuid.uuid4()),
-            "receipt_no": "2026-0000001",
-            "received_at": datetime.now(UTC).isoformat(),
-            "channel": "sns",
-            "kind": "inquiry",
-            "confidential": False,
-            "text": "1리터 음식물 쓰레기 봉투를 파나요?",
-            "citizen": {"sns_handle": "@citizen"},
-        },
-        "ComplaintAssignedV1": {
-            "complaint_id": str(uuid.uuid4()),
-            "receipt_no": "2026-0000001",
-            "assigned_at": datetime.now(UTC).isoformat(),
-            "office": {"code": "seoul.transport", "name": "도시교통실", "level": "headquarters"},
-            "rule": "field:roads_traffic",
-        },
-    }[model.__name__]
-    jsonschema.validate(model.model_validate(sample).model_dump(mode="json"), schema)
+    example = model.example().model_dump(mode="json")
+    jsonschema.validate(example, schema)
+    assert model.model_validate(example) == model.example()
     with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate({**sample, "receipt_no": "no"}, schema)
+        jsonschema.validate({**example, "receipt_no": "no"}, schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({**example, "receipt_no": "2026-" + "1" * 30_000}, schema)
 
 
-def test_asyncapi_names_every_topic_each_service_uses() -> None:
-    """The consumers the services register must be in the AsyncAPI document."""
-    from eungdapso_publisher.bootstrap import build_consumer as publisher_consumer
+def test_each_event_type_travels_on_exactly_one_stream_its_owners() -> None:
+    seen = [p for s in STREAMS for p in s.payloads]
+    assert len(seen) == len(set(seen)) == len(PAYLOADS)
+    assert stream_for(ComplaintReceivedV1).owner == "intake"
+    assert {t.name for t in ALL_TOPICS} == {
+        "eungdapso.intake.events",
+        "eungdapso.router.events",
+        "eungdapso.deadletter",
+    }
+
+
+def components_of_every_service() -> list[Component[Any]]:
+    """Every consumer component the services build, without connecting to anything."""
+    from eungdapso_publisher.bootstrap import build as publisher
     from eungdapso_publisher.settings import PublisherSettings
-    from eungdapso_router.application import RouterApplication
-    from eungdapso_router.bootstrap import build_consumer as router_consumer
+    from eungdapso_router.bootstrap import build as router
     from eungdapso_router.settings import RouterSettings
 
-    doc = yaml.safe_load((export.ASYNCAPI_FILE).read_text(encoding="utf-8"))
-    addresses = {c["address"] for c in doc["channels"].values()}
-    assert addresses == {t.name for t in ALL_TOPICS}
-    receives = {k for k, op in doc["operations"].items() if op["action"] == "receive"}
-    publisher, _ = publisher_consumer(PublisherSettings(), db=None, broker=None)  # type: ignore[arg-type]
-    router = router_consumer(RouterSettings(), None, None, RouterApplication(), lambda: None)  # type: ignore[arg-type]
-    for service, consumer in (("publisher", publisher), ("router", router)):
-        for topic in consumer.topics:
-            assert f"{service}_consumes_{topic.name.replace('.', '_')}" in receives
+    seams = Overrides(in_memory_ledger=True)
+    return [*router(RouterSettings(), seams).components, *publisher(PublisherSettings(), seams).components]
+
+
+def test_the_registry_names_exactly_the_consumers_the_services_run() -> None:
+    """Who consumes which type, as the registry (and so AsyncAPI) says, is what the code does."""
+    registered = {
+        (c, p) for s in STREAMS for carried in s.carries for c in carried.consumers for p in [carried.payload]
+    }
+    running = {(component.id, p) for component in components_of_every_service() for p in component.handlers}
+    assert running == registered
+
+
+def test_asyncapi_has_a_message_per_type_and_an_operation_per_consumer() -> None:
+    doc = yaml.safe_load(export.ASYNCAPI_FILE.read_text(encoding="utf-8"))
+    assert doc["info"]["version"] == "2.0.0"
+    assert {c["address"] for c in doc["channels"].values()} == {t.name for t in ALL_TOPICS}
+    assert {m for m in doc["components"]["messages"]} == {p.__name__ for p in PAYLOADS} | {"DeadLetter"}
+    receives = {k: op for k, op in doc["operations"].items() if op["action"] == "receive"}
+    for component in components_of_every_service():
+        for stream in component.streams:
+            op = receives[f"{component.id.replace('.', '_')}_consumes_{stream.name.replace('.', '_')}"]
+            taken = {ref["$ref"].rsplit("/", 1)[-1] for ref in op["messages"]}
+            assert taken == {p.__name__ for p in component.handlers if p in stream.payloads}
 
 
 def test_v1_fields_stay_compatible() -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from eungdapso_devstack.infra import PostgresTarget, ServiceProcess, free_port
 from eungdapso_schemas.envelope import decode
-from eungdapso_schemas.topics import COMPLAINT_RECEIVED
+from eungdapso_schemas.streams import INTAKE_EVENTS
 from tests.e2e.conftest import StackFactory
 from tests.support.kafka import read_topic
 from tests.support.tcpproxy import TcpProxy
@@ -110,7 +110,7 @@ async def test_intake_accepts_while_the_broker_is_unreachable_and_everything_arr
     )
     await asyncio.sleep(1.0)
     assert_each_applied_exactly_once(database, 40)
-    records = await read_topic(bootstrap, COMPLAINT_RECEIVED.name, at_least=40)
+    records = await read_topic(bootstrap, INTAKE_EVENTS.name, at_least=40)
     published = Counter(decode(r.headers, r.key, r.value).data.receipt_no for r in records)
     assert set(receipts) <= set(published)
 

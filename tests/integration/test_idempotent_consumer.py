@@ -9,14 +9,15 @@ import psycopg
 import pytest
 
 from eungdapso_devstack.infra import PostgresTarget
-from eungdapso_platform.consumer import MAX_ATTEMPTS, EventConsumer, IncomingRecord
+from eungdapso_platform.consumer import MAX_ATTEMPTS, IncomingRecord, Projection
 from eungdapso_platform.db import Database
+from eungdapso_platform.readmodel import ProjectionTx, ReadModel, ReadModels
 from eungdapso_platform.service import make_broker
-from eungdapso_publisher.projection import PublicProjection
+from eungdapso_publisher.projection import PublicStatusQueries
 from eungdapso_publisher.settings import PublisherSettings
 from eungdapso_schemas.envelope import Envelope, encode
 from eungdapso_schemas.events import Citizen, ComplaintAssignedV1, ComplaintReceivedV1, Office, Place
-from eungdapso_schemas.topics import COMPLAINT_ASSIGNED, COMPLAINT_RECEIVED, DEAD_LETTER
+from eungdapso_schemas.streams import DEAD_LETTER, INTAKE_EVENTS, ROUTER_EVENTS
 from tests.conftest import settings_for
 from tests.support.kafka import produce, read_topic
 from tests.support.waiting import eventually
@@ -63,21 +64,24 @@ def as_record(env: Envelope) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:  #
     return r.key, r.value, r.headers
 
 
+APPLIED = ReadModel("applied", shape=1, tables={"applied": ("CREATE TABLE {table} (text text)",)})
+
+
 async def _eq(a: object, b: object) -> bool:
     return a == b
 
 
 async def test_each_event_applied_once_and_garbage_dead_lettered(
-    database: PostgresTarget, broker: str, running_publisher: tuple[EventConsumer, PublicProjection]
+    database: PostgresTarget, broker: str, running_publisher: tuple[Projection, PublicStatusQueries]
 ) -> None:
     consumer, projection = running_publisher
     received = received_envelope()
     cid = received.data.complaint_id
     # Out of order across topics: the assignment arrives first; the received event twice.
-    await produce(broker, COMPLAINT_ASSIGNED.name, [as_record(assigned_envelope(cid))])
+    await produce(broker, ROUTER_EVENTS.name, [as_record(assigned_envelope(cid))])
     await produce(
         broker,
-        COMPLAINT_RECEIVED.name,
+        INTAKE_EVENTS.name,
         [
             (b"junk", b"\x00\xffnot an event", [("content-type", b"application/json")]),
             # A binary header the framework cannot decode: must not wedge the consumer.
@@ -93,7 +97,7 @@ async def test_each_event_applied_once_and_garbage_dead_lettered(
 
     public = await eventually(row, what="projection has both events")
     assert public["office_code"] == "seoul.transport" and public["district"] == "mapo"
-    await eventually(lambda: _eq(consumer.duplicates, 1), what="duplicate seen")
+    await eventually(lambda: _eq(consumer.stats.duplicates, 1), what="duplicate seen")
     with psycopg.connect(database.conninfo()) as conn:
         ledger = conn.execute("SELECT count(*) FROM publisher.processed_messages").fetchone()
     assert ledger is not None and ledger[0] == 2
@@ -101,21 +105,21 @@ async def test_each_event_applied_once_and_garbage_dead_lettered(
     dead = {r.key: r for r in await read_topic(broker, DEAD_LETTER.name, at_least=2)}
     assert set(dead) == {b"junk", b"binary"}
     headers = dict(dead[b"junk"].headers)
-    assert headers["dlq_topic"] == COMPLAINT_RECEIVED.name.encode()
-    assert headers["dlq_consumer"] == b"eungdapso-publisher"
+    assert headers["dlq_topic"] == INTAKE_EVENTS.name.encode()
+    assert headers["dlq_consumer"] == b"eungdapso-publisher.public_status"
     assert b"not a CloudEvent" in headers["dlq_reason"]
     assert dead[b"junk"].value == b"\x00\xffnot an event"
     assert b"specversion" in dict(dead[b"binary"].headers)["dlq_reason"]
 
 
 async def test_confidential_reports_and_personal_data_never_reach_the_public_projection(
-    database: PostgresTarget, broker: str, running_publisher: tuple[EventConsumer, PublicProjection]
+    database: PostgresTarget, broker: str, running_publisher: tuple[Projection, PublicStatusQueries]
 ) -> None:
     consumer, _ = running_publisher
     report = received_envelope(kind="corruption_report")
-    await produce(broker, COMPLAINT_RECEIVED.name, [as_record(report)])
-    await produce(broker, COMPLAINT_ASSIGNED.name, [as_record(assigned_envelope(report.data.complaint_id))])
-    await eventually(lambda: _eq(consumer.applied, 2), what="both applied")
+    await produce(broker, INTAKE_EVENTS.name, [as_record(report)])
+    await produce(broker, ROUTER_EVENTS.name, [as_record(assigned_envelope(report.data.complaint_id))])
+    await eventually(lambda: _eq(consumer.stats.applied, 2), what="both applied")
     with psycopg.connect(database.conninfo()) as conn:
         dump = str(conn.execute("SELECT * FROM publisher.public_complaints").fetchall())
     for secret in (
@@ -135,32 +139,31 @@ async def test_a_record_that_keeps_failing_is_dead_lettered_and_the_partition_mo
     database: PostgresTarget, broker: str, publisher_db: Database
 ) -> None:
     kafka = make_broker(settings_for(PublisherSettings, database, kafka_bootstrap_servers=broker))
-    async with publisher_db.transaction() as conn:
-        await conn.execute("CREATE TABLE publisher.applied (text text)")
+    await ReadModels(publisher_db).ensure(APPLIED)
 
-    async def fragile(conn, envelope) -> None:  # type: ignore[no-untyped-def]
+    async def fragile(tx: ProjectionTx, envelope: Envelope[ComplaintReceivedV1]) -> None:
         # The effect is written in the consumer's transaction: a failed batch leaves nothing.
-        await conn.execute("INSERT INTO publisher.applied VALUES (%s)", (envelope.data.text,))
+        await tx.execute("INSERT INTO {applied} VALUES (%s)", (envelope.data.text,))
         if "poison" in envelope.data.text:
-            raise ValueError("cannot handle this one")
+            raise RuntimeError("cannot handle this one")
 
     async def applied_exactly_once() -> bool:
         async with publisher_db.pool.connection() as conn:
             cur = await conn.execute("SELECT text FROM publisher.applied ORDER BY text")
             return [row["text"] for row in await cur.fetchall()] == sorted(["첫째", "셋째"])
 
-    consumer = EventConsumer(service="publisher", db=publisher_db, broker=kafka)
-    consumer.project(COMPLAINT_RECEIVED, fragile)
-    consumer.subscribe()
+    consumer = Projection("fragile", service="publisher", db=publisher_db, read_model=APPLIED)
+    consumer.on(ComplaintReceivedV1, fragile)
+    consumer.subscribe(kafka)
     await kafka.start()
     try:
         # One key, one partition: the poison sits between two good records.
         records = [as_record(received_envelope(text=text)) for text in ("첫째", "poison", "셋째")]
-        await produce(broker, COMPLAINT_RECEIVED.name, [(b"same-key", v, h) for _, v, h in records])
+        await produce(broker, INTAKE_EVENTS.name, [(b"same-key", v, h) for _, v, h in records])
         await eventually(applied_exactly_once, timeout=60, what="good ones applied, once")
         [dead] = await read_topic(broker, DEAD_LETTER.name, at_least=1)
         reason = dict(dead.headers)["dlq_reason"].decode()
-        assert f"processing failed {MAX_ATTEMPTS} times" in reason and "cannot handle this one" in reason
+        assert f"attempt {MAX_ATTEMPTS}" in reason and "cannot handle this one" in reason
         with psycopg.connect(database.conninfo()) as conn:
             ledger = conn.execute("SELECT count(*) FROM publisher.processed_messages").fetchone()
         assert ledger is not None and ledger[0] == 2  # the poison left no trace but in the DLQ
@@ -182,10 +185,12 @@ async def test_infrastructure_failures_are_retried_for_as_long_as_they_last(
             outage["left"] -= 1
             raise psycopg.OperationalError("connection to server lost")
 
-    consumer = EventConsumer(service="publisher", db=publisher_db, broker=None)  # dead-lettering would raise
-    consumer.project(COMPLAINT_RECEIVED, flaky)
+    await ReadModels(publisher_db).ensure(APPLIED)
+    # No broker: dead-lettering would raise.
+    consumer = Projection("flaky", service="publisher", db=publisher_db, read_model=APPLIED)
+    consumer.on(ComplaintReceivedV1, flaky)
     key, value, headers = as_record(received_envelope())
-    record = IncomingRecord(COMPLAINT_RECEIVED.name, 0, 0, key, value, headers)
+    record = IncomingRecord(INTAKE_EVENTS.name, 0, 0, key, value, headers)
     attempts = 0
     while True:
         attempts += 1
@@ -195,4 +200,4 @@ async def test_infrastructure_failures_are_retried_for_as_long_as_they_last(
         except psycopg.OperationalError:
             continue
     assert attempts == MAX_ATTEMPTS * 2 + 1
-    assert consumer.applied == 1 and consumer.dead_lettered == 0
+    assert consumer.stats.applied == 1 and consumer.stats.dead_lettered == 0

@@ -1,4 +1,4 @@
-"""Complaint details as the intake application takes them, for tests."""
+"""Complaints as intake records them, for tests."""
 
 from __future__ import annotations
 
@@ -6,22 +6,20 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from eungdapso_intake.domainmodel import Complaint
+from eungdapso_schemas.codes import Channel, Field, Kind, Language
 
-def complaint_details(**overrides: Any) -> dict[str, Any]:
+
+def a_complaint(**overrides: Any) -> Complaint:
     details: dict[str, Any] = {
         "id": uuid.uuid4(),
         "receipt_no": "2026-0000001",
         "received_at": datetime.now(UTC),
-        "channel": "web",
-        "kind": "complaint",
-        "confidential": False,
-        "field": "roads_traffic",
-        "language": "ko",
+        "channel": Channel.WEB,
+        "kind": Kind.COMPLAINT,
+        "field": Field.ROADS_TRAFFIC,
+        "language": Language.KO,
         "text": "만리재로 193 앞 육교 계단에 구멍이 났어요",
-        "place": None,
-        "citizen": None,
-        "request_fingerprint": None,
-        "meta": {"actor": "test"},
     }
     details.update(overrides)
-    return details
+    return Complaint.receive(**details)

@@ -11,11 +11,11 @@ from eungdapso_intake.application import IntakeApplication
 from eungdapso_intake.domainmodel import Complaint
 from eungdapso_platform.eventstore import IntegrityError
 from eungdapso_platform.groupcommit import GroupCommit
-from tests.support.complaints import complaint_details
+from tests.support.complaints import a_complaint
 
 
 def complaint(cid: uuid.UUID) -> Complaint:
-    return Complaint(**complaint_details(id=cid))
+    return a_complaint(id=cid)
 
 
 async def test_concurrent_saves_are_committed_together() -> None:

@@ -21,7 +21,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from psycopg import sql
 
 from eungdapso_platform.logging import get_logger
-from eungdapso_schemas.topics import ALL_TOPICS
+from eungdapso_schemas.streams import ALL_TOPICS
 
 log = get_logger("eungdapso.devstack")
 

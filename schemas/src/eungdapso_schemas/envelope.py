@@ -20,7 +20,7 @@ from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
 from pydantic import ValidationError
 
-from eungdapso_schemas.events import Payload, dataschema_uri, payload_for
+from eungdapso_schemas.events import ComplaintEvent, Payload, dataschema_uri
 
 P = TypeVar("P", bound=Payload)
 
@@ -47,7 +47,7 @@ class Envelope(Generic[P]):
 
     @property
     def type(self) -> str:
-        return f"{self.data.event_type}.v{self.data.schema_version}"
+        return self.data.cloudevents_type()
 
 
 @dataclass(frozen=True)
@@ -83,35 +83,113 @@ def encode(envelope: Envelope[Any]) -> KafkaRecord:
     return KafkaRecord(key=key, value=message.value, headers=list(message.headers.items()))
 
 
-def decode(headers: Iterable[tuple[str, bytes]], key: bytes | None, value: bytes | None) -> Envelope[Payload]:
-    """Parse and validate a record; raise ContractViolation saying what is wrong."""
-    header_map: dict[str, bytes] = {}
+#: Bounds on what a producer may put in the CloudEvents attributes: every id ends up in a
+#: consumer's ledger or a read model's index, where an oversized value would fail the
+#: whole batch (a btree entry is at most ~2.7 kB).
+MAX_ID_CHARS = 256
+MAX_SOURCE_CHARS = 256
+MAX_TRACESTATE_CHARS = 512
+#: Kafka's default message.max.bytes; a larger value is refused before it is parsed.
+MAX_VALUE_BYTES = 1_048_576
+_PRINTABLE = re.compile(r"^[\x21-\x7e]+$")
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_TRACEPARENT = re.compile(r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
+_CORRELATION = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+#: Only these headers are the contract; any other (a vendor's binary trace header, ...) is
+#: left alone, whatever bytes it holds.
+_CONTRACT_HEADER = re.compile(r"^(ce_[a-z0-9]{1,20}|content-type)$")
+
+
+def contract_headers(headers: Iterable[tuple[str, bytes]]) -> dict[str, str]:
+    """The CloudEvents headers of a record, as text; other headers are ignored."""
+    found: dict[str, str] = {}
     for name, raw in headers:
-        header_map[name] = raw if isinstance(raw, bytes) else str(raw).encode()
-    if "ce_specversion" not in header_map:
+        if not isinstance(name, str) or not _CONTRACT_HEADER.match(name):
+            continue
+        data = raw if isinstance(raw, bytes) else str(raw).encode()
+        try:
+            found[name] = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ContractViolation(f"header {name} is not UTF-8 text") from None
+    return found
+
+
+def _check_attributes(h: dict[str, str]) -> None:
+    if "ce_specversion" not in h:
         raise ContractViolation("not a CloudEvent: header ce_specversion is missing")
-    if header_map["ce_specversion"] != b"1.0":
-        raise ContractViolation(f"unsupported CloudEvents specversion {header_map['ce_specversion']!r}")
+    if h["ce_specversion"] != "1.0":
+        raise ContractViolation(f"unsupported CloudEvents specversion {h['ce_specversion'][:20]!r}")
     for required in ("ce_id", "ce_source", "ce_type", "ce_time", "ce_subject"):
-        if not header_map.get(required):
+        if not h.get(required):
             raise ContractViolation(f"malformed CloudEvent: header {required} is missing")
+    if len(h["ce_id"]) > MAX_ID_CHARS or not _PRINTABLE.match(h["ce_id"]):
+        raise ContractViolation(f"ce_id must be 1-{MAX_ID_CHARS} printable ASCII characters")
+    if len(h["ce_source"]) > MAX_SOURCE_CHARS:
+        raise ContractViolation(f"ce_source is longer than {MAX_SOURCE_CHARS} characters")
+    if not _TYPE_WITH_VERSION.match(h["ce_type"]) or len(h["ce_type"]) > 200:
+        raise ContractViolation(f"event type {h['ce_type'][:200]!r} has no version suffix .vN")
+    if not _UUID.match(h["ce_subject"]):
+        raise ContractViolation("ce_subject must be the complaint id (a UUID)")
+    if "ce_causationid" in h and len(h["ce_causationid"]) > MAX_ID_CHARS:
+        raise ContractViolation(f"ce_causationid is longer than {MAX_ID_CHARS} characters")
+    if "ce_correlationid" in h and not _CORRELATION.match(h["ce_correlationid"]):
+        raise ContractViolation("ce_correlationid must be 1-128 characters of [A-Za-z0-9._:-]")
+    if "ce_traceparent" in h and not _TRACEPARENT.match(h["ce_traceparent"]):
+        raise ContractViolation("ce_traceparent is not a W3C traceparent")
+    if "ce_tracestate" in h and len(h["ce_tracestate"]) > MAX_TRACESTATE_CHARS:
+        raise ContractViolation(f"ce_tracestate is longer than {MAX_TRACESTATE_CHARS} characters")
+
+
+def decode(headers: Iterable[tuple[str, bytes]], key: bytes | None, value: bytes | None) -> Envelope[Payload]:
+    """Parse and validate a record; raise ContractViolation saying what is wrong.
+
+    Whatever a producer sends, this either returns a valid envelope or raises
+    ContractViolation: it never raises anything else (a consumer dead-letters the record
+    and moves on, so no record can stop a partition).
+    """
+    try:
+        return _decode(headers, key, value)
+    except ContractViolation:
+        raise
+    except RecursionError:
+        raise ContractViolation("record value is nested too deeply") from None
+    except Exception as exc:  # the SDK raises its own exception types for bad attributes
+        raise ContractViolation(f"malformed CloudEvent: {type(exc).__name__}: {str(exc)[:300]}") from None
+
+
+def event_type_of(headers: Iterable[tuple[str, bytes]]) -> str | None:
+    """The `ce_type` header, read without decoding anything else (to skip unhandled types)."""
+    for name, raw in headers:
+        if name == "ce_type":
+            try:
+                return raw.decode("utf-8") if isinstance(raw, bytes) else str(raw)
+            except UnicodeDecodeError:
+                return None
+    return None
+
+
+def _decode(
+    headers: Iterable[tuple[str, bytes]], key: bytes | None, value: bytes | None
+) -> Envelope[Payload]:
+    from eungdapso_schemas.streams import payload_type
+
+    text_headers = contract_headers(headers)
+    _check_attributes(text_headers)
+    if value is not None and len(value) > MAX_VALUE_BYTES:
+        raise ContractViolation(f"record value is larger than {MAX_VALUE_BYTES} bytes")
     try:
         json.loads(value or b"")
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ContractViolation(f"record value is not valid JSON: {exc}") from exc
+    header_map = {name: text.encode() for name, text in text_headers.items()}
     try:
         event = ce_kafka.from_binary(
             ce_kafka.KafkaMessage(headers=header_map, key=key, value=value or b""), _FORMAT
         )
     except (ValueError, TypeError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ContractViolation(f"malformed CloudEvent: {exc}") from exc
-    except Exception as exc:  # the SDK raises its own exception types for bad attributes
-        raise ContractViolation(f"malformed CloudEvent: {type(exc).__name__}: {exc}") from exc
+        raise ContractViolation(f"malformed CloudEvent: {str(exc)[:300]}") from exc
 
-    match = _TYPE_WITH_VERSION.match(event.get_type())
-    if match is None:
-        raise ContractViolation(f"event type {event.get_type()!r} has no version suffix .vN")
-    model = payload_for(match["type"], int(match["version"]))
+    model = payload_type(event.get_type())
     if model is None:
         raise ContractViolation(f"unknown event type {event.get_type()!r}")
     data = event.get_data()
@@ -121,15 +199,17 @@ def decode(headers: Iterable[tuple[str, bytes]], key: bytes | None, value: bytes
         payload = model.model_validate(data)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in exc.errors()
+            f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in exc.errors()[:10]
         )
-        raise ContractViolation(f"{event.get_type()} payload invalid: {problems}") from exc
+        raise ContractViolation(f"{event.get_type()} payload invalid: {problems}"[:2000]) from exc
     time = event.get_time()
     if time is None:
         raise ContractViolation("ce_time is missing")
     subject = event.get_subject()
     if not subject:
         raise ContractViolation("ce_subject (the complaint id) is missing")
+    if isinstance(payload, ComplaintEvent) and payload.subject != subject.lower():
+        raise ContractViolation("ce_subject is not the complaint_id of the payload")
 
     def ext(name: str) -> str | None:
         v = event.get_extension(name)

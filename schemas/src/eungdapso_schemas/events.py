@@ -1,14 +1,19 @@
 """Versioned payloads of the integration events that cross service boundaries.
 
 Every payload keeps the part that may become public apart from personal data
-(`citizen`): the publisher projects only whitelisted public fields, and the
-notifier is the only consumer meant to read `citizen`.
+(`citizen`): the publisher projects only whitelisted public fields; only intake,
+casework and the notifier may read `citizen` (DESIGN.md, "Personal data").
+
+Adding an event type: a payload model here (with an `example()`), a line in the stream
+registry (`streams.py`), and handlers in the services that consume it. Every id, code and
+text a payload accepts is bounded, so no producer can send a value that breaks a
+consumer's index or storage (a btree entry is at most ~2.7 kB).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, ClassVar
+from datetime import UTC, datetime
+from typing import Annotated, ClassVar, Self
 from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
@@ -16,9 +21,15 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 from eungdapso_schemas.codes import Channel, District, Kind, Language, OfficeLevel
 from eungdapso_schemas.codes import Field as AdminField
 
-RECEIPT_NO_PATTERN = r"^[0-9]{4}-[0-9]{7,}$"
-ReceiptNo = Annotated[str, StringConstraints(pattern=RECEIPT_NO_PATTERN)]
+RECEIPT_NO_PATTERN = r"^[0-9]{4}-[0-9]{7,10}$"
+ReceiptNo = Annotated[str, StringConstraints(pattern=RECEIPT_NO_PATTERN, max_length=15)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+OfficeCode = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_.\-]{2,80}$")]
+RuleText = Annotated[str, StringConstraints(max_length=200)]
+ComplaintText = Annotated[str, StringConstraints(min_length=1, max_length=10_000)]
+
+_EXAMPLE_ID = UUID("3f2b8c1e-9a4d-4e7b-8c2a-5d6e7f809a1b")
+_EXAMPLE_TIME = datetime(2026, 11, 20, 0, 5, tzinfo=UTC)
 
 
 class Payload(BaseModel):
@@ -32,6 +43,27 @@ class Payload(BaseModel):
 
     event_type: ClassVar[str]
     schema_version: ClassVar[int]
+
+    @classmethod
+    def cloudevents_type(cls) -> str:
+        return f"{cls.event_type}.v{cls.schema_version}"
+
+    @classmethod
+    def example(cls) -> Self:
+        """A valid instance: documentation (AsyncAPI) and the contract tests use it."""
+        raise NotImplementedError(f"{cls.__name__} has no example")
+
+
+class ComplaintEvent(Payload):
+    """An event about one complaint: its id is the record key and the CloudEvents subject,
+    so one complaint's events stay in one partition and in order."""
+
+    complaint_id: UUID
+    receipt_no: ReceiptNo
+
+    @property
+    def subject(self) -> str:
+        return str(self.complaint_id)
 
 
 class Place(BaseModel):
@@ -56,54 +88,68 @@ class Citizen(BaseModel):
     sns_handle: ShortText | None = None
 
 
-class ComplaintReceivedV1(Payload):
+class ComplaintReceivedV1(ComplaintEvent):
     """A channel took in a complaint (민원 접수). Owned by intake."""
 
     event_type: ClassVar[str] = "kr.go.seoul.eungdapso.complaint.received"
     schema_version: ClassVar[int] = 1
 
-    complaint_id: UUID
-    receipt_no: ReceiptNo
     received_at: AwareDatetime
     channel: Channel
     kind: Kind
     confidential: bool
     field: AdminField | None = None
     language: Language = Language.KO
-    text: Annotated[str, StringConstraints(min_length=1, max_length=10_000)]
+    text: ComplaintText
     place: Place | None = None
     citizen: Citizen | None = None
+
+    @classmethod
+    def example(cls) -> ComplaintReceivedV1:
+        return cls(
+            complaint_id=_EXAMPLE_ID,
+            receipt_no="2026-0000001",
+            received_at=_EXAMPLE_TIME,
+            channel=Channel.WEB,
+            kind=Kind.COMPLAINT,
+            confidential=False,
+            field=AdminField.ROADS_TRAFFIC,
+            language=Language.KO,
+            text="만리재로 193 앞 육교 계단에 구멍이 났어요",
+            place=Place(
+                address="서울특별시 용산구 만리재로 193", lat=37.5536, lon=126.968, district=District.YONGSAN
+            ),
+            citizen=Citizen(name="홍길동", phone="010-1234-5678"),
+        )
 
 
 class Office(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
-    code: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_.\-]{2,80}$")]
+    code: OfficeCode
     name: ShortText
     level: OfficeLevel
 
 
-class ComplaintAssignedV1(Payload):
+class ComplaintAssignedV1(ComplaintEvent):
     """The router decided which office handles the complaint (배정). Owned by router."""
 
     event_type: ClassVar[str] = "kr.go.seoul.eungdapso.complaint.assigned"
     schema_version: ClassVar[int] = 1
 
-    complaint_id: UUID
-    receipt_no: ReceiptNo
     assigned_at: AwareDatetime
     office: Office
-    rule: Annotated[str, StringConstraints(max_length=200)]
+    rule: RuleText
 
-
-PAYLOADS: tuple[type[Payload], ...] = (ComplaintReceivedV1, ComplaintAssignedV1)
-
-
-def payload_for(event_type: str, version: int) -> type[Payload] | None:
-    for model in PAYLOADS:
-        if model.event_type == event_type and model.schema_version == version:
-            return model
-    return None
+    @classmethod
+    def example(cls) -> ComplaintAssignedV1:
+        return cls(
+            complaint_id=_EXAMPLE_ID,
+            receipt_no="2026-0000001",
+            assigned_at=_EXAMPLE_TIME,
+            office=Office(code="seoul.transport", name="도시교통실", level=OfficeLevel.HEADQUARTERS),
+            rule="field:roads_traffic",
+        )
 
 
 def dataschema_uri(model: type[Payload]) -> str:
@@ -114,18 +160,3 @@ def dataschema_uri(model: type[Payload]) -> str:
 def schema_file_stem(model: type[Payload]) -> str:
     short = model.event_type.rsplit(".", 2)
     return f"{short[-2]}.{short[-1]}.v{model.schema_version}"
-
-
-__all__ = [
-    "PAYLOADS",
-    "Citizen",
-    "ComplaintAssignedV1",
-    "ComplaintReceivedV1",
-    "Office",
-    "Payload",
-    "Place",
-    "ReceiptNo",
-    "dataschema_uri",
-    "datetime",
-    "payload_for",
-]

@@ -13,8 +13,8 @@ from typing import Any
 
 import yaml
 
-from eungdapso_schemas.events import PAYLOADS, Payload, dataschema_uri, schema_file_stem
-from eungdapso_schemas.topics import ALL_TOPICS
+from eungdapso_schemas.events import Payload, dataschema_uri, schema_file_stem
+from eungdapso_schemas.streams import CONTRACT_VERSION, DEAD_LETTER, PAYLOADS, STREAMS, Topic
 
 SCHEMAS_DIR = Path(__file__).resolve().parents[2]
 JSONSCHEMA_DIR = SCHEMAS_DIR / "jsonschema"
@@ -46,72 +46,106 @@ def json_schema(model: type[Payload]) -> dict[str, Any]:
     schema = model.model_json_schema(mode="validation")
     schema["$id"] = dataschema_uri(model)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["x-event-type"] = f"{model.event_type}.v{model.schema_version}"
+    schema["x-event-type"] = model.cloudevents_type()
+    schema["examples"] = [model.example().model_dump(mode="json")]
     return schema
 
 
+def _dead_letter_message() -> dict[str, Any]:
+    return {
+        "name": "DeadLetter",
+        "description": "The original record, unchanged, plus dlq_* headers.",
+        "headers": {
+            "type": "object",
+            "required": ["dlq_reason", "dlq_topic", "dlq_consumer"],
+            "properties": {
+                h: {"type": "string"}
+                for h in ("dlq_reason", "dlq_topic", "dlq_partition", "dlq_offset", "dlq_consumer")
+            },
+        },
+        "payload": {},
+    }
+
+
+def _kafka_binding(topic: Topic) -> dict[str, Any]:
+    return {
+        "kafka": {
+            "bindingVersion": "0.5.0",
+            "topicConfiguration": {"retention.ms": topic.retention_ms, "cleanup.policy": ["delete"]},
+        }
+    }
+
+
 def asyncapi() -> dict[str, Any]:
+    """The AsyncAPI 3.0 document, generated from the stream registry: a channel per topic,
+    a message per event type, a send operation for the owner and a receive operation for
+    each consumer component (with the messages it takes)."""
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
     messages: dict[str, Any] = {}
-    for topic in ALL_TOPICS:
-        channel_id = topic.name.replace(".", "_")
-        if topic.payload is not None:
-            msg_name = topic.payload.__name__
-            messages[msg_name] = {
-                "name": msg_name,
+    for stream in STREAMS:
+        channel_id = stream.name.replace(".", "_")
+        for model in stream.payloads:
+            messages[model.__name__] = {
+                "name": model.__name__,
+                "title": model.cloudevents_type(),
+                "summary": (model.__doc__ or "").strip().splitlines()[0],
                 "contentType": "application/json",
-                "headers": CE_HEADERS,
-                "payload": {"$ref": f"./jsonschema/{schema_file_stem(topic.payload)}.json"},
-            }
-        else:
-            msg_name = "DeadLetter"
-            messages[msg_name] = {
-                "name": msg_name,
-                "description": "The original record, unchanged, plus dlq_* headers.",
                 "headers": {
-                    "type": "object",
-                    "required": ["dlq_reason", "dlq_topic", "dlq_consumer"],
+                    **CE_HEADERS,
                     "properties": {
-                        h: {"type": "string"}
-                        for h in ("dlq_reason", "dlq_topic", "dlq_partition", "dlq_offset", "dlq_consumer")
+                        **CE_HEADERS["properties"],
+                        "ce_type": {"const": model.cloudevents_type()},
                     },
                 },
-                "payload": {},
+                "payload": {"$ref": f"./jsonschema/{schema_file_stem(model)}.json"},
+                "examples": [{"name": "example", "payload": model.example().model_dump(mode="json")}],
             }
         channels[channel_id] = {
-            "address": topic.name,
-            "description": topic.description,
-            "messages": {msg_name: {"$ref": f"#/components/messages/{msg_name}"}},
-            "bindings": {
-                "kafka": {
-                    "bindingVersion": "0.5.0",
-                    "topicConfiguration": {
-                        "retention.ms": topic.retention_ms,
-                        "cleanup.policy": ["delete"],
-                    },
-                }
+            "address": stream.name,
+            "description": f"{stream.description} Owner: {stream.owner}.",
+            "messages": {
+                m.__name__: {"$ref": f"#/components/messages/{m.__name__}"} for m in stream.payloads
             },
+            "bindings": _kafka_binding(stream),
         }
-        for service in topic.publishers:
-            operations[f"{service}_publishes_{channel_id}"] = {
-                "action": "send",
-                "channel": {"$ref": f"#/channels/{channel_id}"},
-                "summary": f"{service} publishes to {topic.name}",
-            }
-        for service in topic.subscribers:
-            operations[f"{service}_consumes_{channel_id}"] = {
+        operations[f"{stream.owner}_publishes_{channel_id}"] = {
+            "action": "send",
+            "channel": {"$ref": f"#/channels/{channel_id}"},
+            "summary": f"{stream.owner} publishes its events to {stream.name} (outbox relay)",
+            "messages": [{"$ref": f"#/channels/{channel_id}/messages/{m.__name__}"} for m in stream.payloads],
+        }
+        consumers = sorted({c for carried in stream.carries for c in carried.consumers})
+        for consumer in consumers:
+            taken = [c.payload.__name__ for c in stream.carries if consumer in c.consumers]
+            operations[f"{consumer.replace('.', '_')}_consumes_{channel_id}"] = {
                 "action": "receive",
                 "channel": {"$ref": f"#/channels/{channel_id}"},
-                "summary": f"{service} consumes {topic.name} (consumer group eungdapso-{service})",
+                "summary": f"{consumer} consumes {', '.join(taken)} from {stream.name} "
+                f"(consumer group eungdapso-{consumer}; other types are skipped by ce_type)",
+                "messages": [{"$ref": f"#/channels/{channel_id}/messages/{name}"} for name in taken],
             }
+    channel_id = DEAD_LETTER.name.replace(".", "_")
+    messages["DeadLetter"] = _dead_letter_message()
+    channels[channel_id] = {
+        "address": DEAD_LETTER.name,
+        "description": DEAD_LETTER.description,
+        "messages": {"DeadLetter": {"$ref": "#/components/messages/DeadLetter"}},
+        "bindings": _kafka_binding(DEAD_LETTER),
+    }
+    operations["consumers_dead_letter"] = {
+        "action": "send",
+        "channel": {"$ref": f"#/channels/{channel_id}"},
+        "summary": "Any consumer component, for a record it cannot take (reason in dlq_reason)",
+    }
     return {
         "asyncapi": "3.0.0",
         "info": {
             "title": "Eung-Dap-So (응답소) events",
-            "version": "1.0.0",
-            "description": "Every topic the services publish or consume. Generated by "
-            "`python -m eungdapso_schemas.export`; do not edit by hand.",
+            "version": CONTRACT_VERSION,
+            "description": "Every stream, event type and consumer. One stream per owner: several event "
+            "types per topic, told apart by the CloudEvents type. Generated from the stream registry "
+            "by `python -m eungdapso_schemas.export`; do not edit by hand.",
         },
         "defaultContentType": "application/json",
         "channels": channels,

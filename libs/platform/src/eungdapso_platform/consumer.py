@@ -1,58 +1,74 @@
-"""The idempotent consumer every service uses to read events from Kafka.
+"""Consumer components: how every service reads events from Kafka, exactly once in effect.
 
-- Records arrive in batches (one Kafka fetch); each batch is applied in one PostgreSQL
-  transaction, so a busy consumer pays one commit per batch, not one per event.
-- A record that does not honour its contract (not a CloudEvent, unknown type, payload
-  failing its schema, undecodable headers) goes to the dead-letter topic with the reason,
-  and the consumer moves on: one bad message never stops a service.
-- A projection (read-model change) runs in the same transaction as the ledger rows of the
-  messages it applies, so each is applied at most once; delivery is at least once, so
-  each is applied exactly once.
-- A process step (a decision recorded in the service's own event store) hands the ledger
-  entries to the event store, which writes them in the same transaction as the new events.
-- Any other failure (database down, ...) is retried: the offsets are not committed and the
-  batch is delivered again; what was already applied is skipped through the ledger.
+A service runs one or more named components, each with its own consumer group
+(`eungdapso-<service>.<component>`) and its own ledger:
+- a `Projection` changes read-model rows; the ledger rows of the messages it applies are
+  written in the same PostgreSQL transaction (one per batch);
+- a `Process` decides: its handlers get → change aggregates of the service's event store
+  (and may add read-model rows), and the new events, those rows and the ledger entries are
+  recorded in one transaction. Deciding runs in a worker thread, off the event loop.
+
+Handlers are registered per payload type (several per type, in order; the same handler
+twice is an error, never a silent replacement). A component subscribes to the streams
+that carry the types it handles (the stream registry) and skips other types by their
+`ce_type` header, before decoding anything.
+
+Failures:
+- a record that breaks its contract (not a CloudEvent, unknown type, invalid payload,
+  oversized ids, undecodable CloudEvents headers, a type published on another owner's
+  stream) goes to the dead-letter topic with the reason, and the component moves on;
+- a data error (a value the database refuses, a rule an aggregate enforces) is found
+  record by record at once, and the failing record is dead-lettered;
+- an infrastructure failure (database or broker unavailable) is retried for as long as it
+  lasts: the offsets are not committed and the batch comes again; what was already applied
+  is skipped through the ledger;
+- any other failure is retried, and after `MAX_ATTEMPTS` the failing record is found and
+  dead-lettered, so one bad message never stops a partition.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
+from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar, Generic, TypeVar
+from uuid import UUID
 
 import structlog
+from eventsourcing.domain import Aggregate
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from opentelemetry.trace import SpanKind
-from psycopg import AsyncConnection
-from psycopg.rows import DictRow
 
 from eungdapso_platform.db import Database
-from eungdapso_platform.errors import is_transient
-from eungdapso_platform.eventstore import IntegrityError, LedgerEntry
+from eungdapso_platform.domain import EventSourcedApplication, acting_as
+from eungdapso_platform.errors import Fault, classify
+from eungdapso_platform.eventstore import IntegrityError, LedgerEntry, Write
 from eungdapso_platform.logging import get_logger
-from eungdapso_platform.settings import ServiceSettings
+from eungdapso_platform.readmodel import Generation, ProjectionTx, ReadModel, ReadModels
 from eungdapso_platform.tracing import causation_id_var, continued_trace, correlation_id_var
-from eungdapso_schemas.envelope import ContractViolation, Envelope, decode
-from eungdapso_schemas.topics import DEAD_LETTER, Topic
+from eungdapso_schemas.envelope import ContractViolation, Envelope, decode, event_type_of
+from eungdapso_schemas.events import Payload
+from eungdapso_schemas.streams import DEAD_LETTER, STREAMS, Stream, payload_type, stream_for
 
 log = get_logger("eungdapso.consumer")
 
-#: Apply one event to a read model inside the caller's transaction.
-ProjectionHandler = Callable[[AsyncConnection[DictRow], Envelope[Any]], Awaitable[None]]
-#: Decide what one event causes: the new or changed aggregate to record, or None.
-Decider = Callable[[Envelope[Any]], Any]
-#: Record aggregates together with the ledger entries of the messages that caused them.
-Recorder = Callable[[list[Any], list[LedgerEntry]], None]
+P = TypeVar("P", bound=Payload)
+H = TypeVar("H")
+A = TypeVar("A", bound=Aggregate)
+
+#: Apply one event to a read model inside the batch's transaction.
+ProjectionHandler = Callable[[ProjectionTx, Envelope[Any]], Awaitable[None]]
 
 RETRY_DELAY_S = 0.5
-#: After this many failures of the same batch for a non-infrastructure reason, the
-#: failing record is dead-lettered instead of blocking its partition forever.
+#: After this many failures of the same batch for an unknown reason, the failing record is
+#: dead-lettered instead of blocking its partition forever.
 MAX_ATTEMPTS = 5
 #: Records fetched and applied together, in one transaction.
 MAX_BATCH = 500
@@ -79,78 +95,88 @@ class IncomingRecord:
         )
 
 
-@dataclass(frozen=True)
-class _Projection:
-    handler: ProjectionHandler
+@dataclass
+class ComponentStats:
+    applied: int = 0
+    duplicates: int = 0
+    dead_lettered: int = 0
+    skipped: int = 0
+    #: Since when the current batch keeps failing (monotonic seconds), or None.
+    failing_since: float | None = None
+    last_error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        stalled = None if self.failing_since is None else round(time.monotonic() - self.failing_since, 1)
+        return {
+            "applied": self.applied,
+            "duplicates": self.duplicates,
+            "dead_lettered": self.dead_lettered,
+            "skipped": self.skipped,
+            "failing_for_s": stalled,
+            "last_error": self.last_error,
+        }
 
 
-@dataclass(frozen=True)
-class _Process:
-    decide: Decider
-    record: Recorder
+class Component(ABC, Generic[H]):
+    kind: ClassVar[str]
 
-
-class EventConsumer:
-    def __init__(
-        self, *, service: str, db: Database, broker: KafkaBroker | None, fetch_max_wait_ms: int = 50
-    ) -> None:
+    def __init__(self, name: str, *, service: str, fetch_max_wait_ms: int = 50) -> None:
+        if not name.replace("_", "").isalnum():
+            raise ValueError(f"component names are [a-z0-9_]: {name!r}")
+        self.name = name
         self.service = service
         self.fetch_max_wait_ms = fetch_max_wait_ms
-        self.db = db
-        self.broker = broker
-        self.routes: dict[str, _Projection | _Process] = {}
-        self.topics: list[Topic] = []
-        self.dead_lettered = 0
-        self.applied = 0
-        self.duplicates = 0
-        self._subscribed = False
-        #: Failed attempts per batch, keyed by the batch's first record.
+        self.broker: KafkaBroker | None = None
+        self.handlers: dict[type[Payload], list[H]] = {}
+        self.stats = ComponentStats()
         self._failures: dict[tuple[str, int, int], int] = {}
         #: Records already dead-lettered, so a redelivered batch does not send them twice.
         self._dead: OrderedDict[tuple[str, int, int], None] = OrderedDict()
+        #: Cleared while the component must not apply anything yet (a read model rebuilding).
+        self.open = asyncio.Event()
+        self.open.set()
 
-    @classmethod
-    def for_service(
-        cls, settings: ServiceSettings, db: Database, broker: KafkaBroker | None
-    ) -> EventConsumer:
-        return cls(
-            service=settings.service_name,
-            db=db,
-            broker=broker,
-            fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
-        )
+    # -- identity --------------------------------------------------------------------
+    @property
+    def id(self) -> str:
+        return f"{self.service}.{self.name}"
 
     @property
     def group_id(self) -> str:
-        return f"eungdapso-{self.service}"
+        return f"eungdapso-{self.id}"
+
+    @property
+    @abstractmethod
+    def ledger(self) -> str: ...
 
     # -- registration ----------------------------------------------------------------
-    def project(self, topic: Topic, handler: ProjectionHandler) -> None:
-        """Apply events of `topic` to a read model, exactly once each."""
-        self._register(topic, _Projection(handler))
+    def on(self, payload: type[P], handler: H) -> None:
+        """Handle events of `payload` type with `handler` (after any registered before)."""
+        stream_for(payload)  # only registered types: fails at start-up, not at the first event
+        registered = self.handlers.setdefault(payload, [])
+        if handler in registered:
+            raise ValueError(f"{self.id}: this handler is already registered for {payload.__name__}")
+        registered.append(handler)
 
-    def process(self, topic: Topic, decide: Decider, record: Recorder) -> None:
-        """Record the decisions events of `topic` cause, exactly once each."""
-        self._register(topic, _Process(decide, record))
+    @property
+    def handled_types(self) -> frozenset[str]:
+        return frozenset(p.cloudevents_type() for p in self.handlers)
 
-    def _register(self, topic: Topic, route: _Projection | _Process) -> None:
-        if topic.payload is None:
-            raise ValueError(f"{topic.name} carries no event payload")
-        if self.routes and {type(r) for r in self.routes.values()} != {type(route)}:
-            # One transaction per batch: it is either the read model's or the event store's.
-            raise ValueError("a consumer either projects or processes, not both")
-        self.routes[topic.name] = route
-        self.topics.append(topic)
+    @property
+    def streams(self) -> tuple[Stream, ...]:
+        topics = {stream_for(p).name for p in self.handlers}
+        return tuple(s for s in STREAMS if s.name in topics)
 
-    def subscribe(self) -> None:
-        """One Kafka consumer for all the service's topics: one group member per replica,
-        not one per topic (members with different subscriptions would rebalance each other)."""
-        if self.broker is None or self._subscribed or not self.topics:
-            return
-        self._subscribed = True
+    def subscribe(self, broker: KafkaBroker) -> None:
+        """One Kafka consumer for all the component's streams (one group member per replica)."""
+        if self.broker is not None:
+            raise RuntimeError(f"{self.id} is already subscribed")
+        if not self.handlers:
+            raise ValueError(f"{self.id} handles no event type")
+        self.broker = broker
 
-        @self.broker.subscriber(
-            *(t.name for t in self.topics),
+        @broker.subscriber(
+            *(s.name for s in self.streams),
             group_id=self.group_id,
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.NACK_ON_ERROR,
@@ -159,15 +185,19 @@ class EventConsumer:
             fetch_max_wait_ms=self.fetch_max_wait_ms,
             parser=_tolerant_parser,
             decoder=_raw_bodies,
+            title=self.id,
         )
         async def on_batch(body: list[bytes], message: KafkaMessage) -> None:
-            await self.handle_batch([IncomingRecord.from_consumer_record(r) for r in message.raw_message])
+            raw = message.raw_message
+            records = raw if isinstance(raw, tuple | list) else (raw,)
+            await self.handle_batch([IncomingRecord.from_consumer_record(r) for r in records])
 
     # -- handling --------------------------------------------------------------------
     async def handle(self, record: IncomingRecord, *, dead_letter: bool = True) -> None:
         await self.handle_batch([record], dead_letter=dead_letter)
 
     async def handle_batch(self, records: Sequence[IncomingRecord], *, dead_letter: bool = True) -> None:
+        await self.open.wait()
         pairs: list[tuple[IncomingRecord, Envelope[Any]]] = []
         for record in records:
             envelope = await self._validated(record, dead_letter)
@@ -179,51 +209,61 @@ class EventConsumer:
         try:
             await self._apply([envelope for _, envelope in pairs])
             self._failures.pop(first, None)
+            self.stats.failing_since = None
         except Exception as exc:
+            fault = classify(exc)
             attempts = self._failures.get(first, 0) + 1
-            if is_transient(exc) or not dead_letter or attempts < MAX_ATTEMPTS:
+            self.stats.last_error = f"{type(exc).__name__}: {str(exc)[:300]}"
+            if self.stats.failing_since is None:
+                self.stats.failing_since = time.monotonic()
+            retry = fault is Fault.INFRASTRUCTURE or (fault is Fault.UNKNOWN and attempts < MAX_ATTEMPTS)
+            if retry:
                 self._failures[first] = attempts
                 log.warning(
                     "batch_failed_will_retry",
+                    component=self.id,
                     size=len(pairs),
                     attempt=attempts,
-                    error=f"{type(exc).__name__}: {exc}",
+                    fault=fault.value,
+                    error=self.stats.last_error,
                 )
                 await asyncio.sleep(RETRY_DELAY_S)
                 raise
-            # The same batch failed MAX_ATTEMPTS times for a reason that is not the
-            # infrastructure: find the poison record one by one and dead-letter it.
+            # The record's own fault (or an unknown one, MAX_ATTEMPTS times): find the
+            # failing records one by one and dead-letter them; apply the others.
             self._failures.pop(first, None)
             for record, envelope in pairs:
                 try:
                     await self._apply([envelope])
                 except Exception as single:
-                    if is_transient(single):
+                    if classify(single) is Fault.INFRASTRUCTURE:
                         raise
-                    await self._dead_letter(
-                        record, f"processing failed {attempts} times: {type(single).__name__}: {single}"
+                    reason = (
+                        f"processing failed ({classify(single).value} error, attempt {attempts}): "
+                        f"{type(single).__name__}: {str(single)[:1000]}"
                     )
+                    if dead_letter:
+                        await self._dead_letter(record, reason)
+                    else:
+                        log.warning("skipped_failing_record", component=self.id, reason=reason[:500])
+            self.stats.failing_since = None
 
-    async def _apply(self, envelopes: list[Envelope[Any]]) -> None:
-        if isinstance(self.routes[self.topic_of(envelopes[0])], _Projection):
-            await self._project(envelopes)
-        else:
-            await self._process(envelopes)
-
-    def topic_of(self, envelope: Envelope[Any]) -> str:
-        name: str = next(t.name for t in self.topics if t.payload and isinstance(envelope.data, t.payload))
-        return name
+    @abstractmethod
+    async def _apply(self, envelopes: list[Envelope[Any]]) -> None: ...
 
     async def _validated(self, record: IncomingRecord, dead_letter: bool) -> Envelope[Any] | None:
+        ce_type = event_type_of(record.headers)
+        if ce_type is not None and ce_type not in self.handled_types and payload_type(ce_type) is not None:
+            self.stats.skipped += 1  # a registered type this component does not handle
+            return None
         reason: str | None = None
         envelope: Envelope[Any] | None = None
         try:
             envelope = decode(record.headers, record.key, record.value)
         except ContractViolation as exc:
             reason = str(exc)
-        expected = next((t.payload for t in self.topics if t.name == record.topic), None)
-        if envelope is not None and expected is not None and not isinstance(envelope.data, expected):
-            reason = f"{envelope.type} does not belong on {record.topic}"
+        if envelope is not None and stream_for(type(envelope.data)).name != record.topic:
+            reason = f"{envelope.type} does not belong on {record.topic} (its stream is its owner's)"
         if reason is None:
             return envelope
         if dead_letter:
@@ -232,64 +272,18 @@ class EventConsumer:
             log.info("skipped_invalid_record", topic=record.topic, offset=record.offset, reason=reason)
         return None
 
-    async def _project(self, envelopes: list[Envelope[Any]]) -> None:
-        applied: list[tuple[Envelope[Any], str]] = []
-        async with self.db.transaction() as conn:
-            for envelope in envelopes:
-                with message_context(envelope, "project"):
-                    if not await self.db.claim(conn, self.service, envelope.id):
-                        self._duplicate(envelope)
-                        continue
-                    topic = self.topic_of(envelope)
-                    route = self.routes[topic]
-                    assert isinstance(route, _Projection)
-                    await route.handler(conn, envelope)
-                    applied.append((envelope, topic))
-        # Only now is it true: a batch that fails rolls back every event in it.
-        self.applied += len(applied)
-        for envelope, topic in applied:
-            with structlog.contextvars.bound_contextvars(**log_ids(envelope)):
-                log.info("event_applied", topic=topic)
-
-    async def _process(self, envelopes: list[Envelope[Any]]) -> None:
-        done = await self.db.processed_among(self.service, [e.id for e in envelopes])
-        decided: list[tuple[Any, LedgerEntry, Envelope[Any]]] = []
-        for envelope in envelopes:
-            if envelope.id in done:
-                self._duplicate(envelope)
-                continue
-            done.add(envelope.id)  # the same event twice in one batch
-            with message_context(envelope, "decide"):
-                route = self.routes[self.topic_of(envelope)]
-                assert isinstance(route, _Process)
-                decision = route.decide(envelope)
-            decided.append((decision, LedgerEntry(self.service, envelope.id), envelope))
-        if not decided:
-            return
-        record = self._recorder()
-        try:
-            await asyncio.to_thread(
-                record, [d for d, _, _ in decided if d is not None], [entry for _, entry, _ in decided]
-            )
-            self.applied += len(decided)
-        except IntegrityError:
-            # Somewhere in the batch a decision was already recorded (a redelivery, or the
-            # same cause published twice): record one by one and skip the ones that conflict.
-            for decision, entry, envelope in decided:
-                try:
-                    await asyncio.to_thread(record, [decision] if decision is not None else [], [entry])
-                    self.applied += 1
-                except IntegrityError:
-                    self._duplicate(envelope)
-
-    def _recorder(self) -> Recorder:
-        route = next(iter(self.routes.values()))
-        assert isinstance(route, _Process)
-        return route.record
-
     def _duplicate(self, envelope: Envelope[Any]) -> None:
-        self.duplicates += 1
-        log.info("duplicate_event_skipped", event_id=envelope.id, complaint_id=envelope.subject)
+        self.stats.duplicates += 1
+        log.info(
+            "duplicate_event_skipped", component=self.id, event_id=envelope.id, complaint_id=envelope.subject
+        )
+
+    def _applied(self, applied: Sequence[Envelope[Any]]) -> None:
+        # Only now is it true: a batch that fails rolls back every event in it.
+        self.stats.applied += len(applied)
+        for envelope in applied:
+            with structlog.contextvars.bound_contextvars(**log_ids(envelope)):
+                log.info("event_applied", component=self.id, topic=stream_for(type(envelope.data)).name)
 
     async def _dead_letter(self, record: IncomingRecord, reason: str) -> None:
         position = (record.topic, record.partition, record.offset)
@@ -297,14 +291,16 @@ class EventConsumer:
             return
         log.warning(
             "dead_lettered",
+            component=self.id,
             topic=record.topic,
             partition=record.partition,
             offset=record.offset,
-            reason=reason,
+            reason=reason[:500],
         )
         if self.broker is None:
             raise RuntimeError(f"no broker to dead-letter to: {reason}")
-        headers = {name: raw.decode("utf-8", "replace") for name, raw in record.headers}
+        # The original headers are kept as they came (bytes, whatever they hold).
+        headers: dict[str, str] = {name: _RawHeader(raw) for name, raw in record.headers}
         headers.update(
             {
                 "dlq_reason": reason[:2000],
@@ -315,10 +311,161 @@ class EventConsumer:
             }
         )
         await self.broker.publish(record.value or b"", DEAD_LETTER.name, key=record.key, headers=headers)
-        self.dead_lettered += 1
+        self.stats.dead_lettered += 1
         self._dead[position] = None
         if len(self._dead) > 10_000:
             self._dead.popitem(last=False)
+
+
+class Projection(Component[ProjectionHandler]):
+    """Applies events to a read model, exactly once each, one transaction per batch."""
+
+    kind = "projection"
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        service: str,
+        db: Database,
+        read_model: ReadModel,
+        generation: int | None = None,
+        fetch_max_wait_ms: int = 50,
+    ) -> None:
+        super().__init__(name, service=service, fetch_max_wait_ms=fetch_max_wait_ms)
+        self.db = db
+        self.read_model = read_model
+        self.read_models = ReadModels(db)
+        #: Pinned to one generation (a rebuild), or None: the live one, looked up per batch.
+        self.pinned = generation
+        self._generation = generation or 1
+
+    @property
+    def ledger(self) -> str:
+        return self.ledger_of(self._generation)
+
+    def ledger_of(self, generation: int) -> str:
+        return f"{self.id}@{generation}"
+
+    async def _apply(self, envelopes: list[Envelope[Any]]) -> None:
+        applied: list[Envelope[Any]] = []
+        async with self.db.transaction() as conn:
+            number = self.pinned or await self.read_models.live_generation(conn, self.read_model)
+            self._generation = number
+            tx = ProjectionTx(conn, Generation(self.read_model, number, self.db.schema))
+            for envelope in envelopes:
+                with message_context(envelope, "project", actor=self.id):
+                    if not await self.db.claim(conn, self.ledger_of(number), envelope.id):
+                        self._duplicate(envelope)
+                        continue
+                    for handler in self.handlers[type(envelope.data)]:
+                        await handler(tx, envelope)
+                    applied.append(envelope)
+        self._applied(applied)
+
+
+class Unit:
+    """What a process's handlers decide within one batch: the aggregates they changed (got
+    once, shared by the batch's events), the read-model rows they add, the ledger entries."""
+
+    def __init__(self, application: EventSourcedApplication) -> None:
+        self.application = application
+        self.aggregates: dict[UUID, Aggregate] = {}
+        self.writes: list[Write] = []
+        self.entries: list[LedgerEntry] = []
+
+    def get(self, aggregate_type: type[A], aggregate_id: UUID) -> A | None:
+        """The aggregate as this batch has changed it so far, or as recorded, or None."""
+        found = self.aggregates.get(aggregate_id)
+        if found is None:
+            found = self.application.find(aggregate_id)
+            if found is None:
+                return None
+            self.aggregates[aggregate_id] = found
+        if not isinstance(found, aggregate_type):
+            raise TypeError(f"{aggregate_id} is a {type(found).__name__}, not a {aggregate_type.__name__}")
+        return found
+
+    def add(self, aggregate: Aggregate) -> None:
+        """A new aggregate (or one got elsewhere) to record with the batch."""
+        self.aggregates[aggregate.id] = aggregate
+
+    def write(self, statement: str, *params: Any) -> None:
+        self.writes.append(Write(statement, params))
+
+
+#: Decide what one event causes, inside the batch's unit (runs in a worker thread).
+ProcessHandler = Callable[[Unit, Envelope[Any]], None]
+
+
+class Process(Component[ProcessHandler]):
+    """Records what events cause in the service's event store, exactly once each."""
+
+    kind = "process"
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        service: str,
+        application: EventSourcedApplication,
+        on_recorded: Callable[[], None] = lambda: None,
+        fetch_max_wait_ms: int = 50,
+    ) -> None:
+        super().__init__(name, service=service, fetch_max_wait_ms=fetch_max_wait_ms)
+        self.application = application
+        #: Called after new events are committed (wakes the outbox relay).
+        self.on_recorded = on_recorded
+
+    @property
+    def ledger(self) -> str:
+        return self.id
+
+    async def _apply(self, envelopes: list[Envelope[Any]]) -> None:
+        recorder: Any = self.application.recorder
+        done: set[str] = await asyncio.to_thread(
+            recorder.processed_among, self.ledger, [e.id for e in envelopes]
+        )
+        fresh: list[Envelope[Any]] = []
+        for envelope in envelopes:
+            if envelope.id in done:
+                self._duplicate(envelope)
+                continue
+            done.add(envelope.id)  # the same event twice in one batch
+            fresh.append(envelope)
+        if not fresh:
+            return
+        recorded = await asyncio.to_thread(self._decide_and_record, fresh)
+        self._applied(recorded)
+        self.on_recorded()
+
+    def _decide_and_record(self, envelopes: list[Envelope[Any]]) -> list[Envelope[Any]]:
+        try:
+            self._record(self._decide(envelopes))
+            return envelopes
+        except IntegrityError:
+            # Somewhere in the batch a decision was already recorded (a redelivery, or the
+            # same cause published twice): decide and record one by one, skipping conflicts.
+            recorded = []
+            for envelope in envelopes:
+                try:
+                    self._record(self._decide([envelope]))
+                    recorded.append(envelope)
+                except IntegrityError:
+                    self._duplicate(envelope)
+            return recorded
+
+    def _decide(self, envelopes: list[Envelope[Any]]) -> Unit:
+        unit = Unit(self.application)
+        for envelope in envelopes:
+            with message_context(envelope, "decide", actor=self.id):
+                for handler in self.handlers[type(envelope.data)]:
+                    handler(unit, envelope)
+            unit.entries.append(LedgerEntry(self.ledger, envelope.id))
+        return unit
+
+    def _record(self, unit: Unit) -> None:
+        self.application.save(*unit.aggregates.values(), ledger_entries=unit.entries, writes=unit.writes)
 
 
 def log_ids(envelope: Envelope[Any]) -> dict[str, str | None]:
@@ -336,8 +483,8 @@ def log_ids(envelope: Envelope[Any]) -> dict[str, str | None]:
 
 
 @contextmanager
-def message_context(envelope: Envelope[Any], step: str) -> Iterator[None]:
-    """Logs, trace and event metadata of what one message causes carry its ids."""
+def message_context(envelope: Envelope[Any], step: str, *, actor: str) -> Iterator[None]:
+    """Logs, trace and the metadata of what one message causes carry its ids and actor."""
     with (
         structlog.contextvars.bound_contextvars(**log_ids(envelope)),
         continued_trace(
@@ -347,6 +494,7 @@ def message_context(envelope: Envelope[Any], step: str) -> Iterator[None]:
             kind=SpanKind.CONSUMER,
             attributes={"messaging.system": "kafka", "cloudevents.event_id": envelope.id},
         ),
+        acting_as(actor),
     ):
         cid_token = correlation_id_var.set(envelope.correlation_id)
         cause_token = causation_id_var.set(envelope.id)
@@ -357,8 +505,23 @@ def message_context(envelope: Envelope[Any], step: str) -> Iterator[None]:
             causation_id_var.reset(cause_token)
 
 
+class _RawHeader(str):
+    """A header value the framework will `.encode()` back to its original bytes: it takes
+    headers as text, but a dead letter must keep a binary header exactly as it came."""
+
+    raw: bytes
+
+    def __new__(cls, raw: bytes) -> _RawHeader:
+        value = super().__new__(cls, raw.decode("utf-8", "replace"))
+        value.raw = raw
+        return value
+
+    def encode(self, encoding: str = "utf-8", errors: str = "strict") -> bytes:
+        return self.raw
+
+
 async def _raw_bodies(msg: Any) -> Any:
-    # Envelopes are parsed by EventConsumer, not by the framework, so that a malformed
+    # Envelopes are parsed by the component, not by the framework, so that a malformed
     # record reaches dead-lettering instead of failing inside the framework.
     return msg.body
 
@@ -379,3 +542,6 @@ async def _tolerant_parser(records: Any, original: Callable[[Any], Awaitable[Any
         message = await original(sanitized)
         message.raw_message = records
         return message
+
+
+__all__ = ["ComponentStats", "IncomingRecord", "Process", "Projection", "ProjectionTx", "Unit"]

@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from psycopg import AsyncConnection, sql
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
 
+from eungdapso_platform.migrations import PLATFORM_MIGRATIONS, Migration, migrate
 from eungdapso_platform.settings import ServiceSettings
 
-#: The idempotent consumer's ledger: one row per message applied, written in the same
-#: transaction as the effect, so an effect happens at most once per (consumer, message).
-LEDGER_TABLE = "processed_messages"
-CREATE_LEDGER = (
-    "CREATE TABLE IF NOT EXISTS {schema}.processed_messages ("
-    " consumer text NOT NULL,"
-    " message_id text NOT NULL,"
-    " processed_at timestamptz NOT NULL DEFAULT now(),"
-    " PRIMARY KEY (consumer, message_id))"
-)
+#: The idempotent consumer's ledger (migration platform/1): one row per message applied,
+#: written in the same transaction as the effect, so an effect happens at most once per
+#: (ledger, message).
 INSERT_LEDGER = "INSERT INTO {schema}.processed_messages (consumer, message_id) VALUES (%s, %s)"
 CLAIM_LEDGER = INSERT_LEDGER + " ON CONFLICT DO NOTHING"
 
@@ -32,9 +27,19 @@ def schema_sql(template: str, schema: str) -> sql.Composed:
 class Database:
     """An async connection pool bound to one service's schema."""
 
-    def __init__(self, conninfo: str, schema: str, *, max_size: int = 10, timeout_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        conninfo: str,
+        schema: str,
+        *,
+        max_size: int = 10,
+        timeout_s: float = 5.0,
+        migrations: Sequence[Migration] = (),
+    ) -> None:
         self.schema = schema
         self.conninfo = conninfo
+        #: The service's own migrations, applied after the platform's at open.
+        self.migrations = tuple(migrations)
         self.pool: AsyncConnectionPool[AsyncConnection[DictRow]] = AsyncConnectionPool(
             conninfo,
             connection_class=AsyncConnection[DictRow],
@@ -46,15 +51,13 @@ class Database:
         )
 
     @classmethod
-    def for_service(cls, settings: ServiceSettings) -> Database:
+    def for_service(cls, settings: ServiceSettings, migrations: Sequence[Migration] = ()) -> Database:
         """The service's database, bound to its own schema."""
-        return cls(settings.postgres_conninfo(), settings.db_schema)
+        return cls(settings.postgres_conninfo(), settings.db_schema, migrations=migrations)
 
     async def open(self) -> None:
+        await asyncio.to_thread(migrate, self.conninfo, self.schema, (*PLATFORM_MIGRATIONS, *self.migrations))
         await self.pool.open(wait=True, timeout=30)
-        async with self.pool.connection() as conn:
-            await conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema)))
-            await conn.execute(schema_sql(CREATE_LEDGER, self.schema))
 
     async def close(self) -> None:
         await self.pool.close()
@@ -75,19 +78,19 @@ class Database:
     def sql(self, template: str) -> sql.Composed:
         return schema_sql(template, self.schema)
 
-    async def claim(self, conn: AsyncConnection[DictRow], consumer: str, message_id: str) -> bool:
+    async def claim(self, conn: AsyncConnection[DictRow], ledger: str, message_id: str) -> bool:
         """Record a message as applied; False if it already was (a redelivery)."""
-        cur = await conn.execute(self.sql(CLAIM_LEDGER), (consumer, message_id))
+        cur = await conn.execute(self.sql(CLAIM_LEDGER), (ledger, message_id))
         return cur.rowcount == 1
 
-    async def processed_among(self, consumer: str, message_ids: list[str]) -> set[str]:
-        """Which of these messages the consumer has already applied."""
+    async def processed_among(self, ledger: str, message_ids: list[str]) -> set[str]:
+        """Which of these messages the ledger has already recorded."""
         async with self.pool.connection() as conn:
             cur = await conn.execute(
                 self.sql(
                     "SELECT message_id FROM {schema}.processed_messages"
                     " WHERE consumer=%s AND message_id = ANY(%s)"
                 ),
-                (consumer, message_ids),
+                (ledger, message_ids),
             )
             return {row["message_id"] for row in await cur.fetchall()}

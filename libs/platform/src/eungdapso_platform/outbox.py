@@ -1,8 +1,15 @@
 """The outbox relay: from an `eventsourcing` application's notification log to Kafka.
 
-One relay per service publishes at a time: replicas compete for a PostgreSQL advisory
-lock, held on a dedicated connection; when the leader dies its connection closes, the
-lock is released and another replica takes over from the recorded position.
+One relay per service publishes at a time (`Leadership`): when the leader dies another
+replica takes over from the recorded position. Each integration event goes to its owner's
+stream, picked from the payload type by the stream registry.
+
+The broker must keep what it acknowledged. When it does not (a development broker that
+forgets everything when it stops, a cluster restored from an old backup), the relay finds
+out by reading back the last record it recorded as published; if that record is gone, it
+publishes its notification log again from the beginning, and the consumers' ledgers drop
+what they had already applied. It checks on taking over, after every broker error, and
+every `RELAY_HISTORY_CHECK_INTERVAL_S` seconds.
 
 The notification log is the outbox: a decision is committed once, in the service's own
 event store, and the relay publishes it afterwards. The relay records how far it has
@@ -17,21 +24,24 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
-import psycopg
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from eventsourcing.application import Application
 from eventsourcing.domain import DomainEventProtocol
 
 from eungdapso_platform.db import Database
+from eungdapso_platform.eventstore import integration_event
+from eungdapso_platform.leadership import Leadership
 from eungdapso_platform.logging import get_logger
 from eungdapso_platform.settings import ServiceSettings
 from eungdapso_schemas.envelope import Envelope, encode
-from eungdapso_schemas.topics import topic_for_payload
+from eungdapso_schemas.events import ComplaintEvent
+from eungdapso_schemas.streams import stream_for
 
 log = get_logger("eungdapso.outbox")
 
+E = TypeVar("E")
 #: Turns a recorded domain event into the integration event to publish, or None
 #: for internal events that no other service needs.
 Translator = Callable[[DomainEventProtocol[Any]], Envelope[Any] | None]
@@ -39,12 +49,27 @@ Translator = Callable[[DomainEventProtocol[Any]], Envelope[Any] | None]
 #: How often a standby replica tries to become the relay.
 FOLLOWER_POLL_S = 1.0
 
-CREATE_POSITIONS = (
-    "CREATE TABLE IF NOT EXISTS {schema}.outbox_positions ("
-    " relay text PRIMARY KEY,"
-    " last_notification_id bigint NOT NULL,"
-    " updated_at timestamptz NOT NULL DEFAULT now())"
-)
+
+class Outbox:
+    """Which recorded domain events other services learn about, and as what.
+
+    `translate(Complaint.Received, received_v1)`: mypy checks that `received_v1` takes a
+    `Complaint.Received` and returns a complaint event payload, field by field."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self._translations: dict[type, Callable[[Any], ComplaintEvent]] = {}
+
+    def translate(self, event_class: type[E], to: Callable[[E], ComplaintEvent]) -> None:
+        if event_class in self._translations:
+            raise ValueError(f"{event_class.__qualname__} already has a translation")
+        self._translations[event_class] = to
+
+    def __call__(self, domain_event: DomainEventProtocol[Any]) -> Envelope[Any] | None:
+        translate = self._translations.get(type(domain_event))
+        if translate is None:
+            return None
+        return integration_event(domain_event, translate(domain_event), source=self.source)
 
 
 def make_producer(settings: ServiceSettings) -> AIOKafkaProducer:
@@ -56,6 +81,17 @@ def make_producer(settings: ServiceSettings) -> AIOKafkaProducer:
         linger_ms=2,
         request_timeout_ms=settings.kafka_request_timeout_ms,
         client_id=f"eungdapso-{settings.service_name}-relay",
+    )
+
+
+def make_history_reader(settings: ServiceSettings) -> AIOKafkaConsumer:
+    return AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="none",
+        request_timeout_ms=settings.kafka_request_timeout_ms,
+        client_id=f"eungdapso-{settings.service_name}-relay-check",
     )
 
 
@@ -74,22 +110,30 @@ class OutboxRelay:
         self.translate = translate
         self.db = db
         self.settings = settings
+        self.leadership = Leadership(
+            db.conninfo,
+            scope=db.schema,
+            role=f"outbox.{name}",
+            connect_timeout_s=settings.postgres_connect_timeout_s,
+        )
         self._wakeup = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
         self._producer: AIOKafkaProducer | None = None
         self.position = 0
         self.published = 0
-        self.leader = False
-        self._lock_conn: psycopg.AsyncConnection[Any] | None = None
-        self._lock_checked_at = 0.0
+        self.republished_from_start = 0
         self.connected = False
         self.last_error: str | None = None
+        self._history_checked_at: float | None = None
+
+    @property
+    def leader(self) -> bool:
+        return self.leadership.is_leader
 
     # -- lifecycle -------------------------------------------------------------------
     async def start(self) -> None:
         async with self.db.transaction() as conn:
-            await conn.execute(self.db.sql(CREATE_POSITIONS))
             await conn.execute(
                 self.db.sql(
                     "INSERT INTO {schema}.outbox_positions (relay, last_notification_id) "
@@ -110,7 +154,7 @@ class OutboxRelay:
             except asyncio.CancelledError:
                 pass
         await self._close_producer()
-        await self._release_leadership()
+        await self.leadership.release()
 
     def wake(self) -> None:
         """Ask the relay to look now (thread-safe); it also polls on its own."""
@@ -122,6 +166,7 @@ class OutboxRelay:
             "leader": self.leader,
             "position": self.position,
             "published": self.published,
+            "republished_from_start": self.republished_from_start,
             "broker_connected": self.connected,
             "last_error": self.last_error,
         }
@@ -131,9 +176,15 @@ class OutboxRelay:
         backoff = 0.2
         while True:
             try:
-                if not await self._lead():
+                was_leader = self.leader
+                if not await self.leadership.hold():
                     await asyncio.sleep(FOLLOWER_POLL_S)
                     continue
+                if not was_leader:
+                    self.position = await self._recorded_position()
+                    self._history_checked_at = None  # a new leader checks the broker first
+                    log.info("relay_leading", relay=self.name, position=self.position)
+                await self._check_history_when_due()
                 sent = await self._relay_once()
                 backoff = 0.2
                 if sent == 0:
@@ -143,47 +194,11 @@ class OutboxRelay:
             except Exception as exc:  # broker or database unavailable: wait, keep everything
                 self.connected = False
                 self.last_error = f"{type(exc).__name__}: {exc}"
+                self._history_checked_at = None  # the broker may have restarted meanwhile
                 log.warning("relay_retrying", relay=self.name, error=self.last_error, backoff_s=backoff)
                 await self._close_producer()
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
-
-    async def _lead(self) -> bool:
-        """Hold (or take) the relay's advisory lock; re-checked at most once a second."""
-        now = time.monotonic()
-        if self.leader and self._lock_conn is not None and now - self._lock_checked_at < 1.0:
-            return True
-        try:
-            if self._lock_conn is None or self._lock_conn.closed:
-                self.leader = False
-                self._lock_conn = await psycopg.AsyncConnection.connect(
-                    self.db.conninfo,
-                    autocommit=True,
-                    connect_timeout=self.settings.postgres_connect_timeout_s,
-                )
-            if self.leader:
-                await self._lock_conn.execute("SELECT 1")
-            else:
-                cur = await self._lock_conn.execute(
-                    "SELECT pg_try_advisory_lock(hashtext(%s)) AS taken",
-                    (f"eungdapso.outbox.{self.db.schema}.{self.name}",),
-                )
-                row = await cur.fetchone()
-                if row is not None and row[0]:
-                    self.leader = True
-                    self.position = await self._recorded_position()
-                    log.info("relay_leading", relay=self.name, position=self.position)
-        except psycopg.Error:
-            await self._release_leadership()
-            raise
-        self._lock_checked_at = now
-        return self.leader
-
-    async def _release_leadership(self) -> None:
-        self.leader = False
-        conn, self._lock_conn = self._lock_conn, None
-        if conn is not None and not conn.closed:
-            await conn.close()  # closing the session releases the advisory lock
 
     async def _recorded_position(self) -> int:
         async with self.db.pool.connection() as conn:
@@ -201,6 +216,86 @@ class OutboxRelay:
             pass
         self._wakeup.clear()
 
+    # -- the broker's memory ---------------------------------------------------------
+    async def _check_history_when_due(self) -> None:
+        now = time.monotonic()
+        interval = self.settings.relay_history_check_interval_s
+        if self._history_checked_at is not None and now - self._history_checked_at < interval:
+            return
+        if not await self.history_intact():
+            await self._start_over()
+        self._history_checked_at = now
+
+    async def history_intact(self) -> bool:
+        """Does the broker still hold the last record this relay recorded as published?"""
+        async with self.db.pool.connection() as conn:
+            cur = await conn.execute(
+                self.db.sql(
+                    "SELECT last_topic, last_partition, last_offset, last_event_id"
+                    " FROM {schema}.outbox_positions WHERE relay=%s"
+                ),
+                (self.name,),
+            )
+            row = await cur.fetchone()
+        if row is None or row["last_topic"] is None:
+            return True  # nothing published yet, or nothing to compare with
+        tp = TopicPartition(row["last_topic"], int(row["last_partition"]))
+        offset = int(row["last_offset"])
+        reader = make_history_reader(self.settings)
+        await reader.start()
+        try:
+            partitions = reader.partitions_for_topic(tp.topic)
+            if partitions is None:
+                await reader.topics()  # loads cluster metadata
+                partitions = reader.partitions_for_topic(tp.topic)
+            if not partitions or tp.partition not in partitions:
+                log.warning("broker_history_lost", relay=self.name, reason=f"{tp.topic} is gone")
+                return False
+            end = (await reader.end_offsets([tp]))[tp]
+            if end == 0:
+                log.warning(
+                    "broker_history_lost", relay=self.name, reason=f"{tp.topic}[{tp.partition}] is empty"
+                )
+                return False
+            reader.assign([tp])
+            reader.seek(tp, offset)
+            try:
+                batch = await reader.getmany(tp, timeout_ms=3000, max_records=1)
+            except Exception as exc:  # offset out of range: the record is not there any more
+                log.warning("broker_history_lost", relay=self.name, reason=f"{type(exc).__name__}: {exc}")
+                return False
+            records = batch.get(tp, [])
+            if not records:
+                # Nothing came back in time: inconclusive, not proof of loss; look again later.
+                log.info("broker_history_unconfirmed", relay=self.name, topic=tp.topic, offset=offset)
+                return True
+            ce_id = dict(records[0].headers or ()).get("ce_id", b"").decode("utf-8", "replace")
+            if records[0].offset != offset or ce_id != row["last_event_id"]:
+                log.warning(
+                    "broker_history_lost",
+                    relay=self.name,
+                    reason=f"{tp.topic}[{tp.partition}]@{offset} holds another record",
+                )
+                return False
+            return True
+        finally:
+            await reader.stop()
+
+    async def _start_over(self) -> None:
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                self.db.sql(
+                    "UPDATE {schema}.outbox_positions SET last_notification_id=0, last_topic=NULL,"
+                    " last_partition=NULL, last_offset=NULL, last_event_id=NULL, updated_at=now()"
+                    " WHERE relay=%s"
+                ),
+                (self.name,),
+            )
+        log.warning("relay_republishing_from_start", relay=self.name, was_at=self.position)
+        self.position = 0
+        self.republished_from_start += 1
+
+    # -- publishing ------------------------------------------------------------------
     async def _relay_once(self) -> int:
         notifications = await asyncio.to_thread(
             self.application.recorder.select_notifications,
@@ -211,19 +306,30 @@ class OutboxRelay:
             return 0
         producer = await self._ensure_producer()
         pending = []
+        last_sent: tuple[str, str] | None = None
         for notification in notifications:
             domain_event = self.application.mapper.to_domain_event(notification)
             envelope = self.translate(domain_event)
             if envelope is None:
                 continue
             record = encode(envelope)
-            topic = topic_for_payload(type(envelope.data)).name
+            topic = stream_for(type(envelope.data)).name
             pending.append(
                 await producer.send(topic, value=record.value, key=record.key, headers=record.headers)
             )
-        await asyncio.gather(*pending)
+            last_sent = (topic, envelope.id)
+        acks = await asyncio.gather(*pending)
         last = notifications[-1].id
         async with self.db.transaction() as conn:
+            if acks and last_sent is not None:
+                ack = acks[-1]
+                await conn.execute(
+                    self.db.sql(
+                        "UPDATE {schema}.outbox_positions SET last_topic=%s, last_partition=%s,"
+                        " last_offset=%s, last_event_id=%s WHERE relay=%s"
+                    ),
+                    (ack.topic, ack.partition, ack.offset, last_sent[1], self.name),
+                )
             await conn.execute(
                 self.db.sql(
                     "UPDATE {schema}.outbox_positions"

@@ -1,8 +1,11 @@
 """The shape every service shares: one FastAPI app (health, problems, tracing) around the
-service's own parts: its database, its Kafka broker connection, its relay and consumers.
+service's own parts: its database, its Kafka broker connection, its relays and its
+consumer components.
 
-A service's `bootstrap.py` builds a `ServiceParts` (the composition root) and calls
-`create_app`; `__main__.py` calls `serve`.
+A service's `bootstrap.py` is its composition root: `build(settings, overrides)` makes the
+`ServiceParts` (usable without HTTP, e.g. in unit tests with faststream's TestKafkaBroker
+and an in-memory event store), `bootstrap(settings, overrides)` wraps them in `create_app`;
+`__main__.py` calls `serve`.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
 from faststream.kafka import KafkaBroker
 
-from eungdapso_platform.consumer import EventConsumer
+from eungdapso_platform.clock import Clock, SystemClock
+from eungdapso_platform.consumer import Component, Projection
 from eungdapso_platform.db import Database
 from eungdapso_platform.http import RequestContext
 from eungdapso_platform.logging import configure_logging, get_logger
@@ -40,25 +44,55 @@ def make_broker(settings: ServiceSettings) -> KafkaBroker:
     )
 
 
+@dataclass(frozen=True)
+class Overrides:
+    """Test seams: what a bootstrap takes instead of the real thing."""
+
+    #: A broker to use (e.g. one under faststream's TestKafkaBroker) instead of a new one.
+    broker: KafkaBroker | None = None
+    #: Keep the event store and its consumer ledger in memory (unit tests, milliseconds).
+    in_memory_ledger: bool = False
+    #: The time the service decides by.
+    clock: Clock | None = None
+
+    def broker_for(self, settings: ServiceSettings) -> KafkaBroker:
+        return self.broker if self.broker is not None else make_broker(settings)
+
+    def eventsourcing_env(self, settings: ServiceSettings) -> dict[str, str]:
+        return settings.in_memory_env() if self.in_memory_ledger else settings.eventsourcing_env()
+
+    def the_clock(self) -> Clock:
+        return self.clock or SystemClock()
+
+
+#: No test seams: the real broker, PostgreSQL and the system clock.
+NO_OVERRIDES = Overrides()
+
+
 @dataclass
 class ServiceParts:
     settings: ServiceSettings
     db: Database
     broker: KafkaBroker | None = None
-    consumer: EventConsumer | None = None
+    components: list[Component[Any]] = field(default_factory=list)
     relays: list[OutboxRelay] = field(default_factory=list)
     routers: list[APIRouter] = field(default_factory=list)
     #: Extra start-up work (read-model tables, ...) run after the database opens.
     on_start: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     broker_started: bool = False
+    #: Objects the HTTP entry points reach through `request.app.state`.
+    state: dict[str, Any] = field(default_factory=dict)
+    #: Tasks started with the service (read-model upgrades), cancelled when it stops.
+    background: list[asyncio.Task[None]] = field(default_factory=list)
 
 
 async def _start_broker(parts: ServiceParts) -> None:
     """Connect to Kafka, retrying while it is unreachable; readiness waits for it."""
     assert parts.broker is not None
-    if parts.consumer is not None:
-        parts.consumer.subscribe()
+    for component in parts.components:
+        if component.broker is None:
+            component.subscribe(parts.broker)
     delay = 0.2
     while True:
         try:
@@ -84,6 +118,7 @@ def create_app(parts: ServiceParts, *, title: str, max_body_bytes: int | None = 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await parts.db.open()
+        await _ensure_read_models(parts)
         for hook in parts.on_start:
             await hook()
         for relay in parts.relays:
@@ -95,6 +130,8 @@ def create_app(parts: ServiceParts, *, title: str, max_body_bytes: int | None = 
         finally:
             if broker_task is not None:
                 broker_task.cancel()
+            for task in parts.background:
+                task.cancel()
             for relay in parts.relays:
                 await relay.stop()
             if parts.broker is not None:
@@ -106,6 +143,8 @@ def create_app(parts: ServiceParts, *, title: str, max_body_bytes: int | None = 
 
     app = FastAPI(title=title, lifespan=lifespan, docs_url="/docs", redoc_url=None)
     app.state.parts = parts
+    for name, value in parts.state.items():
+        setattr(app.state, name, value)
     install_problem_handlers(app)
 
     app.add_middleware(RequestContext, max_body_bytes=max_body_bytes)
@@ -123,12 +162,8 @@ def create_app(parts: ServiceParts, *, title: str, max_body_bytes: int | None = 
         detail: dict[str, Any] = {"service": settings.service_name, "ready": ready, "checks": checks}
         if parts.relays:
             detail["relays"] = {r.name: r.status() for r in parts.relays}
-        if parts.consumer is not None:
-            detail["consumer"] = {
-                "applied": parts.consumer.applied,
-                "duplicates": parts.consumer.duplicates,
-                "dead_lettered": parts.consumer.dead_lettered,
-            }
+        if parts.components:
+            detail["components"] = {c.id: {"kind": c.kind, **c.stats.as_dict()} for c in parts.components}
         return JSONResponse(detail, status_code=200 if ready else 503)
 
     for router in parts.routers:
@@ -141,6 +176,28 @@ def create_skeleton_app(settings: ServiceSettings, *, title: str) -> FastAPI:
     Kafka and reports ready, so the stack, the gateway and the probes already know it."""
     db = Database.for_service(settings)
     return create_app(ServiceParts(settings=settings, db=db, broker=make_broker(settings)), title=title)
+
+
+async def _ensure_read_models(parts: ServiceParts) -> None:
+    """Every projection's read model has a live generation of the code's shape before its
+    component applies anything; an older shape is rebuilt beside it first (the old one
+    keeps serving readers meanwhile)."""
+    from eungdapso_platform.readmodel import ReadModels
+    from eungdapso_platform.rebuild import rebuild_read_model
+
+    for component in parts.components:
+        if not isinstance(component, Projection):
+            continue
+        if await ReadModels(parts.db).ensure(component.read_model) is not None:
+            continue
+        component.open.clear()
+
+        async def upgrade(projection: Projection = component) -> None:
+            log.warning("read_model_shape_changed_rebuilding", component=projection.id)
+            await rebuild_read_model(projection, parts.settings)
+            projection.open.set()
+
+        parts.background.append(asyncio.create_task(upgrade(), name=f"rebuild-{component.id}"))
 
 
 async def _ping(broker: KafkaBroker) -> bool:

@@ -45,14 +45,12 @@ class ServiceSettings(BaseSettings):
 
     relay_batch_size: int = Field(default=500, ge=1, le=10_000)
     relay_poll_interval_s: float = Field(default=0.5, gt=0)
+    #: How often the leading relay checks that the broker still holds what it published.
+    relay_history_check_interval_s: float = Field(default=10.0, gt=0)
 
     @property
     def db_schema(self) -> str:
         return self.postgres_schema or self.service_name
-
-    @property
-    def consumer_group(self) -> str:
-        return f"eungdapso-{self.service_name}"
 
     def postgres_conninfo(self) -> str:
         from psycopg.conninfo import make_conninfo
@@ -78,6 +76,13 @@ class ServiceSettings(BaseSettings):
             "POSTGRES_POOL_SIZE": str(self.postgres_pool_size),
             "POSTGRES_CONNECT_TIMEOUT": str(self.postgres_connect_timeout_s),
             "APPLICATION_RECORDER_TOPIC": "eungdapso_platform.eventstore:LedgeredPostgresRecorder",
+        }
+
+    @staticmethod
+    def in_memory_env() -> dict[str, str]:
+        """An in-memory event store with the same ledger rule, for fast unit tests."""
+        return {
+            "PERSISTENCE_MODULE": "eungdapso_platform.eventstore:LedgeredPOPOFactory",
         }
 
 

@@ -86,13 +86,3 @@ def current_trace_headers() -> dict[str, str]:
     carrier: dict[str, str] = {}
     _propagator.inject(carrier)
     return carrier
-
-
-def event_metadata(actor: str) -> dict[str, str]:
-    """What every recorded domain event keeps about its cause: who, and which request/trace."""
-    meta = {"actor": actor, **current_trace_headers()}
-    if (cid := correlation_id_var.get()) is not None:
-        meta["correlation_id"] = cid
-    if (cause := causation_id_var.get()) is not None:
-        meta["causation_id"] = cause
-    return meta

@@ -2,43 +2,32 @@
 
 from __future__ import annotations
 
-from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.domain import DomainEventProtocol
-
 from eungdapso_intake.domainmodel import Complaint
-from eungdapso_platform.eventstore import integration_event
-from eungdapso_schemas.envelope import Envelope
+from eungdapso_platform.domain import EventSourcedApplication
+from eungdapso_platform.outbox import Outbox
 from eungdapso_schemas.events import ComplaintReceivedV1
 
 SOURCE = "/eungdapso/intake"
 
 
-class IntakeApplication(Application[UUID]):
+class IntakeApplication(EventSourcedApplication):
     name = "Intake"
 
-    def receive(self, **details: Any) -> Complaint:
-        """Record a complaint in its own transaction (details as `Complaint` takes them).
-        The HTTP path builds the `Complaint` itself and saves it through group commit."""
-        complaint = Complaint(**details)
+    def receive(self, complaint: Complaint) -> Complaint:
+        """Record a complaint in its own transaction. The HTTP path saves through group
+        commit instead (many requests, one transaction)."""
         self.save(complaint)
         return complaint
 
-    def find(self, complaint_id: UUID) -> Complaint | None:
-        try:
-            return self.repository.get(complaint_id)
-        except AggregateNotFoundError:
-            return None
+    def complaint(self, complaint_id: UUID) -> Complaint | None:
+        found = self.find(complaint_id)
+        return found if isinstance(found, Complaint) else None
 
 
-def to_integration_event(domain_event: DomainEventProtocol[Any]) -> Envelope[Any] | None:
-    """Outbox translation: Complaint.Received → ComplaintReceived v1."""
-    if not isinstance(domain_event, Complaint.Received):
-        return None
-    e: Any = domain_event
-    payload = ComplaintReceivedV1(
+def received_v1(e: Complaint.Received) -> ComplaintReceivedV1:
+    return ComplaintReceivedV1(
         complaint_id=e.originator_id,
         receipt_no=e.receipt_no,
         received_at=e.received_at,
@@ -51,4 +40,8 @@ def to_integration_event(domain_event: DomainEventProtocol[Any]) -> Envelope[Any
         place=e.place,
         citizen=e.citizen,
     )
-    return integration_event(e, payload, source=SOURCE, subject=e.originator_id)
+
+
+#: What other services learn of intake's events (the outbox translation).
+OUTBOX = Outbox(SOURCE)
+OUTBOX.translate(Complaint.Received, received_v1)

@@ -5,25 +5,33 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from eungdapso_intake.api import router
-from eungdapso_intake.application import IntakeApplication, to_integration_event
+from eungdapso_intake.application import OUTBOX, IntakeApplication
 from eungdapso_intake.receipts import ReceiptBook
 from eungdapso_intake.services import ComplaintIntake
 from eungdapso_intake.settings import IntakeSettings
 from eungdapso_platform.db import Database
 from eungdapso_platform.outbox import OutboxRelay
-from eungdapso_platform.service import ServiceParts, create_app
+from eungdapso_platform.service import NO_OVERRIDES, Overrides, ServiceParts, create_app
+from eungdapso_schemas.system import service
+
+SERVICE = service("intake")
 
 
-def bootstrap(settings: IntakeSettings | None = None) -> FastAPI:
-    settings = settings or IntakeSettings()
+def build(
+    settings: IntakeSettings, overrides: Overrides = NO_OVERRIDES
+) -> tuple[ServiceParts, ComplaintIntake]:
     db = Database.for_service(settings)
-    application = IntakeApplication(env=settings.eventsourcing_env())
-    relay = OutboxRelay(
-        name="intake", application=application, translate=to_integration_event, db=db, settings=settings
-    )
+    application = IntakeApplication(env=overrides.eventsourcing_env(settings))
+    relay = OutboxRelay(name="intake", application=application, translate=OUTBOX, db=db, settings=settings)
     parts = ServiceParts(settings=settings, db=db, relays=[relay], routers=[router])
-    app = create_app(parts, title="Eung-Dap-So intake (응답소 접수)", max_body_bytes=settings.max_body_bytes)
-    app.state.intake = ComplaintIntake(application, ReceiptBook(db), relay)
-    app.state.application = application
+    intake = ComplaintIntake(application, ReceiptBook(db), relay, overrides.the_clock())
+    return parts, intake
 
+
+def bootstrap(settings: IntakeSettings | None = None, overrides: Overrides = NO_OVERRIDES) -> FastAPI:
+    settings = settings or IntakeSettings()
+    parts, intake = build(settings, overrides)
+    app = create_app(parts, title=f"Eung-Dap-So {SERVICE.title}", max_body_bytes=settings.max_body_bytes)
+    app.state.intake = intake
+    app.state.application = intake.app
     return app

@@ -7,7 +7,6 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
@@ -15,11 +14,12 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 from eungdapso_intake.application import IntakeApplication
 from eungdapso_intake.domainmodel import Complaint
 from eungdapso_intake.receipts import ReceiptBook
+from eungdapso_platform.clock import Clock, SystemClock
+from eungdapso_platform.domain import acting_as
 from eungdapso_platform.eventstore import IntegrityError, derived_id
 from eungdapso_platform.groupcommit import GroupCommit
 from eungdapso_platform.logging import get_logger
 from eungdapso_platform.outbox import OutboxRelay
-from eungdapso_platform.tracing import event_metadata
 from eungdapso_schemas.codes import Channel, Field, Kind, Language
 from eungdapso_schemas.events import Citizen, Place
 
@@ -56,8 +56,15 @@ def fingerprint(submission: ComplaintSubmission) -> str:
 
 
 class ComplaintIntake:
-    def __init__(self, app: IntakeApplication, receipts: ReceiptBook, relay: OutboxRelay | None) -> None:
+    def __init__(
+        self,
+        app: IntakeApplication,
+        receipts: ReceiptBook,
+        relay: OutboxRelay | None,
+        clock: Clock | None = None,
+    ) -> None:
         self.app = app
+        self.clock: Clock = clock or SystemClock()
         self.receipts = receipts
         self.relay = relay
         self.commits = GroupCommit(app.save)
@@ -69,34 +76,33 @@ class ComplaintIntake:
         request_print = fingerprint(submission) if idempotency_key is not None else None
         if idempotency_key is not None:
             complaint_id = derived_id(f"submission:{channel.value}", idempotency_key)
-            existing = await asyncio.to_thread(self.app.find, complaint_id)
+            existing = await asyncio.to_thread(self.app.complaint, complaint_id)
             if existing is not None:
                 return self._replay(existing, request_print)
         else:
             complaint_id = uuid.uuid4()
 
-        received_at = datetime.now(UTC)
+        received_at = self.clock.now()
         receipt_no = await self.receipts.next_number(received_at)
-        complaint = Complaint(
-            id=complaint_id,
-            receipt_no=receipt_no,
-            received_at=received_at,
-            channel=channel.value,
-            kind=submission.kind.value,
-            confidential=submission.kind.confidential,
-            field=submission.field.value if submission.field else None,
-            language=submission.language.value,
-            text=submission.text,
-            place=submission.place.model_dump(mode="json") if submission.place else None,
-            citizen=submission.contact.model_dump(mode="json") if submission.contact else None,
-            request_fingerprint=request_print,
-            meta=event_metadata(actor=f"citizen via {channel.value}"),
-        )
+        with acting_as(f"citizen via {channel.value}"):
+            complaint = Complaint.receive(
+                id=complaint_id,
+                receipt_no=receipt_no,
+                received_at=received_at,
+                channel=channel,
+                kind=submission.kind,
+                field=submission.field,
+                language=submission.language,
+                text=submission.text,
+                place=submission.place,
+                citizen=submission.contact,
+                request_fingerprint=request_print,
+            )
         try:
             await self.commits.save(complaint)
         except IntegrityError:
             # A concurrent request with the same Idempotency-Key won the race.
-            existing = await asyncio.to_thread(self.app.find, complaint_id)
+            existing = await asyncio.to_thread(self.app.complaint, complaint_id)
             if existing is None:
                 raise
             return self._replay(existing, request_print)

@@ -14,14 +14,19 @@ def main() -> None:
         nargs="?",
         default="serve",
         choices=["serve", "rebuild"],
-        help="serve the public API and projection (default), or drop and rebuild the read model "
-        "from the topics (stop the service first)",
+        help="serve the public API and projection (default), or rebuild the public read model from "
+        "the topics beside the live one and swap it in (the service may keep running)",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="swap in the rebuilt model even if it has seen less history than the live one",
     )
     args = parser.parse_args()
     if args.command == "rebuild":
         from eungdapso_publisher.rebuild import main as rebuild_main
 
-        rebuild_main()
+        rebuild_main(force=args.force)
         return
     from eungdapso_publisher.bootstrap import bootstrap
 

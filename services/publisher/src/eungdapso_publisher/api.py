@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel
 
 from eungdapso_platform.problems import Problem
-from eungdapso_publisher.projection import PublicProjection
+from eungdapso_publisher.projection import PublicStatusQueries
 from eungdapso_schemas.events import RECEIPT_NO_PATTERN
 
 router = APIRouter()
@@ -33,9 +33,9 @@ class PublicStatus(BaseModel):
     assigned_at: datetime | None
 
 
-async def get_projection(request: Request) -> PublicProjection:
-    projection: PublicProjection = request.app.state.projection
-    return projection
+async def get_queries(request: Request) -> PublicStatusQueries:
+    queries: PublicStatusQueries = request.app.state.queries
+    return queries
 
 
 def to_public(row: dict[str, Any]) -> PublicStatus:
@@ -64,9 +64,9 @@ def to_public(row: dict[str, Any]) -> PublicStatus:
 )
 async def public_status(
     receipt_no: Annotated[str, Path(pattern=RECEIPT_NO_PATTERN, max_length=20)],
-    projection: Annotated[PublicProjection, Depends(get_projection)],
+    queries: Annotated[PublicStatusQueries, Depends(get_queries)],
 ) -> PublicStatus:
-    row = await projection.by_receipt_no(receipt_no)
+    row = await queries.by_receipt_no(receipt_no)
     if row is None:
         raise Problem(
             404,

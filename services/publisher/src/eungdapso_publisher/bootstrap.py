@@ -3,40 +3,45 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
-from faststream.kafka import KafkaBroker
 
-from eungdapso_platform.consumer import EventConsumer
+from eungdapso_platform.consumer import Projection
 from eungdapso_platform.db import Database
-from eungdapso_platform.service import ServiceParts, create_app, make_broker
+from eungdapso_platform.service import NO_OVERRIDES, Overrides, ServiceParts, create_app
+from eungdapso_publisher import projection
 from eungdapso_publisher.api import router
-from eungdapso_publisher.projection import PublicProjection
 from eungdapso_publisher.settings import PublisherSettings
-from eungdapso_schemas.topics import COMPLAINT_ASSIGNED, COMPLAINT_RECEIVED
+from eungdapso_schemas.events import ComplaintAssignedV1, ComplaintReceivedV1
+from eungdapso_schemas.system import service
+
+SERVICE = service("publisher")
 
 
-def build_consumer(
-    settings: PublisherSettings, db: Database, broker: KafkaBroker | None
-) -> tuple[EventConsumer, PublicProjection]:
-    projection = PublicProjection(db)
-    consumer = EventConsumer.for_service(settings, db, broker)
-    consumer.project(COMPLAINT_RECEIVED, projection.on_received)
-    consumer.project(COMPLAINT_ASSIGNED, projection.on_assigned)
-    return consumer, projection
+def public_status(settings: PublisherSettings, db: Database) -> Projection:
+    """The `public_status` projection: the public processing status of every complaint."""
+    component = Projection(
+        "public_status",
+        service=settings.service_name,
+        db=db,
+        read_model=projection.PUBLIC_STATUS,
+        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+    )
+    component.on(ComplaintReceivedV1, projection.on_received)
+    component.on(ComplaintAssignedV1, projection.on_assigned)
+    return component
 
 
-def bootstrap(settings: PublisherSettings | None = None) -> FastAPI:
-    settings = settings or PublisherSettings()
+def build(settings: PublisherSettings, overrides: Overrides = NO_OVERRIDES) -> ServiceParts:
     db = Database.for_service(settings)
-    broker = make_broker(settings)
-    consumer, projection = build_consumer(settings, db, broker)
-    parts = ServiceParts(
+    return ServiceParts(
         settings=settings,
         db=db,
-        broker=broker,
-        consumer=consumer,
+        broker=overrides.broker_for(settings),
+        components=[public_status(settings, db)],
         routers=[router],
-        on_start=[projection.create],
+        state={"queries": projection.PublicStatusQueries(db)},
     )
-    app = create_app(parts, title="Eung-Dap-So publisher (공개)")
-    app.state.projection = projection
-    return app
+
+
+def bootstrap(settings: PublisherSettings | None = None, overrides: Overrides = NO_OVERRIDES) -> FastAPI:
+    settings = settings or PublisherSettings()
+    return create_app(build(settings, overrides), title=f"Eung-Dap-So {SERVICE.title}")

@@ -2,51 +2,43 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from fastapi import FastAPI
-from faststream.kafka import KafkaBroker
 
-from eungdapso_platform.consumer import EventConsumer
+from eungdapso_platform.consumer import Process
 from eungdapso_platform.db import Database
-from eungdapso_platform.eventstore import LedgerEntry
 from eungdapso_platform.outbox import OutboxRelay
-from eungdapso_platform.service import ServiceParts, create_app, make_broker
-from eungdapso_router.application import RouterApplication, to_integration_event
-from eungdapso_router.consumers import ComplaintReceivedHandler
-from eungdapso_router.domainmodel import Routing
+from eungdapso_platform.service import NO_OVERRIDES, Overrides, ServiceParts, create_app
+from eungdapso_router.application import OUTBOX, RouterApplication
+from eungdapso_router.consumers import Assignment
 from eungdapso_router.settings import RouterSettings
-from eungdapso_schemas.topics import COMPLAINT_RECEIVED
+from eungdapso_schemas.events import ComplaintReceivedV1
+from eungdapso_schemas.system import service
+
+SERVICE = service("router")
 
 
-def build_consumer(
-    settings: RouterSettings,
-    db: Database,
-    broker: KafkaBroker | None,
-    application: RouterApplication,
-    wake_relay: Callable[[], None],
-) -> EventConsumer:
-    consumer = EventConsumer.for_service(settings, db, broker)
-    received = ComplaintReceivedHandler(application)
-
-    def record(routings: list[Routing], entries: list[LedgerEntry]) -> None:
-        application.record(routings, entries)
-        wake_relay()
-
-    consumer.process(COMPLAINT_RECEIVED, received.decide, record)
-    return consumer
-
-
-def bootstrap(settings: RouterSettings | None = None) -> FastAPI:
-    settings = settings or RouterSettings()
+def build(settings: RouterSettings, overrides: Overrides = NO_OVERRIDES) -> ServiceParts:
     db = Database.for_service(settings)
-    broker = make_broker(settings)
-    application = RouterApplication(env=settings.eventsourcing_env())
-    relay = OutboxRelay(
-        name="router", application=application, translate=to_integration_event, db=db, settings=settings
+    application = RouterApplication(env=overrides.eventsourcing_env(settings))
+    relay = OutboxRelay(name="router", application=application, translate=OUTBOX, db=db, settings=settings)
+    assignment = Process(
+        "assignment",
+        service=settings.service_name,
+        application=application,
+        on_recorded=relay.wake,
+        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
     )
-    consumer = build_consumer(settings, db, broker, application, relay.wake)
-    parts = ServiceParts(settings=settings, db=db, broker=broker, consumer=consumer, relays=[relay])
-    app = create_app(parts, title="Eung-Dap-So router (배정)")
-    app.state.application = application
-    return app
+    assignment.on(ComplaintReceivedV1, Assignment(overrides.the_clock()).on_received)
+    return ServiceParts(
+        settings=settings,
+        db=db,
+        broker=overrides.broker_for(settings),
+        components=[assignment],
+        relays=[relay],
+        state={"application": application},
+    )
+
+
+def bootstrap(settings: RouterSettings | None = None, overrides: Overrides = NO_OVERRIDES) -> FastAPI:
+    settings = settings or RouterSettings()
+    return create_app(build(settings, overrides), title=f"Eung-Dap-So {SERVICE.title}")

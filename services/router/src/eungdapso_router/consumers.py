@@ -1,29 +1,37 @@
-"""The router's entry point from Kafka: thin, it turns an event into a command."""
+"""The router's entry points from Kafka: thin handlers that turn an event into a command."""
 
 from __future__ import annotations
 
+from eungdapso_platform.clock import Clock
+from eungdapso_platform.consumer import Unit
 from eungdapso_platform.logging import get_logger
-from eungdapso_platform.tracing import event_metadata
-from eungdapso_router.application import RouterApplication
-from eungdapso_router.domainmodel import Routing
+from eungdapso_router.domainmodel import Routing, routing_id
+from eungdapso_router.rules import choose_office
 from eungdapso_schemas.envelope import Envelope
 from eungdapso_schemas.events import ComplaintReceivedV1
 
 log = get_logger("eungdapso.router")
 
 
-class ComplaintReceivedHandler:
-    def __init__(self, app: RouterApplication) -> None:
-        self.app = app
+class Assignment:
+    """The `assignment` process: every received complaint is assigned to an office, once."""
 
-    def decide(self, envelope: Envelope[ComplaintReceivedV1]) -> Routing:
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+
+    def on_received(self, unit: Unit, envelope: Envelope[ComplaintReceivedV1]) -> None:
         received = envelope.data
-        routing = self.app.assign(
-            complaint_id=received.complaint_id,
-            receipt_no=received.receipt_no,
-            kind=received.kind,
-            field=received.field,
-            meta=event_metadata(actor="router:rule"),
+        if unit.get(Routing, routing_id(received.complaint_id)) is not None:
+            log.info("already_assigned")  # the same complaint published again: nothing new
+            return
+        office, rule = choose_office(received.kind, received.field)
+        unit.add(
+            Routing.assign(
+                complaint_id=received.complaint_id,
+                receipt_no=received.receipt_no,
+                office=office,
+                rule=rule,
+                at=self.clock.now(),
+            )
         )
-        log.info("assignment_decided", office=routing.office_code, rule=routing.rule)
-        return routing
+        log.info("assignment_decided", office=office.code, rule=rule)

@@ -3,36 +3,59 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, ClassVar
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
+
+from eungdapso_platform.domain import DomainError, RecordedAggregate
+from eungdapso_platform.eventstore import derived_id
+from eungdapso_schemas.events import Office
 
 
-class Routing(Aggregate):
-    if TYPE_CHECKING:  # created by the @event decorator below
-        Assigned: ClassVar[type[Aggregate.Created]]
-
-    """One per complaint; its id is derived from the complaint id, so a complaint
+def routing_id(complaint_id: UUID) -> UUID:
+    """One routing per complaint: its id is derived from the complaint's, so a complaint
     can never be assigned twice by accident."""
+    return derived_id("routing", str(complaint_id))
 
-    @event("Assigned")
+
+class Routing(RecordedAggregate):
+    class Assigned(RecordedAggregate.Created):
+        complaint_id: UUID
+        receipt_no: str
+        office: Office
+        rule: str
+        assigned_at: datetime
+
+    @classmethod
+    def assign(
+        cls, *, complaint_id: UUID, receipt_no: str, office: Office, rule: str, at: datetime
+    ) -> Routing:
+        """Assign a complaint to the office that handles it, saying by which rule."""
+        if not rule.strip():
+            raise DomainError("an assignment records the rule that made it")
+        if at.tzinfo is None:
+            raise DomainError("the moment of assignment must carry its time zone")
+        return cls(
+            id=routing_id(complaint_id),
+            complaint_id=complaint_id,
+            receipt_no=receipt_no,
+            office=office,
+            rule=rule,
+            assigned_at=at,
+        )
+
+    @event(Assigned)
     def __init__(
         self,
         id: UUID,
         complaint_id: UUID,
         receipt_no: str,
-        office_code: str,
-        office_name: str,
-        office_level: str,
+        office: Office,
         rule: str,
         assigned_at: datetime,
-        meta: dict[str, str],
     ) -> None:
         self.complaint_id = complaint_id
         self.receipt_no = receipt_no
-        self.office_code = office_code
-        self.office_name = office_name
-        self.office_level = office_level
+        self.office = office
         self.rule = rule
         self.assigned_at = assigned_at

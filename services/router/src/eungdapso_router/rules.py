@@ -6,41 +6,32 @@ this table later; the decision is recorded with the rule that made it, for audit
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from eungdapso_schemas.codes import Field, Kind, OfficeLevel
-
-
-@dataclass(frozen=True)
-class OfficeRef:
-    code: str
-    name: str
-    level: OfficeLevel
-
+from eungdapso_schemas.events import Office
 
 HQ = OfficeLevel.HEADQUARTERS
-BY_FIELD: dict[Field, OfficeRef] = {
-    Field.HOUSING_BUILDING: OfficeRef("seoul.housing", "주택정책실", HQ),
-    Field.ROADS_TRAFFIC: OfficeRef("seoul.transport", "도시교통실", HQ),
-    Field.GENERAL_ADMIN: OfficeRef("seoul.administration", "행정국", HQ),
-    Field.ENVIRONMENT_PARKS: OfficeRef("seoul.climate_environment", "기후환경본부", HQ),
-    Field.HEALTH_WELFARE: OfficeRef("seoul.welfare", "복지정책실", HQ),
-    Field.URBAN_PLANNING: OfficeRef("seoul.urban_planning", "도시계획국", HQ),
-    Field.INDUSTRY_CULTURE: OfficeRef("seoul.culture", "문화본부", HQ),
-    Field.SAFETY: OfficeRef("seoul.safety", "안전총괄실", HQ),
+BY_FIELD: dict[Field, Office] = {
+    Field.HOUSING_BUILDING: Office(code="seoul.housing", name="주택정책실", level=HQ),
+    Field.ROADS_TRAFFIC: Office(code="seoul.transport", name="도시교통실", level=HQ),
+    Field.GENERAL_ADMIN: Office(code="seoul.administration", name="행정국", level=HQ),
+    Field.ENVIRONMENT_PARKS: Office(code="seoul.climate_environment", name="기후환경본부", level=HQ),
+    Field.HEALTH_WELFARE: Office(code="seoul.welfare", name="복지정책실", level=HQ),
+    Field.URBAN_PLANNING: Office(code="seoul.urban_planning", name="도시계획국", level=HQ),
+    Field.INDUSTRY_CULTURE: Office(code="seoul.culture", name="문화본부", level=HQ),
+    Field.SAFETY: Office(code="seoul.safety", name="안전총괄실", level=HQ),
 }
 #: Confidential reports go to the offices that investigate them, whatever the field.
-BY_KIND: dict[Kind, OfficeRef] = {
-    Kind.CORRUPTION_REPORT: OfficeRef("seoul.audit", "감사위원회", HQ),
-    Kind.WHISTLEBLOWING: OfficeRef("seoul.audit", "감사위원회", HQ),
-    Kind.HUMAN_RIGHTS: OfficeRef("seoul.human_rights", "인권담당관", HQ),
-    Kind.WELFARE_REPORT: OfficeRef("seoul.welfare", "복지정책실", HQ),
+BY_KIND: dict[Kind, Office] = {
+    Kind.CORRUPTION_REPORT: Office(code="seoul.audit", name="감사위원회", level=HQ),
+    Kind.WHISTLEBLOWING: Office(code="seoul.audit", name="감사위원회", level=HQ),
+    Kind.HUMAN_RIGHTS: Office(code="seoul.human_rights", name="인권담당관", level=HQ),
+    Kind.WELFARE_REPORT: Office(code="seoul.welfare", name="복지정책실", level=HQ),
 }
 #: Everything else is handled by the Eung-Dap-So desk itself.
-DEFAULT = OfficeRef("seoul.eungdapso", "시민소통기획관 응답소", HQ)
+DEFAULT = Office(code="seoul.eungdapso", name="시민소통기획관 응답소", level=HQ)
 
 
-def choose_office(kind: Kind, field: Field | None) -> tuple[OfficeRef, str]:
+def choose_office(kind: Kind, field: Field | None) -> tuple[Office, str]:
     if kind in BY_KIND:
         return BY_KIND[kind], f"kind:{kind.value}"
     if field is not None and field in BY_FIELD:

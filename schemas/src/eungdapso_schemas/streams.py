@@ -1,0 +1,104 @@
+"""The stream registry: every topic, who owns it, which event types it carries and who
+consumes each (DESIGN.md, "One stream per owner").
+
+Each owning service publishes all its events about complaints to its own topic, keyed by
+complaint id, told apart by the CloudEvents `type`: one owner's events about one complaint
+stay in order (assigned → transferred → assigned again), which per-type topics could not
+promise. Consumers are named `<service>.<component>` (a component has its own consumer
+group and ledger). The outbox relay picks the topic from the payload type, consumers
+subscribe through this registry, and the AsyncAPI document is generated from it, so the
+document cannot name a topic, type or consumer the code does not have.
+
+Topic names changed in v2 of the contract: `eungdapso.complaint.received` and
+`eungdapso.complaint.assigned` (one type per topic) became `eungdapso.intake.events` and
+`eungdapso.router.events`; the payloads themselves are unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from eungdapso_schemas.events import ComplaintAssignedV1, ComplaintReceivedV1, Payload
+
+#: Version of the stream layout (topics and which types travel where), in the AsyncAPI info.
+CONTRACT_VERSION = "2.0.0"
+
+
+@dataclass(frozen=True)
+class Carried:
+    """One event type a stream carries, and the consumer components that read it."""
+
+    payload: type[Payload]
+    consumers: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str
+    description: str
+    #: Kept forever by default: read models are rebuilt, and audits replayed, from here.
+    retention_ms: int = -1
+
+    def kafka_configs(self) -> dict[str, str]:
+        return {"retention.ms": str(self.retention_ms), "cleanup.policy": "delete"}
+
+
+@dataclass(frozen=True)
+class Stream(Topic):
+    owner: str = ""
+    carries: tuple[Carried, ...] = ()
+
+    @property
+    def payloads(self) -> tuple[type[Payload], ...]:
+        return tuple(c.payload for c in self.carries)
+
+    def consumers_of(self, payload: type[Payload]) -> tuple[str, ...]:
+        return next((c.consumers for c in self.carries if c.payload is payload), ())
+
+
+INTAKE_EVENTS = Stream(
+    name="eungdapso.intake.events",
+    owner="intake",
+    description="What intake recorded: complaints received through any channel (key: complaint id).",
+    carries=(Carried(ComplaintReceivedV1, consumers=("router.assignment", "publisher.public_status")),),
+)
+ROUTER_EVENTS = Stream(
+    name="eungdapso.router.events",
+    owner="router",
+    description="What the router decided: assignments to offices (key: complaint id).",
+    carries=(Carried(ComplaintAssignedV1, consumers=("publisher.public_status",)),),
+)
+DEAD_LETTER = Topic(
+    name="eungdapso.deadletter",
+    description=(
+        "Messages a consumer could not parse, validate or process, unchanged, with the reason in "
+        "the `dlq_reason` header and their origin in `dlq_topic`, `dlq_partition`, `dlq_offset`, "
+        "`dlq_consumer`."
+    ),
+)
+
+STREAMS: tuple[Stream, ...] = (INTAKE_EVENTS, ROUTER_EVENTS)
+ALL_TOPICS: tuple[Topic, ...] = (*STREAMS, DEAD_LETTER)
+PAYLOADS: tuple[type[Payload], ...] = tuple(p for s in STREAMS for p in s.payloads)
+
+_BY_PAYLOAD: dict[type[Payload], Stream] = {p: s for s in STREAMS for p in s.payloads}
+_BY_TYPE: dict[str, type[Payload]] = {p.cloudevents_type(): p for p in PAYLOADS}
+if len(_BY_PAYLOAD) != len(PAYLOADS) or len(_BY_TYPE) != len(PAYLOADS):
+    raise RuntimeError("an event type is registered twice in the stream registry")
+
+
+def stream_for(payload: type[Payload]) -> Stream:
+    """The one stream an event type travels on (its owner's)."""
+    try:
+        return _BY_PAYLOAD[payload]
+    except KeyError:
+        raise LookupError(f"no stream carries {payload.__name__}: add it to the registry") from None
+
+
+def payload_type(cloudevents_type: str) -> type[Payload] | None:
+    """The payload model of a CloudEvents `type` such as `...complaint.received.v1`."""
+    return _BY_TYPE.get(cloudevents_type)
+
+
+def streams_consumed_by(consumer: str) -> tuple[Stream, ...]:
+    return tuple(s for s in STREAMS if any(consumer in c.consumers for c in s.carries))
