@@ -16,13 +16,17 @@ async def make_stack(database: PostgresTarget, tmp_path: Path) -> AsyncIterator[
     """Start service processes on the test's database and a given broker."""
     stacks: list[Stack] = []
 
-    async def start(bootstrap: str, services: tuple[str, ...] = ("intake", "router", "publisher")) -> Stack:
+    async def start(
+        bootstrap: str,
+        services: tuple[str, ...] = ("intake", "router", "publisher"),
+        env: dict[str, str] | None = None,
+    ) -> Stack:
         stack = Stack(
             postgres=database,
             bootstrap_servers=bootstrap,
             logs=tmp_path / "logs",
             services=services,
-            extra_env={"RELAY_POLL_INTERVAL_S": "0.1", "KAFKA_REQUEST_TIMEOUT_MS": "2000"},
+            extra_env={"RELAY_POLL_INTERVAL_S": "0.1", "KAFKA_REQUEST_TIMEOUT_MS": "2000", **(env or {})},
         )
         stacks.append(stack)
         await stack.start()

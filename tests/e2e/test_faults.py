@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from collections import Counter
+from pathlib import Path
 
 import httpx
 import psycopg
 import pytest
 
-from eungdapso_devstack.infra import PostgresTarget, ServiceProcess, free_port
+from eungdapso_devstack.infra import PostgresTarget, ServiceProcess, TansuBroker, ensure_topics, free_port
 from eungdapso_schemas.envelope import decode
-from eungdapso_schemas.streams import INTAKE_EVENTS
+from eungdapso_schemas.streams import INTAKE_EVENTS, ROUTER_EVENTS
 from tests.e2e.conftest import StackFactory
 from tests.support.kafka import read_topic
 from tests.support.tcpproxy import TcpProxy
@@ -148,3 +152,54 @@ async def test_two_router_replicas_share_the_work_and_survive_losing_one(
         assert_each_applied_exactly_once(database, 60)
     finally:
         second.stop()
+
+
+async def test_a_broker_that_lost_its_history_gets_it_again_and_nothing_is_applied_twice(
+    make_stack: StackFactory, database: PostgresTarget, tmp_path: Path
+) -> None:
+    """What restarting `make run` does: the development broker comes back empty while the
+    event stores, relay positions and read models persist. The relays find the broker
+    lacking what they recorded as published and publish their logs again; the consumers'
+    ledgers drop the repeats; a rebuild afterwards has the whole history."""
+    port = free_port()
+    broker = TansuBroker(port=port, log_file=tmp_path / "broker-1.log")
+    broker.start()
+    try:
+        await ensure_topics(broker.bootstrap_servers)
+        stack = await make_stack(broker.bootstrap_servers, env={"RELAY_HISTORY_CHECK_INTERVAL_S": "1"})
+        async with httpx.AsyncClient(base_url=stack["intake"].base_url) as client:
+            for i in range(9):
+                assert (await client.post("/api/v1/complaints", json=body(i))).status_code == 201
+            await eventually(lambda: asyncio.sleep(0, assigned(database) == 9), what="nine assigned")
+
+            broker.stop()  # memory only: topics, records and consumer offsets are gone
+            broker = TansuBroker(port=port, log_file=tmp_path / "broker-2.log")
+            broker.start()
+            await ensure_topics(broker.bootstrap_servers)
+
+            # Both relays publish their history again: the new broker has the nine complaints
+            # and the router's nine assignments.
+            received = await read_topic(broker.bootstrap_servers, INTAKE_EVENTS.name, at_least=9, timeout=60)
+            assert len({decode(r.headers, r.key, r.value).id for r in received}) == 9
+            await read_topic(broker.bootstrap_servers, ROUTER_EVENTS.name, at_least=9, timeout=60)
+            r = await client.post("/api/v1/complaints", json=body(9))
+            assert r.status_code == 201
+        await eventually(lambda: asyncio.sleep(0, assigned(database) == 10), timeout=60, what="ten assigned")
+        await asyncio.sleep(1.0)
+        assert_each_applied_exactly_once(database, 10)
+        async with httpx.AsyncClient() as probe:
+            relay = (await probe.get(stack["intake"].base_url + "/readyz")).json()["relays"]["intake"]
+        assert relay["republished_from_start"] >= 1
+
+        # The history is whole again, so a rebuild has everything the live model has seen.
+        done = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "eungdapso_publisher", "rebuild"],
+            env={**os.environ, **stack["publisher"].env},
+            capture_output=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr.decode()[-2000:]
+        assert assigned(database) == 10
+    finally:
+        broker.stop()
