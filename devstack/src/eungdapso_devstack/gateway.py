@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from eungdapso_devstack.infra import SERVICES
+from eungdapso_schemas.system import ingress_routes
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -30,13 +30,10 @@ class Route:
         return path == self.path if self.exact else path.startswith(self.path)
 
 
-#: Ingress rules, most specific first (pathType Exact before Prefix).
-ROUTES: tuple[Route, ...] = (
-    Route("/api/v1/complaints", exact=True, service="intake"),
-    Route("/api/v1/complaints/", exact=False, service="publisher"),
-    # Each service's own endpoints (readiness detail, OpenAPI docs) under /services/<name>/.
-    *(Route(f"/services/{name}/", exact=False, service=name) for name in SERVICES),
-)
+#: Ingress rules from the service registry, most specific first (pathType Exact before
+#: Prefix), then each service's own endpoints (readiness detail, OpenAPI docs) under
+#: /services/<name>/.
+ROUTES: tuple[Route, ...] = tuple(Route(rule.path, rule.exact, name) for rule, name in ingress_routes())
 #: Like an Ingress's body-size limit; each service enforces its own, smaller one.
 MAX_BODY_BYTES = 1024 * 1024
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "upgrade", "host", "content-length"}

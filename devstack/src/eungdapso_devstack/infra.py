@@ -22,11 +22,12 @@ from psycopg import sql
 
 from eungdapso_platform.logging import get_logger
 from eungdapso_schemas.streams import ALL_TOPICS
+from eungdapso_schemas.system import SERVICE_NAMES
 
 log = get_logger("eungdapso.devstack")
 
-#: Every service, each run as `python -m eungdapso_<name>` on a free loopback port.
-SERVICES: tuple[str, ...] = ("intake", "router", "sla", "notifier", "publisher", "rating")
+#: Every service of the registry, each run as `python -m eungdapso_<name>` on a free port.
+SERVICES: tuple[str, ...] = SERVICE_NAMES
 
 
 def _die_with_parent() -> None:

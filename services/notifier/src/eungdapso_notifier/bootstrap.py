@@ -10,7 +10,10 @@ from fastapi import FastAPI
 
 from eungdapso_notifier.settings import NotifierSettings
 from eungdapso_platform.service import create_skeleton_app
+from eungdapso_schemas.system import service
 
 
 def bootstrap(settings: NotifierSettings | None = None) -> FastAPI:
-    return create_skeleton_app(settings or NotifierSettings(), title="Eung-Dap-So notifier (알림)")
+    return create_skeleton_app(
+        settings or NotifierSettings(), title=f"Eung-Dap-So {service('notifier').title}"
+    )

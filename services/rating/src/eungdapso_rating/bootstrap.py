@@ -10,7 +10,8 @@ from fastapi import FastAPI
 
 from eungdapso_platform.service import create_skeleton_app
 from eungdapso_rating.settings import RatingSettings
+from eungdapso_schemas.system import service
 
 
 def bootstrap(settings: RatingSettings | None = None) -> FastAPI:
-    return create_skeleton_app(settings or RatingSettings(), title="Eung-Dap-So rating (만족도)")
+    return create_skeleton_app(settings or RatingSettings(), title=f"Eung-Dap-So {service('rating').title}")

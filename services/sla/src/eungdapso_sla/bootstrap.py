@@ -9,8 +9,9 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from eungdapso_platform.service import create_skeleton_app
+from eungdapso_schemas.system import service
 from eungdapso_sla.settings import SlaSettings
 
 
 def bootstrap(settings: SlaSettings | None = None) -> FastAPI:
-    return create_skeleton_app(settings or SlaSettings(), title="Eung-Dap-So SLA deadlines (처리기한)")
+    return create_skeleton_app(settings or SlaSettings(), title=f"Eung-Dap-So {service('sla').title}")
