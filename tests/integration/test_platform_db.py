@@ -41,7 +41,8 @@ async def test_a_leader_whose_session_is_killed_is_no_leader(database: PostgresT
     assert await leader.hold()
     with psycopg.connect(database.conninfo(), autocommit=True) as admin:
         admin.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype='advisory' AND pid <> pg_backend_pid()"
+            "SELECT pg_terminate_backend(pid) FROM pg_locks"
+            " WHERE locktype='advisory' AND pid <> pg_backend_pid()"
         )
     await asyncio.sleep(0.1)
     assert await standby.hold() is True
@@ -78,7 +79,8 @@ def test_migrations_apply_once_in_order_even_from_replicas_starting_together(
             "SELECT component, version FROM casework.schema_migrations ORDER BY component, version"
         ).fetchall()
         columns = conn.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema='casework' AND table_name='inbox'"
+            "SELECT column_name FROM information_schema.columns"
+            " WHERE table_schema='casework' AND table_name='inbox'"
         ).fetchall()
     assert rows == [("casework", 1), ("casework", 2), *[("platform", m.version) for m in PLATFORM_MIGRATIONS]]
     assert {c[0] for c in columns} == {"id", "office"}
