@@ -62,7 +62,9 @@ async def test_submit_then_public_status_shows_the_assigned_office_and_no_person
     assert router_ready["service"] == "router" and router_ready["checks"] == {
         "database": True,
         "broker": True,
+        "consumers": True,
     }
+    assert router_ready["components"]["router.assignment"]["kind"] == "process"
     correlation_id = "e2e0correlation01"
     submitted = await client.post(
         "/api/v1/complaints",

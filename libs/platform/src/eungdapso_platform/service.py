@@ -11,6 +11,7 @@ and an in-memory event store), `bootstrap(settings, overrides)` wraps them in `c
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -158,6 +159,13 @@ def create_app(parts: ServiceParts, *, title: str, max_body_bytes: int | None = 
         checks: dict[str, Any] = {"database": await parts.db.ping()}
         if parts.broker is not None:
             checks["broker"] = parts.broker_started and await _ping(parts.broker)
+        if parts.components:
+            # A component stuck on the same batch for long is not ready, whatever the cause.
+            checks["consumers"] = not any(
+                c.stats.failing_since is not None
+                and time.monotonic() - c.stats.failing_since > settings.consumer_stall_alarm_s
+                for c in parts.components
+            )
         ready = all(checks.values())
         detail: dict[str, Any] = {"service": settings.service_name, "ready": ready, "checks": checks}
         if parts.relays:

@@ -43,6 +43,9 @@ class ServiceSettings(BaseSettings):
     #: (HTTP answers 503, consumers retry): an outage fails fast instead of hanging.
     postgres_connect_timeout_s: int = Field(default=2, ge=1, le=60)
 
+    #: A consumer component failing the same batch for longer than this makes /readyz fail.
+    consumer_stall_alarm_s: float = Field(default=60.0, gt=0)
+
     relay_batch_size: int = Field(default=500, ge=1, le=10_000)
     relay_poll_interval_s: float = Field(default=0.5, gt=0)
     #: How often the leading relay checks that the broker still holds what it published.
