@@ -8,19 +8,35 @@ Both recorders add the same two things to the library's:
 - `writes`: read-model rows a process keeps beside its events (a lookup table, ...),
   written in the same transaction too.
 The PostgreSQL recorder is the production one; the in-memory one serves fast unit tests.
+
+The PostgreSQL recorder also bounds work done `within` a deadline (an HTTP request) by it
+instead of by the library's retry loop (10 attempts, each waiting up to the pool timeout:
+20 s and more while the database is down): waiting for a connection, lock waits and
+statements stop at the deadline, and a failed attempt is retried only while time remains
+and only if it certainly did not commit. When the connection fails while the transaction
+commits, the outcome is unknown: `CommitOutcomeUnknown` says so, and nothing is retried.
+Work outside a deadline (relays, consumers) keeps the library's behaviour.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 import uuid
+from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ParamSpec, TypeVar, cast
 
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError, StoredEvent
 from eventsourcing.popo import POPOApplicationRecorder, POPOFactory
-from eventsourcing.postgres import PostgresApplicationRecorder
-from psycopg import Cursor
+from eventsourcing.postgres import (
+    ConnectionPool,
+    PostgresAggregateRecorder,
+    PostgresApplicationRecorder,
+    PostgresDatastore,
+)
+from psycopg import Connection, Cursor
 from psycopg.conninfo import make_conninfo
 from psycopg.rows import DictRow
 
@@ -30,6 +46,7 @@ from eungdapso_schemas.envelope import Envelope
 from eungdapso_schemas.events import ComplaintEvent
 
 __all__ = [
+    "CommitOutcomeUnknown",
     "IntegrityError",
     "LedgerEntry",
     "LedgeredPOPORecorder",
@@ -38,10 +55,76 @@ __all__ = [
     "derived_id",
     "event_id",
     "integration_event",
+    "remaining_s",
+    "within",
 ]
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 #: Namespace for deterministic ids (event ids, aggregate ids derived from other ids).
 EUNGDAPSO_NAMESPACE = uuid.UUID("5f0e4a52-6a4f-4d0e-9b1e-2b1d7c3a0e11")
+
+#: The deadline (`time.monotonic()`) of the work at hand in this thread, if it has one.
+_deadline: ContextVar[float | None] = ContextVar("eungdapso_eventstore_deadline", default=None)
+#: Pause between two attempts within a deadline (the library waits 0.2 s too).
+RETRY_PAUSE_S = 0.2
+#: A connection whose server stops answering is given up after this long (TCP keepalives
+#: while waiting for a reply, `tcp_user_timeout` while data goes unacknowledged), so a
+#: network partition cannot hold a connection, and the thread using it, for the kernel's
+#: default of several minutes.
+DEAD_PEER_S = 10
+
+
+class CommitOutcomeUnknown(OperationalError):
+    """The connection failed while the transaction was being committed: the events may or
+    may not be recorded. Saving the same events again is safe (a recorded one conflicts);
+    saying "nothing was recorded" is not."""
+
+
+def within(deadline: float, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """Call `fn` with every event-store call it makes bounded by `deadline` (`time.monotonic()`)."""
+    token = _deadline.set(deadline)
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        _deadline.reset(token)
+
+
+def remaining_s() -> float | None:
+    """Time left before the deadline of the work at hand, None without one."""
+    deadline = _deadline.get()
+    return None if deadline is None else deadline - time.monotonic()
+
+
+class _DeadlinePool(ConnectionPool[Connection[DictRow]]):
+    """The library's pool, waiting for a connection no longer than the deadline allows."""
+
+    def getconn(self, timeout: float | None = None) -> Connection[DictRow]:
+        left = remaining_s()
+        if left is not None:
+            timeout = max(0.0, min(self.timeout if timeout is None else timeout, left))
+        return super().getconn(timeout)
+
+
+def _bound_connections(datastore: PostgresDatastore) -> None:
+    """Before the pool opens: connection attempts and dead peers bounded, waits for a
+    connection bounded by the deadline of the work at hand."""
+    pool = datastore.pool
+    if isinstance(pool.kwargs, dict):
+        pool.kwargs.setdefault("connect_timeout", max(1, round(pool.timeout)))
+        pool.kwargs.setdefault("keepalives", 1)
+        pool.kwargs.setdefault("keepalives_idle", DEAD_PEER_S // 2)
+        pool.kwargs.setdefault("keepalives_interval", 1)
+        pool.kwargs.setdefault("keepalives_count", DEAD_PEER_S // 2)
+        pool.kwargs.setdefault("tcp_user_timeout", DEAD_PEER_S * 1000)
+    if type(pool) is ConnectionPool:
+        pool.__class__ = _DeadlinePool  # same state, one method more
+
+
+def _undecorated(method: Callable[..., T]) -> Callable[..., T]:
+    """The library method without its retry decorator (10 attempts)."""
+    return cast(Callable[..., T], getattr(method, "__wrapped__", method))
 
 
 @dataclass(frozen=True)
@@ -59,6 +142,10 @@ class Write:
 
 
 class LedgeredPostgresRecorder(PostgresApplicationRecorder):
+    def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
+        super().__init__(datastore, **kwargs)
+        _bound_connections(datastore)
+
     def create_table(self) -> None:
         # The library creates its own tables; the ledger is the platform's (migrations).
         kwargs: dict[str, Any] = self.datastore.pool.kwargs  # type: ignore[assignment]
@@ -66,7 +153,46 @@ class LedgeredPostgresRecorder(PostgresApplicationRecorder):
         migrate(make_conninfo(**params), self.datastore.schema, PLATFORM_MIGRATIONS)
         super().create_table()
 
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        deadline = _deadline.get()
+        if deadline is None:
+            ids: Sequence[int] | None = super().insert_events(stored_events, **kwargs)
+            return ids
+        insert: Callable[..., Sequence[int] | None] = _undecorated(PostgresApplicationRecorder.insert_events)
+        while True:
+            statements_done: list[bool] = []  # set when only COMMIT is left to do
+            try:
+                return insert(self, stored_events, _statements_done=statements_done, **kwargs)
+            except (InterfaceError, OperationalError) as exc:
+                if statements_done:
+                    raise CommitOutcomeUnknown(f"connection failed while committing: {exc}") from exc
+                if time.monotonic() + RETRY_PAUSE_S >= deadline:
+                    raise
+            time.sleep(RETRY_PAUSE_S)
+
+    def select_events(self, originator_id: Any, **kwargs: Any) -> Sequence[StoredEvent]:
+        deadline = _deadline.get()
+        if deadline is None:
+            events: Sequence[StoredEvent] = super().select_events(originator_id, **kwargs)
+            return events
+        select: Callable[..., Sequence[StoredEvent]] = _undecorated(PostgresAggregateRecorder.select_events)
+        while True:
+            try:
+                return select(self, originator_id, **kwargs)
+            except (InterfaceError, OperationalError):
+                if time.monotonic() + RETRY_PAUSE_S >= deadline:
+                    raise
+            time.sleep(RETRY_PAUSE_S)
+
     def _insert_events(self, curs: Cursor[DictRow], stored_events: Any, **kwargs: Any) -> None:
+        left = remaining_s()
+        if left is not None:
+            # No statement of this transaction (the wait for the table lock included) may run
+            # longer than the time left. The library sets `lock_timeout` to 0 (none); this bounds
+            # the lock wait anyway.
+            curs.execute(
+                "SELECT set_config('statement_timeout', %s, true)", (f"{max(1, int(left * 1000))}ms",)
+            )
         entries: list[LedgerEntry] = kwargs.get("ledger_entries") or []
         if entries:
             curs.executemany(
@@ -76,6 +202,16 @@ class LedgeredPostgresRecorder(PostgresApplicationRecorder):
         for write in kwargs.get("writes") or []:
             curs.execute(schema_sql(write.statement, self.datastore.schema), write.params)
         super()._insert_events(curs, stored_events, **kwargs)
+        if not stored_events:
+            _mark_statements_done(kwargs)
+
+    def _fetch_ids_after_insert_events(
+        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        # The library's last step before COMMIT: from here a failure may follow a commit.
+        notification_ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+        _mark_statements_done(kwargs)
+        return notification_ids
 
     def processed_among(self, ledger: str, message_ids: list[str]) -> set[str]:
         with self.datastore.transaction(commit=False) as curs:
@@ -88,6 +224,12 @@ class LedgeredPostgresRecorder(PostgresApplicationRecorder):
                 (ledger, message_ids),
             )
             return {row["message_id"] for row in curs.fetchall()}
+
+
+def _mark_statements_done(kwargs: dict[str, Any]) -> None:
+    marker: list[bool] | None = kwargs.get("_statements_done")
+    if marker is not None:
+        marker.append(True)
 
 
 class LedgeredPOPORecorder(POPOApplicationRecorder):
