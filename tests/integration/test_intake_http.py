@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import psycopg
 import pytest
@@ -12,6 +15,7 @@ from fastapi.testclient import TestClient
 from eungdapso_devstack.infra import PostgresTarget
 from eungdapso_intake.bootstrap import bootstrap
 from eungdapso_intake.settings import IntakeSettings
+from eungdapso_platform.eventstore import CommitOutcomeUnknown, LedgeredPostgresRecorder
 
 pytestmark = pytest.mark.integration
 
@@ -166,3 +170,130 @@ def test_database_outage_answers_503_and_records_nothing(database: PostgresTarge
         assert again.status_code == 201 and again.headers.get("idempotent-replayed") is None
     admin.close()
     assert stored_events(database) == 2
+
+
+def cut_off(admin: psycopg.Connection[object], database: PostgresTarget) -> None:
+    """The database stops answering: no new connections, the open ones are killed."""
+    admin.execute(f'ALTER DATABASE "{database.dbname}" WITH ALLOW_CONNECTIONS false')
+    admin.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname=%s", (database.dbname,)
+    )
+
+
+def restore(admin: psycopg.Connection[object], database: PostgresTarget) -> None:
+    admin.execute(f'ALTER DATABASE "{database.dbname}" WITH ALLOW_CONNECTIONS true')
+
+
+def admin_connection(database: PostgresTarget) -> psycopg.Connection[object]:
+    target = PostgresTarget(database.host, database.port, database.user, database.password, "postgres")
+    return psycopg.connect(target.conninfo(), autocommit=True)  # type: ignore[return-value]
+
+
+@pytest.mark.parametrize("receipts_in_hand", [True, False], ids=["receipts-in-hand", "receipt-block-needed"])
+def test_outage_fails_fast_and_nothing_answered_503_is_recorded_later(
+    database: PostgresTarget, receipts_in_hand: bool
+) -> None:
+    """Several citizens submit without Idempotency-Key while PostgreSQL is unreachable: each gets a
+    503 problem within seconds (not the 16–30 s of the library's retry loop, nor one receipt-block
+    attempt after another), and none of those complaints appears once the database is back; the
+    service then records new ones normally."""
+    admin = admin_connection(database)
+    before = 0
+    with TestClient(bootstrap(settings_for(database)), raise_server_exceptions=False) as client:
+        if receipts_in_hand:  # a first complaint took a block of receipt numbers
+            assert client.post("/api/v1/complaints", json=COMPLAINT).status_code == 201
+            before = 1
+        cut_off(admin, database)
+
+        def submit(i: int) -> tuple[int, str, dict[str, object], float]:
+            started = time.monotonic()
+            response = client.post("/api/v1/complaints", json={**COMPLAINT, "text": f"정전 중 민원 {i}"})
+            elapsed = time.monotonic() - started
+            return response.status_code, response.headers["content-type"], response.json(), elapsed
+
+        try:
+            with ThreadPoolExecutor(6) as pool:
+                answers = list(pool.map(submit, range(6)))
+        finally:
+            restore(admin, database)
+        for status, content_type, problem, elapsed in answers:
+            assert status == 503, problem
+            assert content_type.startswith("application/problem+json")
+            assert problem["type"] == "https://eungdapso.seoul.go.kr/problems/unavailable"
+            assert "nothing was recorded" in str(problem["detail"])
+            assert elapsed < 8, f"answered after {elapsed:.1f} s"
+            # A key to retry with, so that a retry can never file the complaint twice.
+            assert isinstance(problem["idempotency_key"], str) and problem["idempotency_key"]
+        # Whatever was under way when the citizens were answered has finished by now.
+        time.sleep(3)
+        assert stored_events(database) == before
+
+        after = client.post("/api/v1/complaints", json=COMPLAINT)
+        assert after.status_code == 201, after.text
+    admin.close()
+    assert stored_events(database) == before + 1
+
+
+def test_connection_lost_while_committing_says_outcome_unknown_and_the_retry_records_once(
+    database: PostgresTarget, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The session dies after every statement succeeded, as COMMIT is sent: intake cannot know
+    whether the complaint was recorded, must not say "nothing was recorded", and gives the key
+    whose retry records it exactly once."""
+    admin = admin_connection(database)
+    commit_next = LedgeredPostgresRecorder._fetch_ids_after_insert_events
+
+    def then_lose_the_session(
+        self: LedgeredPostgresRecorder, curs: psycopg.Cursor[Any], stored: Any, **kwargs: Any
+    ) -> Any:
+        ids = commit_next(self, curs, stored, **kwargs)
+        admin.execute("SELECT pg_terminate_backend(%s, 5000)", (curs.connection.info.backend_pid,))
+        return ids
+
+    with TestClient(bootstrap(settings_for(database)), raise_server_exceptions=False) as client:
+        monkeypatch.setattr(LedgeredPostgresRecorder, "_fetch_ids_after_insert_events", then_lose_the_session)
+        lost = client.post("/api/v1/complaints", json=COMPLAINT)
+        monkeypatch.undo()
+        assert lost.status_code == 503, lost.text
+        assert lost.headers["content-type"].startswith("application/problem+json")
+        problem = lost.json()
+        assert problem["type"] == "https://eungdapso.seoul.go.kr/problems/outcome-unknown"
+        assert "nothing was recorded" not in problem["detail"]
+        key = problem["idempotency_key"]
+        assert key in problem["detail"]
+
+        retry = client.post("/api/v1/complaints", json=COMPLAINT, headers={"Idempotency-Key": key})
+        assert retry.status_code == 201, retry.text
+        again = client.post("/api/v1/complaints", json=COMPLAINT, headers={"Idempotency-Key": key})
+        assert again.status_code == 201 and again.json() == retry.json()
+    admin.close()
+    assert stored_events(database) == 1
+
+
+def test_a_retry_after_an_unknown_outcome_that_was_recorded_returns_its_receipt(
+    database: PostgresTarget, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The other unknown: the commit went through but its acknowledgement was lost. The retry
+    with the key from the 503 gets the recorded complaint back instead of filing it twice."""
+    with TestClient(bootstrap(settings_for(database))) as client:
+        commits = client.app.state.intake.commits  # type: ignore[attr-defined]
+        save = commits.save
+
+        async def committed_then_lost(aggregate: Any, *, deadline: float | None = None) -> None:
+            await save(aggregate, deadline=deadline)
+            raise CommitOutcomeUnknown("connection lost after COMMIT was sent")
+
+        monkeypatch.setattr(commits, "save", committed_then_lost)
+        lost = client.post("/api/v1/complaints", json=COMPLAINT)
+        monkeypatch.undo()
+        assert lost.status_code == 503 and lost.json()["type"].endswith("/outcome-unknown")
+        assert stored_events(database) == 1
+        key = lost.json()["idempotency_key"]
+
+        retry = client.post("/api/v1/complaints", json=COMPLAINT, headers={"Idempotency-Key": key})
+        assert retry.status_code == 201 and retry.headers.get("idempotent-replayed") == "true"
+        other = client.post(
+            "/api/v1/complaints", json={**COMPLAINT, "text": "다른 민원"}, headers={"Idempotency-Key": key}
+        )
+        assert other.status_code == 422
+    assert stored_events(database) == 1

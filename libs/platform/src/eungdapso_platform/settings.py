@@ -42,6 +42,10 @@ class ServiceSettings(BaseSettings):
     #: How long to wait for a database connection before giving up on the work at hand
     #: (HTTP answers 503, consumers retry): an outage fails fast instead of hanging.
     postgres_connect_timeout_s: int = Field(default=2, ge=1, le=60)
+    #: How long a request may wait on the database, queueing, connecting, locks and retries
+    #: included, before it is answered 503 (well under the gateway's 30 s): an outage fails
+    #: fast, and a request answered 503 is never recorded later.
+    request_deadline_s: float = Field(default=5.0, gt=0, le=25)
 
     #: A consumer component failing the same batch for longer than this makes /readyz fail.
     consumer_stall_alarm_s: float = Field(default=60.0, gt=0)

@@ -9,8 +9,14 @@ import structlog
 from fastapi import APIRouter, Depends, Header, Request, Response
 from pydantic import BaseModel
 
-from eungdapso_intake.services import ComplaintIntake, ComplaintSubmission, IdempotencyKeyReused
-from eungdapso_platform.problems import Problem
+from eungdapso_intake.services import (
+    ComplaintIntake,
+    ComplaintSubmission,
+    IdempotencyKeyReused,
+    OutcomeUnknown,
+    SubmissionFailed,
+)
+from eungdapso_platform.problems import Problem, problem_response
 from eungdapso_schemas.codes import Channel
 
 router = APIRouter()
@@ -31,16 +37,23 @@ async def get_intake(request: Request) -> ComplaintIntake:
     status_code=201,
     response_model=ReceiptOut,
     summary="Register a complaint (web channel)",
-    responses={422: {"description": "Invalid field (RFC 9457 problem)"}},
+    responses={
+        422: {"description": "Invalid field (RFC 9457 problem)"},
+        503: {
+            "description": "Not recorded, or outcome unknown; retry with the `idempotency_key` it gives "
+            "(RFC 9457 problem)"
+        },
+    },
 )
 async def submit_complaint(
     submission: ComplaintSubmission,
+    request: Request,
     response: Response,
     intake: Annotated[ComplaintIntake, Depends(get_intake)],
     idempotency_key: Annotated[
         str | None, Header(alias="Idempotency-Key", min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$")
     ] = None,
-) -> ReceiptOut:
+) -> ReceiptOut | Response:
     try:
         result = await intake.submit(submission, channel=Channel.WEB, idempotency_key=idempotency_key)
     except IdempotencyKeyReused as exc:
@@ -51,8 +64,38 @@ async def submit_complaint(
             f"(receipt {exc.args[0]}); use a new key for a new complaint.",
             type_="idempotency-key-reused",
         ) from exc
+    except SubmissionFailed as exc:
+        return unavailable(request, exc)
     structlog.contextvars.bind_contextvars(complaint_id=str(result.complaint_id))
     if result.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     response.headers["Location"] = f"/api/v1/complaints/{result.receipt_no}"
     return ReceiptOut(complaint_id=result.complaint_id, receipt_no=result.receipt_no)
+
+
+def unavailable(request: Request, failure: SubmissionFailed) -> Response:
+    """503 with the key to retry with: a retry with it and the same body is always safe."""
+    key = failure.idempotency_key
+    if isinstance(failure, OutcomeUnknown):
+        problem = Problem(
+            503,
+            "Outcome unknown",
+            "The connection to the database failed while the complaint was being saved: it may or "
+            "may not have been recorded. Send the same complaint again with the header "
+            f"'Idempotency-Key: {key}': if it was recorded you get its receipt, otherwise it is "
+            "recorded now, never twice.",
+            type_="outcome-unknown",
+            idempotency_key=key,
+        )
+    else:
+        problem = Problem(
+            503,
+            "Temporarily unavailable",
+            "The service cannot reach its database right now; nothing was recorded. Send the same "
+            f"complaint again later, with the header 'Idempotency-Key: {key}'.",
+            type_="unavailable",
+            idempotency_key=key,
+        )
+    answer = problem_response(request, problem)
+    answer.headers["Retry-After"] = "5"
+    return answer

@@ -24,7 +24,9 @@ def build(
     application = IntakeApplication(env=overrides.eventsourcing_env(settings))
     relay = OutboxRelay(name="intake", application=application, translate=OUTBOX, db=db, settings=settings)
     parts = ServiceParts(settings=settings, db=db, relays=[relay], routers=[router])
-    intake = ComplaintIntake(application, ReceiptBook(db), relay, overrides.the_clock())
+    intake = ComplaintIntake(
+        application, ReceiptBook(db), relay, overrides.the_clock(), deadline_s=settings.request_deadline_s
+    )
     return parts, intake
 
 
