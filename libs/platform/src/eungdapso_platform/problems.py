@@ -90,8 +90,8 @@ def install_problem_handlers(app: FastAPI) -> None:
                 Problem(
                     503,
                     "Temporarily unavailable",
-                    "The service cannot reach its database or broker right now; nothing was recorded. "
-                    "Retry with the same Idempotency-Key.",
+                    "The service cannot reach its database or broker right now. "
+                    "Retry with the same Idempotency-Key: nothing is ever recorded twice.",
                     type_="unavailable",
                 ),
             )
