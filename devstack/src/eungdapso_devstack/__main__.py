@@ -119,8 +119,13 @@ async def run(settings: DevstackSettings) -> None:
 
 
 def _check_port_free(port: int) -> None:
-    """Refuse at once, before starting anything, if the base URL's port is taken."""
+    """Refuse at once, before starting anything, if the base URL's port is taken.
+
+    Binds as the gateway's server will (SO_REUSEADDR, like uvicorn): a port that only the
+    last run's closed connections hold (TIME_WAIT, about a minute) is free; a port with a
+    live listener is still refused."""
     with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError as exc:
