@@ -1,6 +1,7 @@
 """The HTTP edge every service shares, as plain ASGI middleware (no per-request task
 group, unlike Starlette's BaseHTTPMiddleware): the correlation id, the server span that
-continues the caller's W3C trace, and a hard limit on request body size.
+continues the caller's W3C trace, a hard limit on request body size, and HEAD answered
+like GET without a body on every GET route (RFC 9110 §9.3.2; FastAPI routes GET only).
 """
 
 from __future__ import annotations
@@ -53,10 +54,21 @@ class RequestContext:
             else:
                 receive = _counting(receive, limit)
 
+        span_name = f"{scope['method']} {scope['path']}"
+        head = scope["method"] == "HEAD"
+        if head:
+            # Route as GET; the answer keeps GET's status and headers (Content-Length
+            # included) and loses its body. A route that does not answer GET stays 405.
+            scope = {**scope, "method": "GET"}
+
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message.setdefault("headers", [])
                 message["headers"] = [*message["headers"], (b"x-correlation-id", correlation_id.encode())]
+            elif head and message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    return
+                message = {**message, "body": b""}
             await send(message)
 
         token = correlation_id_var.set(correlation_id)
@@ -64,7 +76,7 @@ class RequestContext:
             with (
                 structlog.contextvars.bound_contextvars(correlation_id=correlation_id),
                 continued_trace(
-                    f"{scope['method']} {scope['path']}",
+                    span_name,
                     traceparent=headers.get("traceparent"),
                     tracestate=headers.get("tracestate"),
                     kind=SpanKind.SERVER,
