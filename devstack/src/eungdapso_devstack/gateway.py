@@ -7,17 +7,22 @@ The route table is the single place that says which service answers which path;
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
+from eungdapso_platform.http import headers_only
+from eungdapso_platform.logging import get_logger
 from eungdapso_schemas.system import ingress_routes
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+log = get_logger("eungdapso.gateway")
 
 
 @dataclass(frozen=True)
@@ -36,7 +41,20 @@ class Route:
 ROUTES: tuple[Route, ...] = tuple(Route(rule.path, rule.exact, name) for rule, name in ingress_routes())
 #: Like an Ingress's body-size limit; each service enforces its own, smaller one.
 MAX_BODY_BYTES = 1024 * 1024
-HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "upgrade", "host", "content-length"}
+HOP_BY_HOP = {
+    b"connection",
+    b"keep-alive",
+    b"transfer-encoding",
+    b"te",
+    b"upgrade",
+    b"host",
+    b"content-length",
+}
+#: Upstream headers not passed back: hop-by-hop ones, `content-encoding` (httpx decodes the
+#: body), and `date`/`server`, which the gateway's own server sends.
+NOT_PASSED_BACK = HOP_BY_HOP | {b"content-encoding", b"date", b"server"}
+#: C0 controls and DEL: never part of a path a service answers; CR/LF would split headers.
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class Gateway:
@@ -65,22 +83,47 @@ class Gateway:
                     return
         if scope["type"] != "http":
             return
+        if scope["method"] == "HEAD":
+            send = headers_only(send)
+        started = False
+
+        async def tracked(message: MutableMapping[str, Any]) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self._http(scope, receive, tracked)
+        except Exception:
+            # Whatever went wrong, the client gets a problem, never the server's plain text.
+            log.exception("gateway_error", method=scope["method"], path=scope["path"])
+            if started:
+                raise
+            await _problem(
+                send, 500, "Internal error", "The gateway could not complete the request.", scope["path"]
+            )
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
         if path == "/healthz":
             checks = await self.ready()
             ok = all(checks.values())
             await _json(send, 200 if ok else 503, {"ready": ok, "services": checks})
             return
+        if _CONTROL_CHARACTERS.search(path):
+            await _problem(
+                send, 400, "Bad request", "The path may not contain control characters (CR, LF, NUL…).", path
+            )
+            return
         route = next((r for r in ROUTES if r.matches(path)), None)
         if route is None:
             await _problem(send, 404, "Not found", f"No service answers {path}", path)
             return
-        upstream_path = path
-        if path.startswith(f"/services/{route.service}/"):
-            upstream_path = path[len(f"/services/{route.service}") :]
         body = b""
         while True:
             message = await receive()
+            if message["type"] == "http.disconnect":
+                return
             body += message.get("body", b"")
             if len(body) > MAX_BODY_BYTES:
                 await _problem(
@@ -89,16 +132,16 @@ class Gateway:
                 return
             if not message.get("more_body"):
                 break
-        headers = [
-            (k.decode("latin-1"), v.decode("latin-1"))
-            for k, v in scope["headers"]
-            if k.decode("latin-1").lower() not in HOP_BY_HOP
-        ]
-        url = self.upstreams[route.service] + upstream_path
-        if scope.get("query_string"):
-            url += "?" + scope["query_string"].decode("latin-1")
+        # Headers go on as the bytes that came in: values may be any octets (RFC 9110
+        # obs-text), which the upstream judges, e.g. intake's 422 on a non-ASCII
+        # Idempotency-Key.
+        headers = [(k, v) for k, v in scope["headers"] if k.lower() not in HOP_BY_HOP]
         try:
+            url = httpx.URL(self.upstreams[route.service]).copy_with(raw_path=_target(scope, route.service))
             upstream = await self.client.request(scope["method"], url, headers=headers, content=body)
+        except httpx.InvalidURL as exc:
+            await _problem(send, 400, "Bad request", f"The request target cannot be forwarded: {exc}", path)
+            return
         except httpx.HTTPError as exc:
             await _problem(
                 send,
@@ -108,14 +151,38 @@ class Gateway:
                 path,
             )
             return
-        out_headers = [
-            (k.encode("latin-1"), v.encode("latin-1"))
-            for k, v in upstream.headers.items()
-            if k.lower() not in HOP_BY_HOP and k.lower() != "content-encoding"
-        ]
-        out_headers.append((b"content-length", str(len(upstream.content)).encode()))
+        # The gateway's server sends its own `date` and `server`; the upstream's would repeat them.
+        out_headers = [(k, v) for k, v in upstream.headers.raw if k.lower() not in NOT_PASSED_BACK]
+        if scope["method"] == "HEAD":
+            length = upstream.headers.get("content-length")
+        else:
+            length = str(len(upstream.content))
+        if length is not None:
+            out_headers.append((b"content-length", length.encode()))
         await send({"type": "http.response.start", "status": upstream.status_code, "headers": out_headers})
         await send({"type": "http.response.body", "body": upstream.content})
+
+
+def _target(scope: Scope, service: str) -> bytes:
+    """The path and query to ask the upstream for, as the client sent them (so `%2F` stays
+    `%2F`), without the /services/<name> prefix, with any byte that may not appear in a
+    request target percent-encoded."""
+    path: str = scope["path"]
+    raw: bytes = scope.get("raw_path") or path.encode()
+    prefix = f"/services/{service}"
+    if path.startswith(prefix + "/"):
+        if raw.startswith(prefix.encode() + b"/"):
+            raw = raw[len(prefix) :]
+        else:  # the client percent-encoded part of the prefix itself
+            raw = path[len(prefix) :].encode()
+    target = _percent_encoded(raw)
+    if scope.get("query_string"):
+        target += b"?" + _percent_encoded(scope["query_string"])
+    return target
+
+
+def _percent_encoded(raw: bytes) -> bytes:
+    return b"".join(bytes([b]) if 0x21 <= b <= 0x7E else b"%%%02X" % b for b in raw)
 
 
 async def _problem(send: Send, status: int, title: str, detail: str, instance: str) -> None:

@@ -55,20 +55,16 @@ class RequestContext:
                 receive = _counting(receive, limit)
 
         span_name = f"{scope['method']} {scope['path']}"
-        head = scope["method"] == "HEAD"
-        if head:
+        if scope["method"] == "HEAD":
             # Route as GET; the answer keeps GET's status and headers (Content-Length
             # included) and loses its body. A route that does not answer GET stays 405.
             scope = {**scope, "method": "GET"}
+            send = headers_only(send)
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message.setdefault("headers", [])
                 message["headers"] = [*message["headers"], (b"x-correlation-id", correlation_id.encode())]
-            elif head and message["type"] == "http.response.body":
-                if message.get("more_body", False):
-                    return
-                message = {**message, "body": b""}
             await send(message)
 
         token = correlation_id_var.set(correlation_id)
@@ -85,6 +81,20 @@ class RequestContext:
                 await self.app(scope, receive, send_with_id)
         finally:
             correlation_id_var.reset(token)
+
+
+def headers_only(send: Send) -> Send:
+    """The answer to a HEAD: status and headers as given (Content-Length included), one
+    empty body. Servers differ on a body sent for HEAD (h11 refuses it), so none is sent."""
+
+    async def send_headers(message: Message) -> None:
+        if message["type"] == "http.response.body":
+            if message.get("more_body", False):
+                return
+            message = {**message, "body": b""}
+        await send(message)
+
+    return send_headers
 
 
 def _refuse(limit: int) -> Receive:
