@@ -2,8 +2,9 @@
 
 With no POSTGRES_HOST it starts an embedded PostgreSQL in .run/pgdata; with no
 KAFKA_BOOTSTRAP_SERVERS it starts a local Kafka-compatible broker (memory only).
-Set them to use a real PostgreSQL and Apache Kafka instead. Ctrl-C stops everything
-it started.
+Set them to use a real PostgreSQL and Apache Kafka instead. A service or local broker
+that dies is restarted (see `Stack`); /healthz names what is down. Ctrl-C stops
+everything it started.
 """
 
 from __future__ import annotations
@@ -88,10 +89,11 @@ async def run(settings: DevstackSettings) -> None:
             logs=run_dir / "logs",
             extra_env={"LOG_LEVEL": settings.log_level},
             partitions=settings.kafka_topic_partitions,
+            broker=broker,
         )
         log.info("services_starting", logs=str(run_dir / "logs"))
         await stack.start()
-        gateway = Gateway(stack.upstreams)
+        gateway = Gateway(stack.upstreams, supervision=stack.health)
         server = uvicorn.Server(
             uvicorn.Config(gateway, host="127.0.0.1", port=settings.port, log_config=None, access_log=False)
         )

