@@ -194,13 +194,21 @@ class LedgeredPostgresRecorder(PostgresApplicationRecorder):
                 "SELECT set_config('statement_timeout', %s, true)", (f"{max(1, int(left * 1000))}ms",)
             )
         entries: list[LedgerEntry] = kwargs.get("ledger_entries") or []
-        if entries:
-            curs.executemany(
-                schema_sql(INSERT_LEDGER, self.datastore.schema),
-                [(entry.ledger, entry.message_id) for entry in entries],
-            )
-        for write in kwargs.get("writes") or []:
-            curs.execute(schema_sql(write.statement, self.datastore.schema), write.params)
+        writes: list[Write] = kwargs.get("writes") or []
+        if entries or writes:
+            # The library runs this in pipeline mode and fetches results only later, inside
+            # a block that keeps the error and then commits: a refused row would reach us
+            # as "pipeline aborted" (no SQLSTATE, taken for an outage) instead of itself.
+            # Sync here, so that what the database refuses is raised as what it is.
+            with curs.connection.pipeline() as pipeline:
+                if entries:
+                    curs.executemany(
+                        schema_sql(INSERT_LEDGER, self.datastore.schema),
+                        [(entry.ledger, entry.message_id) for entry in entries],
+                    )
+                for write in writes:
+                    curs.execute(schema_sql(write.statement, self.datastore.schema), write.params)
+                pipeline.sync()
         super()._insert_events(curs, stored_events, **kwargs)
         if not stored_events:
             _mark_statements_done(kwargs)

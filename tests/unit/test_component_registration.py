@@ -1,0 +1,149 @@
+"""How handlers are registered on a consumer component, and which records reach them.
+In memory (event store, ledger) and through faststream's TestKafkaBroker: milliseconds."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+import pytest
+from faststream.kafka import KafkaBroker, TestKafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+
+from eungdapso_platform.clock import FixedClock
+from eungdapso_platform.consumer import IncomingRecord, Process, Unit
+from eungdapso_platform.settings import ServiceSettings
+from eungdapso_router.application import RouterApplication
+from eungdapso_router.consumers import Assignment
+from eungdapso_schemas.envelope import Envelope, encode
+from eungdapso_schemas.events import ComplaintAssignedV1, ComplaintEvent, ComplaintReceivedV1
+from eungdapso_schemas.streams import DEAD_LETTER, INTAKE_EVENTS
+
+
+def a_process(name: str = "probe") -> Process:
+    return Process(name, service="router", application=RouterApplication(env=ServiceSettings.in_memory_env()))
+
+
+def received() -> Envelope[ComplaintReceivedV1]:
+    payload = ComplaintReceivedV1.example().model_copy(update={"complaint_id": uuid.uuid4()})
+    return Envelope(
+        id=str(uuid.uuid4()),
+        source="/eungdapso/intake",
+        time=payload.received_at,
+        subject=str(payload.complaint_id),
+        data=payload,
+    )
+
+
+def incoming(envelope: Envelope[Any], offset: int = 0) -> IncomingRecord:
+    record = encode(envelope)
+    return IncomingRecord(INTAKE_EVENTS.name, 0, offset, record.key, record.value, record.headers)
+
+
+def test_the_same_handler_twice_for_a_type_is_refused() -> None:
+    process = a_process()
+    assignment = Assignment(FixedClock(datetime(2026, 11, 20, tzinfo=UTC)))
+    process.on(ComplaintReceivedV1, assignment.on_received)
+    with pytest.raises(ValueError, match="already registered"):
+        process.on(ComplaintReceivedV1, assignment.on_received)  # a new bound method, same handler
+    assert process.handlers[ComplaintReceivedV1] == [assignment.on_received]
+
+
+def test_a_type_no_stream_carries_is_refused_at_registration() -> None:
+    class ComplaintWithdrawnV1(ComplaintEvent):
+        event_type: ClassVar[str] = "kr.go.seoul.eungdapso.complaint.withdrawn"
+        schema_version: ClassVar[int] = 1
+
+    def handler(unit: Unit, envelope: Envelope[Any]) -> None:
+        raise AssertionError("never called")
+
+    process = a_process()
+    with pytest.raises(LookupError, match="no stream carries ComplaintWithdrawnV1"):
+        process.on(ComplaintWithdrawnV1, handler)
+    assert process.handlers == {}
+    with pytest.raises(ValueError, match="handles no event type"):
+        process.subscribe(KafkaBroker())
+
+
+async def test_two_handlers_for_one_type_both_run_in_the_order_registered() -> None:
+    calls: list[tuple[str, str]] = []
+
+    def first(unit: Unit, envelope: Envelope[Any]) -> None:
+        calls.append(("first", envelope.id))
+
+    def second(unit: Unit, envelope: Envelope[Any]) -> None:
+        calls.append(("second", envelope.id))
+
+    process = a_process()
+    process.on(ComplaintReceivedV1, first)
+    process.on(ComplaintReceivedV1, second)
+    one, two = received(), received()
+    await process.handle_batch([incoming(one, 0), incoming(two, 1)])
+
+    assert calls == [("first", one.id), ("second", one.id), ("first", two.id), ("second", two.id)]
+    assert process.stats.applied == 2
+
+
+@pytest.fixture
+async def wired() -> AsyncIterator[tuple[KafkaBroker, Process, list[dict[str, str]]]]:
+    """A process that handles only `complaint.received`, on a test broker whose dead-letter
+    topic is watched."""
+    broker = KafkaBroker()
+    dead: list[dict[str, str]] = []
+
+    async def raw(message: Any) -> Any:  # a dead letter's value may be anything
+        return message.body
+
+    @broker.subscriber(DEAD_LETTER.name, decoder=raw)
+    async def watch(body: Any, message: KafkaMessage) -> None:
+        dead.append(dict(message.headers))
+
+    def on_received(unit: Unit, envelope: Envelope[Any]) -> None:
+        pass
+
+    process = a_process()
+    process.on(ComplaintReceivedV1, on_received)
+    process.subscribe(broker)
+    async with TestKafkaBroker(broker):
+        yield broker, process, dead
+
+
+async def test_a_registered_type_the_component_does_not_handle_is_skipped_by_ce_type_undecoded(
+    wired: tuple[KafkaBroker, Process, list[dict[str, str]]],
+) -> None:
+    broker, process, dead = wired
+    assigned = encode(
+        Envelope(
+            id="x" * 4000,  # oversized: decoding it would dead-letter it
+            source="/eungdapso/router",
+            time=datetime(2026, 11, 20, tzinfo=UTC),
+            subject=str(uuid.uuid4()),
+            data=ComplaintAssignedV1.example(),
+        )
+    )
+    headers = {k: v.decode() for k, v in assigned.headers}
+    # A stream may carry types a component does not handle: their values are not its business.
+    await broker.publish(b"\x00\xff[[[[ not json", INTAKE_EVENTS.name, key=b"k", headers=headers)
+
+    assert process.stats.skipped == 1
+    assert process.stats.dead_lettered == 0 and dead == []
+    assert process.stats.applied == 0
+
+
+async def test_an_unknown_type_with_the_same_garbage_is_dead_lettered(
+    wired: tuple[KafkaBroker, Process, list[dict[str, str]]],
+) -> None:
+    """The contrast to the skip: only types of the registry are skipped undecoded."""
+    broker, process, dead = wired
+    record = encode(received())
+    headers = {k: v.decode() for k, v in record.headers}
+    headers["ce_type"] = "kr.go.seoul.eungdapso.complaint.teleported.v1"
+    await broker.publish(b"\x00\xff[[[[ not json", INTAKE_EVENTS.name, key=record.key, headers=headers)
+
+    assert process.stats.skipped == 0 and process.stats.dead_lettered == 1
+    [letter] = dead
+    assert letter["dlq_consumer"] == "eungdapso-router.probe"
+    assert letter["dlq_topic"] == INTAKE_EVENTS.name
+    assert "JSON" in letter["dlq_reason"]
