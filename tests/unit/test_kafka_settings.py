@@ -258,7 +258,7 @@ def test_empty_variables_mean_unset(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.kafka_ssl_cafile is None and settings.kafka_sasl_mechanism is None
 
 
-@pytest.mark.parametrize("module", ["eungdapso_intake"])
+@pytest.mark.parametrize("module", ["eungdapso_intake", "eungdapso_devstack"])
 def test_a_service_refuses_incomplete_sasl_settings_at_start_without_showing_the_password(
     module: str, tmp_path: Path
 ) -> None:

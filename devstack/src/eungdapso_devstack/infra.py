@@ -17,9 +17,10 @@ from pathlib import Path
 
 import httpx
 import psycopg
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import NewTopic
 from psycopg import sql
 
+from eungdapso_platform.kafka import KafkaSettings, kafka_admin
 from eungdapso_platform.logging import get_logger
 from eungdapso_schemas.streams import ALL_TOPICS
 from eungdapso_schemas.system import SERVICE_NAMES
@@ -154,9 +155,12 @@ class TansuBroker:
                 self.process.wait()
 
 
-async def ensure_topics(bootstrap_servers: str, partitions: int = 4) -> None:
-    """Create every topic of the registry (key = complaint id keeps one complaint in order)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=10000)
+async def ensure_topics(kafka: str | KafkaSettings, partitions: int = 4) -> None:
+    """Create every topic of the registry (key = complaint id keeps one complaint in order).
+
+    `kafka` is bootstrap servers (plaintext) or the full client settings (TLS, SASL)."""
+    settings = KafkaSettings(kafka_bootstrap_servers=kafka) if isinstance(kafka, str) else kafka
+    admin = kafka_admin(settings, client_id="eungdapso-devstack", request_timeout_ms=10000)
     for attempt in range(50):
         try:
             await admin.start()
