@@ -3,7 +3,7 @@ certificate), reached through the platform's client factories — the services' 
 broker, the relay's producer, the rebuild's consumer and the admin client that creates
 the topics. A client that cannot verify the broker, or does not speak TLS, gets nothing.
 
-Tansu 0.6 cannot serve TLS itself (devstack/tls.py says why): `TansuBroker(cert=, key=)`
+Tansu 0.6 cannot serve TLS itself (devstack/front.py says why): `TansuBroker(cert=, key=)`
 puts a TLS terminator in front of it, so the broker's port accepts TLS only.
 """
 
@@ -103,7 +103,7 @@ async def test_services_relay_and_consumers_talk_to_the_broker_over_tls(
     assert sorted(r.value for r in relayed) == [b"relayed %d" % n for n in range(5)]
     [dead] = await read_topic(settings, DEAD_LETTER.name, at_least=1)
     assert dead.value == b"dead letter"
-    assert tls_broker.tls is not None and tls_broker.tls.handshake_failures == 0
+    assert tls_broker.front is not None and tls_broker.front.stats.handshake_failures == 0
 
 
 @pytest.mark.parametrize(
@@ -120,7 +120,8 @@ async def test_a_client_that_does_not_verify_the_broker_over_tls_gets_nothing(
         "tls-trusting-another-ca": {"kafka_security_protocol": "SSL", "kafka_ssl_cafile": pki.other_ca},
     }
     settings = service_settings(tls_broker, **clients[client])
-    assert tls_broker.tls is not None
+    front = tls_broker.front
+    assert front is not None
 
     admin = kafka_admin(settings, client_id="tls-test")
     with pytest.raises(KafkaConnectionError):
@@ -138,8 +139,9 @@ async def test_a_client_that_does_not_verify_the_broker_over_tls_gets_nothing(
     await broker.stop()
     # Each was refused at the TLS handshake, not by a timeout or anything else: the
     # client could not verify the broker's certificate, or the broker got no TLS at all.
-    tls = tls_broker.tls
-    await eventually(lambda: asyncio.sleep(0, tls.handshake_failures >= 3), what="3 failed handshakes")
+    await eventually(
+        lambda: asyncio.sleep(0, front.stats.handshake_failures >= 3), what="3 failed handshakes"
+    )
     if client != "plaintext":
         assert "CERTIFICATE_VERIFY_FAILED" in caplog.text
 

@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,7 +21,7 @@ import psycopg
 from aiokafka.admin import NewTopic
 from psycopg import sql
 
-from eungdapso_devstack.tls import TlsTerminator, server_context
+from eungdapso_devstack.front import MECHANISMS, BrokerFront, server_context
 from eungdapso_platform.kafka import KafkaSettings, kafka_admin
 from eungdapso_platform.logging import get_logger
 from eungdapso_schemas.streams import ALL_TOPICS
@@ -90,6 +91,8 @@ class TansuBroker:
         cert: Path | None = None,
         key: Path | None = None,
         client_ca: Path | None = None,
+        sasl_users: Mapping[str, str] | None = None,
+        sasl_mechanisms: tuple[str, ...] = MECHANISMS,
     ) -> None:
         self.port = port or free_port()
         #: Clients reconnect to the advertised address: a test puts a TCP proxy there.
@@ -99,15 +102,25 @@ class TansuBroker:
         #: Started and not stopped on purpose: if it exits, it died (the stack restarts it).
         self.wanted = False
         self.started_at = 0.0
-        #: With a certificate and key (PEM), clients connect with TLS (security protocol
-        #: SSL); with `client_ca`, they must also present a certificate it signed. Tansu
-        #: 0.6 cannot serve TLS itself (see tls.py): it listens on another loopback port
-        #: behind a `TlsTerminator` on `port`, which outlives the broker's restarts.
+        #: With a certificate and key (PEM), clients connect with TLS; with `client_ca`,
+        #: they must also present a certificate it signed. With `sasl_users` (name →
+        #: password) they must log in (PLAIN, SCRAM-SHA-256/512). Tansu 0.6 can do neither
+        #: itself (see front.py): it then listens on another loopback port behind a
+        #: `BrokerFront` on `port`, which outlives the broker's restarts.
         if (cert is None) != (key is None) or (client_ca is not None and cert is None):
             raise ValueError("TLS needs both cert and key (and client_ca only with them)")
         self.cert, self.key, self.client_ca = cert, key, client_ca
-        self.tls: TlsTerminator | None = None
-        self._broker_port = free_port() if cert is not None else self.port
+        self.sasl_users, self.sasl_mechanisms = sasl_users, sasl_mechanisms
+        self.front: BrokerFront | None = None
+        fronted = cert is not None or sasl_users is not None
+        self._broker_port = free_port() if fronted else self.port
+
+    @property
+    def security_protocol(self) -> str:
+        tls, sasl = self.cert is not None, self.sasl_users is not None
+        return {(False, False): "PLAINTEXT", (True, False): "SSL"}.get(
+            (tls, sasl), "SASL_SSL" if tls else "SASL_PLAINTEXT"
+        )
 
     @property
     def bootstrap_servers(self) -> str:
@@ -121,11 +134,24 @@ class TansuBroker:
     def start(self) -> None:
         self.spawn()
         wait_for_port("127.0.0.1", self._broker_port)
-        if self.cert is not None and self.key is not None and self.tls is None:
-            context = server_context(self.cert, self.key, self.client_ca)
-            self.tls = TlsTerminator(self.port, self._broker_port, context)
-            self.tls.start()
-        log.info("broker_started", bootstrap=self.bootstrap_servers, tls=self.tls is not None, pid=self.pid)
+        if self._broker_port != self.port and self.front is None:
+            tls = None
+            if self.cert is not None and self.key is not None:
+                tls = server_context(self.cert, self.key, self.client_ca)
+            self.front = BrokerFront(
+                self.port,
+                self._broker_port,
+                tls=tls,
+                sasl_users=self.sasl_users,
+                sasl_mechanisms=self.sasl_mechanisms,
+            )
+            self.front.start()
+        log.info(
+            "broker_started",
+            bootstrap=self.bootstrap_servers,
+            security_protocol=self.security_protocol,
+            pid=self.pid,
+        )
 
     def spawn(self) -> None:
         """Start the process, without waiting for it to listen (on the same port every time)."""
@@ -167,9 +193,9 @@ class TansuBroker:
 
     def stop(self) -> None:
         self.wanted = False
-        if self.tls is not None:
-            self.tls.stop()
-            self.tls = None
+        if self.front is not None:
+            self.front.stop()
+            self.front = None
         if self.process and self.process.poll() is None:
             self.process.terminate()
             try:
