@@ -1,8 +1,7 @@
 """Kafka client settings: checked when loaded, and handed the same way to every client.
 
-TLS is tried for real in tests/integration/test_kafka_tls.py. SASL cannot be tried
-against the development broker (Tansu 0.6's memory storage keeps no SCRAM credentials,
-see README), so these tests check what the factories hand to aiokafka and faststream.
+What the clients then do with them on the wire (TLS, SASL logins and refusals) is tried
+in tests/integration/test_kafka_tls.py and test_kafka_sasl.py.
 """
 
 from __future__ import annotations
