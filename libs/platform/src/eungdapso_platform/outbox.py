@@ -83,13 +83,14 @@ def make_producer(settings: ServiceSettings) -> AIOKafkaProducer:
 
 
 def make_history_reader(settings: ServiceSettings) -> AIOKafkaConsumer:
-    return AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+    from eungdapso_platform.kafka import kafka_consumer
+
+    return kafka_consumer(
+        settings,
+        client_id=f"eungdapso-{settings.service_name}-relay-check",
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="none",
-        request_timeout_ms=settings.kafka_request_timeout_ms,
-        client_id=f"eungdapso-{settings.service_name}-relay-check",
     )
 
 
