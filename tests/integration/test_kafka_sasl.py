@@ -20,14 +20,19 @@ from typing import Any
 import pytest
 from aiokafka.errors import KafkaError
 
-from eungdapso_devstack.infra import TansuBroker, ensure_topics
-from eungdapso_platform.kafka import kafka_admin
-from eungdapso_platform.outbox import make_producer
+from eungdapso_devstack.infra import PostgresTarget, TansuBroker, ensure_topics
+from eungdapso_intake.application import OUTBOX, IntakeApplication
+from eungdapso_intake.settings import IntakeSettings
+from eungdapso_platform.db import Database
+from eungdapso_platform.kafka import KafkaSettings, kafka_admin
+from eungdapso_platform.outbox import OutboxRelay, make_producer
 from eungdapso_platform.service import make_broker
 from eungdapso_platform.settings import ServiceSettings
+from eungdapso_schemas.envelope import decode
 from eungdapso_schemas.streams import DEAD_LETTER, INTAKE_EVENTS
 from tests.conftest import IN_CI, _tansu_available
 from tests.support.certs import Pki, make_pki, openssl_available
+from tests.support.complaints import a_complaint
 from tests.support.kafka import read_topic
 from tests.support.waiting import eventually
 
@@ -83,37 +88,56 @@ def settings_for(
     )
 
 
-async def test_services_relay_and_consumers_log_in_with_scram_over_tls(
-    pki: Pki, sasl_ssl_broker: TansuBroker
+async def test_the_relay_and_the_consumers_log_in_with_scram_over_tls(
+    pki: Pki, sasl_ssl_broker: TansuBroker, database: PostgresTarget
 ) -> None:
-    settings = settings_for(sasl_ssl_broker, pki)
+    """The production set-up: SASL_SSL, SCRAM-SHA-512. Intake's real outbox relay (its
+    producer and its history check) publishes complaints recorded on PostgreSQL; the
+    services' faststream broker consumes them in a group and publishes; the rebuild's
+    consumer and the admin client read and create topics."""
+    kafka = settings_for(sasl_ssl_broker, pki).model_dump(include=set(KafkaSettings.model_fields))
+    settings = IntakeSettings(
+        **kafka, **{k.lower(): v for k, v in database.env().items()}, relay_poll_interval_s=0.1
+    )
     assert settings.kafka_security_protocol == "SASL_SSL"
     await ensure_topics(settings)  # the admin client
 
-    received: list[bytes] = []
+    received: list[Any] = []
     broker = make_broker(settings)
 
     @broker.subscriber(INTAKE_EVENTS.name, group_id="sasl-test", auto_offset_reset="earliest")  # type: ignore[untyped-decorator]
-    async def on_record(body: bytes) -> None:
+    async def on_record(body: Any) -> None:
         received.append(body)
 
+    app = IntakeApplication(env=settings.eventsourcing_env())
+    db = Database.for_service(settings)
+    await db.open()
+    relay = OutboxRelay(name="intake", application=app, translate=OUTBOX, db=db, settings=settings)
     await broker.start()
     try:
-        producer = make_producer(settings)
-        await producer.start()
-        try:
-            for n in range(5):
-                await producer.send_and_wait(INTAKE_EVENTS.name, key=b"c%d" % n, value=b"relayed %d" % n)
-        finally:
-            await producer.stop()
-        await eventually(lambda: asyncio.sleep(0, len(received) >= 5), what="5 records through the group")
-        assert sorted(received) == [b"relayed %d" % n for n in range(5)]
+        for n in range(1, 6):
+            app.receive(a_complaint(receipt_no=f"2026-{n:07d}", text=f"민원 {n}"))
+        await relay.start()
+        await eventually(lambda: asyncio.sleep(0, relay.position == 5), what="5 events relayed")
+        await relay.stop()
+        # A new leader first checks that the broker still holds what was published
+        # (its own reader), then goes on.
+        app.receive(a_complaint(receipt_no="2026-0000006", text="민원 6"))
+        relay = OutboxRelay(name="intake", application=app, translate=OUTBOX, db=db, settings=settings)
+        await relay.start()
+        await eventually(lambda: asyncio.sleep(0, relay.position == 6), what="the 6th event relayed")
+        assert relay.last_error is None
+        await eventually(lambda: asyncio.sleep(0, len(received) >= 6), what="6 records through the group")
         await broker.publish(b"dead letter", topic=DEAD_LETTER.name, key=b"c0")
     finally:
+        await relay.stop()
         await broker.stop()
+        await db.close()
 
-    relayed = await read_topic(settings, INTAKE_EVENTS.name, at_least=5)
-    assert sorted(r.value for r in relayed) == [b"relayed %d" % n for n in range(5)]
+    relayed = await read_topic(settings, INTAKE_EVENTS.name, at_least=6)
+    assert sorted(decode(r.headers, r.key, r.value).data.receipt_no for r in relayed) == [
+        f"2026-{n:07d}" for n in range(1, 7)
+    ]
     [dead] = await read_topic(settings, DEAD_LETTER.name, at_least=1)
     assert dead.value == b"dead letter"
 
