@@ -26,8 +26,8 @@ from typing import Any
 
 import httpx
 import psycopg
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka import TopicPartition
+from aiokafka.admin import NewTopic
 from psycopg_pool import AsyncConnectionPool
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -35,6 +35,7 @@ from workload import complaints
 
 from eungdapso_devstack.infra import PostgresTarget, TansuBroker, embedded_postgres, ensure_topics
 from eungdapso_devstack.stack import Stack
+from eungdapso_platform.kafka import KafkaSettings, kafka_admin, kafka_consumer, kafka_producer
 from eungdapso_platform.logging import configure_logging, get_logger
 from eungdapso_platform.settings import ServiceSettings
 from eungdapso_schemas.envelope import Envelope, encode
@@ -84,21 +85,25 @@ def records_for(items: list[dict[str, Any]]) -> list[tuple[bytes, bytes, list[tu
 # -- raw baselines ---------------------------------------------------------------------
 async def kafka_baseline(bootstrap: str, records: list[Any], steady: int, rate: float) -> dict[str, float]:
     topic = "bench.raw"
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    # The clients the system builds (kafka.py), with aiokafka's own request timeout.
+    kafka = KafkaSettings(kafka_bootstrap_servers=bootstrap)
+    admin = kafka_admin(kafka, client_id="bench", request_timeout_ms=40_000)
     await admin.start()
     try:  # the same partitioning as the system's topics
         await admin.create_topics([NewTopic(topic, num_partitions=4, replication_factor=1)])
     finally:
         await admin.close()
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=2)
+    producer = kafka_producer(kafka, client_id="bench", acks="all", linger_ms=2, request_timeout_ms=40_000)
     await producer.start()
     # Manual assignment, no group: the raw floor, without rebalancing; the same fetch
     # wait as the services' consumers (ServiceSettings).
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
+    consumer = kafka_consumer(
+        kafka,
+        client_id="bench",
         group_id=None,
         enable_auto_commit=False,
         fetch_max_wait_ms=ServiceSettings().kafka_fetch_max_wait_ms,
+        request_timeout_ms=40_000,
     )
     await consumer.start()
     await consumer.topics()

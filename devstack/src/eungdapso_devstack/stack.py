@@ -26,6 +26,7 @@ from eungdapso_devstack.infra import (
     ensure_topics,
     free_port,
 )
+from eungdapso_platform.kafka import KafkaSettings
 from eungdapso_platform.logging import get_logger
 
 log = get_logger("eungdapso.devstack")
@@ -72,9 +73,12 @@ class Stack:
         partitions: int = 4,
         broker: TansuBroker | None = None,
         restart: RestartPolicy | None = None,
+        kafka: KafkaSettings | None = None,
     ) -> None:
         self.postgres = postgres
         self.bootstrap_servers = bootstrap_servers
+        #: TLS/SASL for the topic set-up; the services read the same KAFKA_* variables.
+        self.kafka = kafka
         self.partitions = partitions
         #: The local broker, if this stack runs one: started by the caller, restarted (same
         #: port, topics recreated) by the stack if it dies, stopped by the caller.
@@ -106,7 +110,7 @@ class Stack:
         return {name: p.base_url for name, p in self.processes.items()}
 
     async def start(self) -> None:
-        await ensure_topics(self.bootstrap_servers, self.partitions)
+        await ensure_topics(self.kafka or self.bootstrap_servers, self.partitions)
         for process in self.processes.values():
             process.start()
         await asyncio.gather(*(p.wait_ready() for p in self.processes.values()))
@@ -205,7 +209,7 @@ class Stack:
                 child.spawn()
                 await child.wait_ready(policy.ready_timeout_s)
                 # Memory only: it comes back empty. The relays republish what it lost.
-                await ensure_topics(self.bootstrap_servers, self.partitions)
+                await ensure_topics(self.kafka or self.bootstrap_servers, self.partitions)
             else:
                 child.start()
                 await child.wait_ready(policy.ready_timeout_s)

@@ -73,25 +73,24 @@ class Outbox:
 
 
 def make_producer(settings: ServiceSettings) -> AIOKafkaProducer:
+    from eungdapso_platform.kafka import kafka_producer
+
     # enable_idempotence stays off: the development broker rejects InitProducerId.
     # Duplicates from retries are removed by the consumers' ledgers instead.
-    return AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        acks="all",
-        linger_ms=2,
-        request_timeout_ms=settings.kafka_request_timeout_ms,
-        client_id=f"eungdapso-{settings.service_name}-relay",
+    return kafka_producer(
+        settings, client_id=f"eungdapso-{settings.service_name}-relay", acks="all", linger_ms=2
     )
 
 
 def make_history_reader(settings: ServiceSettings) -> AIOKafkaConsumer:
-    return AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+    from eungdapso_platform.kafka import kafka_consumer
+
+    return kafka_consumer(
+        settings,
+        client_id=f"eungdapso-{settings.service_name}-relay-check",
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="none",
-        request_timeout_ms=settings.kafka_request_timeout_ms,
-        client_id=f"eungdapso-{settings.service_name}-relay-check",
     )
 
 

@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from eungdapso_platform.consumer import IncomingRecord, Projection
 from eungdapso_platform.errors import Fault, classify
+from eungdapso_platform.kafka import kafka_consumer
 from eungdapso_platform.logging import get_logger
 from eungdapso_platform.readmodel import IncompleteRebuild, ReadModels
 from eungdapso_platform.settings import ServiceSettings
@@ -49,12 +50,8 @@ async def rebuild_read_model(
     generation = await models.begin_generation(model, live.id)
     building = Projection(live.name, service=live.service, db=db, read_model=model, generation=generation)
     building.handlers = {payload: list(handlers) for payload, handlers in live.handlers.items()}
-    kafka = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        enable_auto_commit=False,
-        group_id=None,
-        request_timeout_ms=settings.kafka_request_timeout_ms,
-        client_id=f"eungdapso-{live.id}-rebuild",
+    kafka = kafka_consumer(
+        settings, client_id=f"eungdapso-{live.id}-rebuild", enable_auto_commit=False, group_id=None
     )
     started = time.monotonic()
     reader = _Reader(kafka, building)

@@ -36,8 +36,10 @@ log = get_logger("eungdapso.service")
 
 
 def make_broker(settings: ServiceSettings) -> KafkaBroker:
-    return KafkaBroker(
-        settings.kafka_bootstrap_servers,
+    from eungdapso_platform.kafka import kafka_broker
+
+    return kafka_broker(
+        settings,
         client_id=f"eungdapso-{settings.service_name}",
         # Dead letters must be durable before the offset of their record is committed.
         acks="all",

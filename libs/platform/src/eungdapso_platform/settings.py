@@ -12,24 +12,22 @@ from typing import Annotated, TypeVar
 from pydantic import BaseModel, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from eungdapso_platform.kafka import KafkaSettings
+
 S = TypeVar("S", bound=BaseModel)
 #: A TCP port; services override the default, never the bounds.
 Port = Annotated[int, Field(ge=1, le=65535)]
 
 
-class ServiceSettings(BaseSettings):
+class ServiceSettings(KafkaSettings, BaseSettings):
+    """A service's settings; the `KAFKA_*` ones are `KafkaSettings`'s (kafka.py)."""
+
     model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True)
 
     service_name: str = "eungdapso"
     http_host: str = "127.0.0.1"
     http_port: Port = 8080
     log_level: str = "INFO"
-
-    kafka_bootstrap_servers: str = "127.0.0.1:9092"
-    kafka_request_timeout_ms: int = 5000
-    #: How long a fetch may wait for data. Apache Kafka answers as soon as data arrives;
-    #: the development broker holds the fetch, so a short wait keeps latency low.
-    kafka_fetch_max_wait_ms: int = Field(default=50, ge=1, le=10_000)
 
     postgres_host: str = "127.0.0.1"
     postgres_port: int = 5432
@@ -101,7 +99,13 @@ def load_settings(settings_cls: type[S]) -> S:
     except ValidationError as exc:
         lines = [f"invalid configuration for {settings_cls.__name__}:"]
         for error in exc.errors():
-            name = "_".join(str(part) for part in error["loc"]).upper() or "?"
-            lines.append(f"  {name}={error.get('input')!r}: {error['msg']}")
+            if not error["loc"]:
+                # A rule across several variables: its message names them. (Its input is
+                # every value, secrets included: never echoed.)
+                lines.append(f"  {error['msg'].removeprefix('Value error, ')}")
+                continue
+            name = "_".join(str(part) for part in error["loc"]).upper()
+            shown = "'…'" if "password" in name.lower() else repr(error.get("input"))
+            lines.append(f"  {name}={shown}: {error['msg']}")
         sys.stderr.write("\n".join(lines) + "\n")
         raise SystemExit(2) from None
