@@ -8,9 +8,9 @@ views named after the tables (`<schema>.<table>`), which point at the live gener
 A rebuild builds the next generation from the topics while the live one keeps serving and
 being updated, then swaps the views in one transaction, so readers never see an empty or
 partial model. The swap holds the live generation's row lock (live batches wait a moment),
-reads the topics to their end once more, and checks that every message the live
-generation applied was applied by the new one too: a model built from less history than
-the live one has seen (e.g. the broker lost its history) is refused, not swapped in.
+reads on until the new generation has applied every message the live one applied, and
+checks it: a model built from less history than the live one has seen (e.g. the broker
+lost its history) is refused, not swapped in.
 """
 
 from __future__ import annotations
@@ -130,17 +130,19 @@ class ReadModels:
         log.info("read_model_generation_started", read_model=model.name, generation=number)
         return number
 
-    async def missing_from(self, conn: AsyncConnection[DictRow], live_ledger: str, new_ledger: str) -> int:
+    async def missing_from(
+        self, conn: AsyncConnection[DictRow], live_ledger: str, new_ledger: str
+    ) -> set[str]:
+        """The messages the live ledger holds and the new one does not."""
         cur = await conn.execute(
             self.db.sql(
-                "SELECT count(*) AS n FROM {schema}.processed_messages l"
+                "SELECT l.message_id FROM {schema}.processed_messages l"
                 " WHERE l.consumer=%s AND NOT EXISTS (SELECT 1 FROM {schema}.processed_messages n"
                 " WHERE n.consumer=%s AND n.message_id=l.message_id)"
             ),
             (live_ledger, new_ledger),
         )
-        row = await cur.fetchone()
-        return int(row["n"]) if row else 0
+        return {row["message_id"] for row in await cur.fetchall()}
 
     async def swap(
         self, conn: AsyncConnection[DictRow], model: ReadModel, new: int, ledger_of: str

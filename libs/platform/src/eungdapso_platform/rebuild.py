@@ -4,8 +4,15 @@ The next generation is built beside the live one from the beginning of the topic
 projection reads, with the projection's own handlers, then swapped in at once (see
 `eungdapso_platform.readmodel`). The live service keeps running and serving meanwhile.
 Progress is logged every few seconds: events applied, events/s, and how many remain (from
-the brokers' end offsets, which the development broker may under-report; the rebuild
-therefore reads until the topics stay quiet rather than trusting them).
+the brokers' end offsets, which the development broker may under-report).
+
+Producers do not stop for a rebuild, so it never waits for the topics to fall quiet:
+1. it reads until it has reached the end offsets as they stand (or the topics are quiet);
+2. then, holding the live generation's lock (live batches wait), it reads on until it has
+   applied every message the live generation applied — a set that no longer grows — and
+   swaps. Should that not happen within `FINAL_CATCH_UP_MAX_S` or before the topics fall
+   quiet (history the broker no longer holds), the rebuild is refused, not swapped in, and
+   the lock is released.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -25,6 +33,8 @@ from eungdapso_platform.settings import ServiceSettings
 
 log = get_logger("eungdapso.rebuild")
 PROGRESS_EVERY_S = 2.0
+#: How long the final catch-up may hold the live generation's lock (live batches wait).
+FINAL_CATCH_UP_MAX_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -65,20 +75,25 @@ async def rebuild_read_model(
             partitions=len(reader.partitions),
             records_at_least=reader.total,
         )
-        await reader.read_until_quiet(idle_ms)
+        await reader.catch_up(idle_ms)
         async with db.transaction() as conn:
-            # Live batches wait from here until the swap commits: nothing they apply can
-            # be missed by the final catch-up below.
+            # Live batches wait from here until the swap commits: what the live generation
+            # has applied is now a fixed set, which the new one must have applied too.
             live_generation = await models.lock_live(conn, model)
-            await reader.read_until_quiet(min(idle_ms, 500))
-            if live_generation is not None:
-                missing = await models.missing_from(conn, live.ledger_of(live_generation), building.ledger)
+            if live_generation is None:
+                await reader.catch_up(min(idle_ms, 500))
+            else:
+                live_ledger = live.ledger_of(live_generation)
+                missing = await models.missing_from(conn, live_ledger, building.ledger)
+                await reader.read_until_applied(missing, min(idle_ms, 500), FINAL_CATCH_UP_MAX_S)
+                missing = await models.missing_from(conn, live_ledger, building.ledger)
                 if missing and not force:
                     raise IncompleteRebuild(
-                        f"the rebuilt {model.name} lacks {missing} events the live generation "
+                        f"the rebuilt {model.name} lacks {len(missing)} events the live generation "
                         f"{live_generation} applied: the topics hold less history than the live model "
-                        "has seen (was the broker's history lost?). The live model stays; nothing was "
-                        "swapped. Use --force only after checking why."
+                        "has seen (was the broker's history lost?), or they could not be read within "
+                        f"{FINAL_CATCH_UP_MAX_S:.0f} s. The live model stays; nothing was swapped. "
+                        "Use --force only after checking why."
                     )
             retired = await models.swap(conn, model, generation, live.id)
     except BaseException:
@@ -96,6 +111,13 @@ async def rebuild_read_model(
         seconds=seconds,
     )
     return RebuildReport(model.name, generation, reader.applied, seconds, retired)
+
+
+def _ce_id(headers: Any) -> str | None:
+    for name, value in headers or ():
+        if name == "ce_id":
+            return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+    return None
 
 
 class _Reader:
@@ -119,15 +141,39 @@ class _Reader:
         self.end = await self.kafka.end_offsets(self.partitions)
         self.total = sum(self.end.values())
 
-    async def read_until_quiet(self, idle_ms: int) -> None:
+    async def catch_up(self, idle_ms: int) -> None:
+        """Read until the end offsets as they stand when a fetch starts are reached, or
+        until the topics stay quiet for `idle_ms` (past the end offsets seen at the start)."""
         while True:
-            batches = await self.kafka.getmany(timeout_ms=idle_ms, max_records=500)
-            for records in batches.values():
-                await self._apply([IncomingRecord.from_consumer_record(r) for r in records])
-                self.applied += len(records)
-                self._report()
-            if not batches and all([await self.kafka.position(tp) >= self.end[tp] for tp in self.partitions]):
+            end = await self.kafka.end_offsets(self.partitions)
+            batches = await self._read(idle_ms)
+            if await self._reached(end) or (not batches and await self._reached(self.end)):
                 return
+
+    async def read_until_applied(self, missing: set[str], idle_ms: int, max_s: float) -> None:
+        """Read until every message in `missing` has come by, the topics stay quiet for
+        `idle_ms`, or `max_s` have passed."""
+        deadline = time.monotonic() + max_s
+        while missing and time.monotonic() < deadline:
+            batches = await self._read(idle_ms)
+            if not batches:
+                return
+            for records in batches.values():
+                for record in records:
+                    missing.discard(_ce_id(record.headers))
+
+    async def _read(self, idle_ms: int) -> dict[TopicPartition, list[Any]]:
+        batches: dict[TopicPartition, list[Any]] = await self.kafka.getmany(
+            timeout_ms=idle_ms, max_records=500
+        )
+        for records in batches.values():
+            await self._apply([IncomingRecord.from_consumer_record(r) for r in records])
+            self.applied += len(records)
+            self._report()
+        return batches
+
+    async def _reached(self, end: dict[TopicPartition, int]) -> bool:
+        return all([await self.kafka.position(tp) >= end[tp] for tp in self.partitions])
 
     async def _apply(self, records: list[IncomingRecord]) -> None:
         while True:
