@@ -108,6 +108,11 @@ class ReadModels:
         for it, and it waits for a swap)."""
         row = await self._live_row(conn, model, lock=True)
         if row is None:
+            # A swap committed while this waited for its lock: the row it waited for is no
+            # longer live, and the new live one was not in this statement's snapshot (READ
+            # COMMITTED). The next statement's snapshot has it.
+            row = await self._live_row(conn, model, lock=True)
+        if row is None:
             raise ReadModelError(f"read model {model.name} has no live generation")
         return int(row["version"])
 
