@@ -6,7 +6,10 @@ System:   complaints/s accepted by intake (HTTP, concurrent clients), and the ti
 Baselines (same payloads, same machine, same run):
           bare aiokafka produce + consume of the ComplaintReceived records;
           bare PostgreSQL inserts of the same rows, one transaction each.
-Prints a table and writes bench/results/latest.json.
+Platform: the shared machinery's own cost (bench/platform_cost.py): events/s through
+          consumer components (projection, process) and the outbox relay, each next to a
+          raw aiokafka consume + decode or produce of the same records.
+Prints the tables and writes bench/results/latest.json (with --only: only-<section>.json, not kept).
 """
 
 from __future__ import annotations
@@ -31,17 +34,18 @@ from aiokafka.admin import NewTopic
 from psycopg_pool import AsyncConnectionPool
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import platform_cost
 from workload import complaints
 
 from eungdapso_devstack.infra import PostgresTarget, TansuBroker, embedded_postgres, ensure_topics
 from eungdapso_devstack.stack import Stack
 from eungdapso_platform.kafka import KafkaSettings, kafka_admin, kafka_consumer, kafka_producer
-from eungdapso_platform.logging import configure_logging, get_logger
+from eungdapso_platform.logging import configure_logging
 from eungdapso_platform.settings import ServiceSettings
 from eungdapso_schemas.envelope import Envelope, encode
 from eungdapso_schemas.events import ComplaintReceivedV1
 
-log = get_logger("eungdapso.bench")
+log = platform_cost.progress
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
 
 
@@ -277,10 +281,11 @@ def local_postgres() -> tuple[PostgresTarget, Any]:
         return target, server
 
 
-async def main(args: argparse.Namespace) -> dict[str, Any]:
-    items = complaints(args.burst + args.steady)
+async def system_section(
+    args: argparse.Namespace, postgres: PostgresTarget, items: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """Intake, router and publisher as processes, next to raw Kafka and PostgreSQL."""
     burst_items, steady_items = items[: args.burst], items[args.burst :]
-    postgres, server = local_postgres()
     broker = TansuBroker(log_file=Path(tempfile.mkdtemp()) / "broker.log")
     broker.start()
     stack: Stack | None = None
@@ -321,10 +326,6 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         if stack is not None:
             stack.stop()
         broker.stop()
-        if server is None:
-            postgres.drop_database()
-        else:
-            server.cleanup()
 
     system = {
         "accepted_per_s": burst["accepted_per_s"],
@@ -337,13 +338,6 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "steady_assigned": len(steady_lat),
     }
     return {
-        "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-        },
-        "params": vars(args),
         "system": system,
         "raw_kafka": kafka,
         "raw_postgres": pg,
@@ -357,7 +351,43 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+async def main(args: argparse.Namespace) -> dict[str, Any]:
+    result: dict[str, Any] = {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "params": vars(args),
+    }
+    postgres, server = local_postgres()
+    try:
+        if args.only in (None, "system"):
+            result.update(await system_section(args, postgres, complaints(args.burst + args.steady)))
+        if args.only in (None, "platform"):
+            log.info("platform_section", events=args.events, rounds=args.rounds)
+            result["platform"] = await platform_cost.platform_cost(
+                postgres, complaints(args.events), rounds=args.rounds, log_level=args.log_level
+            )
+    finally:
+        if server is None:
+            postgres.drop_database()
+        else:
+            server.cleanup()
+    return result
+
+
 def report(result: dict[str, Any]) -> str:
+    parts = []
+    if "system" in result:
+        parts.append(system_report(result))
+    if "platform" in result:
+        parts.append(platform_cost.report(result["platform"]))
+    return "\n\n".join(parts)
+
+
+def system_report(result: dict[str, Any]) -> str:
     s, k, p, r = result["system"], result["raw_kafka"], result["raw_postgres"], result["ratios"]
     rows = [
         (
@@ -403,10 +433,20 @@ if __name__ == "__main__":
     parser.add_argument("--steady", type=int, default=200, help="complaints sent at --rate")
     parser.add_argument("--rate", type=float, default=20.0, help="steady rate, complaints per second")
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument(
+        "--events", type=int, default=3000, help="records through the platform's components and relay"
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="repetitions of each platform measure")
+    parser.add_argument(
+        "--log-level", default="WARNING", help="the platform's log level in this process (services: WARNING)"
+    )
+    parser.add_argument("--only", choices=("system", "platform"), help="run one section")
     os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
-    configure_logging("bench", "INFO")
-    result = asyncio.run(main(parser.parse_args()))
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    args = parser.parse_args()
+    configure_logging("bench", args.log_level)
+    result = asyncio.run(main(args))
+    out = RESULTS if args.only is None else RESULTS.with_name(f"only-{args.only}.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
     sys.stdout.write(report(result) + "\n")
-    sys.stdout.write(f"(written to {RESULTS})\n")
+    sys.stdout.write(f"(written to {out})\n")
