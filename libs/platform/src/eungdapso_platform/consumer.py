@@ -353,11 +353,14 @@ class Projection(Component[ProjectionHandler]):
             number = self.pinned or await self.read_models.live_generation(conn, self.read_model)
             self._generation = number
             tx = ProjectionTx(conn, Generation(self.read_model, number, self.db.schema))
+            # One ledger statement per batch, not one round trip per message.
+            fresh = await self.db.claim(conn, self.ledger_of(number), [e.id for e in envelopes])
             for envelope in envelopes:
                 with message_context(envelope, "project", actor=self.id):
-                    if not await self.db.claim(conn, self.ledger_of(number), envelope.id):
-                        self._duplicate(envelope)
+                    if envelope.id not in fresh:
+                        self._duplicate(envelope)  # applied before, or earlier in this batch
                         continue
+                    fresh.discard(envelope.id)
                     for handler in self.handlers[type(envelope.data)]:
                         await handler(tx, envelope)
                     applied.append(envelope)

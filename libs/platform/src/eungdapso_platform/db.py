@@ -10,18 +10,19 @@ from psycopg import AsyncConnection, sql
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from eungdapso_platform.migrations import PLATFORM_MIGRATIONS, Migration, migrate
+from eungdapso_platform.migrations import PLATFORM_MIGRATIONS, Migration, migrate, schema_sql
 from eungdapso_platform.settings import ServiceSettings
+
+__all__ = ["CLAIM_LEDGER_BATCH", "INSERT_LEDGER", "Database", "schema_sql"]
 
 #: The idempotent consumer's ledger (migration platform/1): one row per message applied,
 #: written in the same transaction as the effect, so an effect happens at most once per
 #: (ledger, message).
 INSERT_LEDGER = "INSERT INTO {schema}.processed_messages (consumer, message_id) VALUES (%s, %s)"
-CLAIM_LEDGER = INSERT_LEDGER + " ON CONFLICT DO NOTHING"
-
-
-def schema_sql(template: str, schema: str) -> sql.Composed:
-    return sql.SQL(template).format(schema=sql.Identifier(schema))
+CLAIM_LEDGER_BATCH = (
+    "INSERT INTO {schema}.processed_messages (consumer, message_id)"
+    " SELECT %s, unnest(%s::text[]) ON CONFLICT DO NOTHING RETURNING message_id"
+)
 
 
 class Database:
@@ -78,10 +79,11 @@ class Database:
     def sql(self, template: str) -> sql.Composed:
         return schema_sql(template, self.schema)
 
-    async def claim(self, conn: AsyncConnection[DictRow], ledger: str, message_id: str) -> bool:
-        """Record a message as applied; False if it already was (a redelivery)."""
-        cur = await conn.execute(self.sql(CLAIM_LEDGER), (ledger, message_id))
-        return cur.rowcount == 1
+    async def claim(self, conn: AsyncConnection[DictRow], ledger: str, message_ids: list[str]) -> set[str]:
+        """Record a batch's messages as applied, in one statement of the caller's transaction;
+        returns those that were not already recorded (the others are redeliveries)."""
+        cur = await conn.execute(self.sql(CLAIM_LEDGER_BATCH), (ledger, message_ids))
+        return {row["message_id"] for row in await cur.fetchall()}
 
     async def processed_among(self, ledger: str, message_ids: list[str]) -> set[str]:
         """Which of these messages the ledger has already recorded."""

@@ -89,7 +89,8 @@ _BOOTSTRAP = (
 )
 
 
-def _sql(template: str, schema: str) -> sql.Composed:
+def schema_sql(template: str, schema: str) -> sql.Composed:
+    """A statement with `{schema}` bound to the service's schema."""
     return sql.SQL(template).format(schema=sql.Identifier(schema))
 
 
@@ -104,13 +105,13 @@ def migrate(
             # Replicas starting together: one migrates, the others wait and find it done.
             conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"eungdapso.{schema}.migrations",))
             for statement in _BOOTSTRAP:
-                conn.execute(_sql(statement, schema))
+                conn.execute(schema_sql(statement, schema))
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"eungdapso.{schema}.migrations",))
             done = {
                 (row[0], row[1])
                 for row in conn.execute(
-                    _sql("SELECT component, version FROM {schema}.schema_migrations", schema)
+                    schema_sql("SELECT component, version FROM {schema}.schema_migrations", schema)
                 )
             }
             for migration in migrations:
@@ -118,9 +119,9 @@ def migrate(
                     continue
                 with conn.transaction():
                     for statement in migration.statements:
-                        conn.execute(_sql(statement, schema))
+                        conn.execute(schema_sql(statement, schema))
                     conn.execute(
-                        _sql(
+                        schema_sql(
                             "INSERT INTO {schema}.schema_migrations (component, version, description)"
                             " VALUES (%s, %s, %s)",
                             schema,

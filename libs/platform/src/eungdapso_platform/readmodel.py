@@ -53,13 +53,13 @@ class Generation:
     number: int
     schema: str
 
-    def sql(self, template: str) -> sql.Composed:
+    def table(self, table: str) -> sql.Identifier:
+        return sql.Identifier(self.schema, self.model.physical(table, self.number))
+
+    def sql(self, template: str, **extra: sql.Composable) -> sql.Composed:
         """Format `{schema}` and every `{<table>}` of the model to this generation's names."""
-        names = {
-            table: sql.Identifier(self.schema, self.model.physical(table, self.number))
-            for table in self.model.tables
-        }
-        return sql.SQL(template).format(schema=sql.Identifier(self.schema), **names)
+        names = {table: self.table(table) for table in self.model.tables}
+        return sql.SQL(template).format(schema=sql.Identifier(self.schema), **names, **extra)
 
 
 class ProjectionTx:
@@ -212,14 +212,10 @@ class ReadModels:
     async def _create_generation(
         self, conn: AsyncConnection[DictRow], model: ReadModel, number: int, *, state: str
     ) -> None:
-        names = {t: sql.Identifier(self.db.schema, model.physical(t, number)) for t in model.tables}
+        generation = Generation(model, number, self.db.schema)
         for table, statements in model.tables.items():
             for statement in statements:
-                await conn.execute(
-                    sql.SQL(statement).format(
-                        schema=sql.Identifier(self.db.schema), table=names[table], **names
-                    )
-                )
+                await conn.execute(generation.sql(statement, table=generation.table(table)))
         await conn.execute(
             self.db.sql(
                 "INSERT INTO {schema}.read_models (name, version, shape, state, live_since)"
