@@ -13,7 +13,8 @@ import yaml
 from eungdapso_platform.consumer import Component
 from eungdapso_platform.service import Overrides
 from eungdapso_schemas import export
-from eungdapso_schemas.events import ComplaintReceivedV1, Payload, schema_file_stem
+from eungdapso_schemas.codes import Disclosure
+from eungdapso_schemas.events import ComplaintReceivedV1, ComplaintReceivedV2, Payload, schema_file_stem
 from eungdapso_schemas.streams import ALL_TOPICS, PAYLOADS, STREAMS, stream_for
 
 
@@ -75,7 +76,7 @@ def test_the_registry_names_exactly_the_consumers_the_services_run() -> None:
 
 def test_asyncapi_has_a_message_per_type_and_an_operation_per_consumer() -> None:
     doc = yaml.safe_load(export.ASYNCAPI_FILE.read_text(encoding="utf-8"))
-    assert doc["info"]["version"] == "2.0.0"
+    assert doc["info"]["version"] == "2.1.0"
     assert {c["address"] for c in doc["channels"].values()} == {t.name for t in ALL_TOPICS}
     assert {m for m in doc["components"]["messages"]} == {p.__name__ for p in PAYLOADS} | {"DeadLetter"}
     receives = {k: op for k, op in doc["operations"].items() if op["action"] == "receive"}
@@ -99,3 +100,22 @@ def test_v1_fields_stay_compatible() -> None:
         "text",
     }
     assert ComplaintReceivedV1.model_config.get("extra") == "ignore"
+
+
+def test_a_v1_consumer_reads_a_v2_record_unchanged() -> None:
+    """Intake publishes v2 since contract 2.1; a consumer built for v1 reads it as before."""
+    v2 = ComplaintReceivedV2.example()
+    record = json.loads(v2.model_dump_json())
+    v1_schema = json.loads((export.JSONSCHEMA_DIR / "complaint.received.v1.json").read_text())
+    jsonschema.validate(record, v1_schema)
+    as_v1 = ComplaintReceivedV1.model_validate(record)
+    assert as_v1.model_dump() == v2.model_dump(include=set(ComplaintReceivedV1.model_fields))
+    assert "reply_to" not in as_v1.model_dump()
+
+
+def test_a_v1_record_reads_as_v2_private_and_without_attachments() -> None:
+    v1 = ComplaintReceivedV1.example()
+    v2 = ComplaintReceivedV2.from_v1(v1)
+    assert v2.disclosure is Disclosure.PRIVATE
+    assert v2.attachments == () and v2.reply_to is None and v2.first_contact is None
+    assert v2.model_dump(include=set(ComplaintReceivedV1.model_fields)) == v1.model_dump()

@@ -106,3 +106,31 @@ class OfficeLevel(StrEnum):
     CITY_OFFICE = "city_office"  # 사업소
     DISTRICT = "district"  # 자치구
     EXTERNAL = "external"  # central government or another local government (이송/이첩)
+
+
+class Disclosure(StrEnum):
+    """Whether the citizen lets the complaint's text and answer be published (redacted), as
+    국민신문고 lets citizens choose. Private unless the citizen chose otherwise."""
+
+    PUBLIC = "public"
+    PRIVATE = "private"
+
+
+class AttachmentKind(StrEnum):
+    """What an attachment is, decided from its content, never from its name."""
+
+    PHOTO = "photo"
+    VIDEO = "video"
+    VOICE = "voice"
+    DOCUMENT = "document"
+
+
+class ReplyMedium(StrEnum):
+    """How the citizen can be answered on their own channel (notifier issue)."""
+
+    SMS = "sms"  # a mobile number: SMS/LMS/MMS
+    PHONE = "phone"  # a number to call back (120)
+    EMAIL = "email"
+    SNS = "sns"  # a handle or user id, answered through the same city account
+    POST = "post"  # a postal address (visit, mail, fax)
+    WEB = "web"  # only the citizen page (receipt number and private link)

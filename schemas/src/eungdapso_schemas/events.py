@@ -18,7 +18,16 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
-from eungdapso_schemas.codes import Channel, District, Kind, Language, OfficeLevel
+from eungdapso_schemas.codes import (
+    AttachmentKind,
+    Channel,
+    Disclosure,
+    District,
+    Kind,
+    Language,
+    OfficeLevel,
+    ReplyMedium,
+)
 from eungdapso_schemas.codes import Field as AdminField
 
 RECEIPT_NO_PATTERN = r"^[0-9]{4}-[0-9]{7,10}$"
@@ -121,6 +130,95 @@ class ComplaintReceivedV1(ComplaintEvent):
             ),
             citizen=Citizen(name="홍길동", phone="010-1234-5678"),
         )
+
+
+Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+MediaType = Annotated[str, StringConstraints(pattern=r"^[a-z0-9.+\-]{1,40}/[a-z0-9.+\-]{1,80}$")]
+#: A channel's own id of the message (provider message id, SNS post id, call id, ...).
+ChannelRef = Annotated[str, StringConstraints(pattern=r"^[\x21-\x7e]{1,200}$")]
+StaffRef = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+MAX_ATTACHMENTS = 10
+
+
+class AttachmentRef(BaseModel):
+    """A stored attachment, by reference (content lives in the blob store, never in a record).
+
+    `sha256` names the copy everyone else may see (photos without their EXIF metadata);
+    the original stays with intake."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    sha256: Sha256
+    media_type: MediaType
+    kind: AttachmentKind
+    size_bytes: Annotated[int, Field(ge=1, le=1_000_000_000)]
+
+
+class ReplyAddress(BaseModel):
+    """Where the citizen is answered on their own channel. Personal data (개인정보), like
+    `citizen`: only intake, casework and the notifier read it."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    medium: ReplyMedium
+    #: A phone number, an e-mail address, an SNS user id or handle, a postal address.
+    address: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+    #: The city's SNS account the message reached: the reply goes back through it.
+    account: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_.\-]{1,60}$")] | None = None
+    #: The post, message or conversation to answer in.
+    thread: ChannelRef | None = None
+    #: The citizen agreed to be contacted (called back, or sent an SMS) on this address.
+    consent: bool = False
+
+
+class FirstContactResolution(BaseModel):
+    """The 120 agent answered on the call from the counselling database (1차 상담 종결)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    agent: StaffRef
+    answer: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
+    answered_at: AwareDatetime
+
+
+class ComplaintReceivedV2(ComplaintReceivedV1):
+    """v2 adds how the complaint came in and how to answer it; every v1 field keeps its
+    meaning, so a v1 consumer reads a v2 record unchanged (tests/contract).
+
+    `channel_ref` and `reply_to` are personal: like `citizen`, never projected publicly."""
+
+    schema_version: ClassVar[int] = 2
+
+    #: The channel's own message id: the same message delivered twice is one complaint.
+    channel_ref: ChannelRef | None = None
+    #: Staff, desk or client that registered it on the citizen's behalf (counter, agent, clerk).
+    registered_by: StaffRef | None = None
+    disclosure: Disclosure = Disclosure.PRIVATE
+    attachments: Annotated[tuple[AttachmentRef, ...], Field(max_length=MAX_ATTACHMENTS)] = ()
+    reply_to: ReplyAddress | None = None
+    first_contact: FirstContactResolution | None = None
+    #: The call went through an interpreter (120+9: en, zh, ja, vi, mn).
+    interpreted: bool = False
+
+    @classmethod
+    def example(cls) -> ComplaintReceivedV2:
+        v1 = ComplaintReceivedV1.example()
+        return cls(
+            **{**v1.model_dump(), "channel": Channel.SMS},
+            channel_ref="twilio:SM5f7a8e1c2b3d4e5f6a7b8c9d0e1f2a3b",
+            disclosure=Disclosure.PUBLIC,
+            attachments=(
+                AttachmentRef(
+                    sha256="ab" * 32, media_type="image/jpeg", kind=AttachmentKind.PHOTO, size_bytes=48213
+                ),
+            ),
+            reply_to=ReplyAddress(medium=ReplyMedium.SMS, address="010-1234-5678", consent=True),
+        )
+
+    @classmethod
+    def from_v1(cls, v1: ComplaintReceivedV1) -> ComplaintReceivedV2:
+        """A v1 record read as v2: defaults for what v1 did not say (private, no attachments)."""
+        return v1 if isinstance(v1, cls) else cls(**v1.model_dump())
 
 
 class Office(BaseModel):

@@ -11,17 +11,19 @@ document cannot name a topic, type or consumer the code does not have.
 
 Topic names changed in v2 of the contract: `eungdapso.complaint.received` and
 `eungdapso.complaint.assigned` (one type per topic) became `eungdapso.intake.events` and
-`eungdapso.router.events`; the payloads themselves are unchanged.
+`eungdapso.router.events`; the payloads themselves are unchanged. 2.1 adds
+`complaint.received.v2` (channel reference, reply address, disclosure, attachments,
+first-contact resolution), which intake publishes from then on; v1 records stay readable.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from eungdapso_schemas.events import ComplaintAssignedV1, ComplaintReceivedV1, Payload
+from eungdapso_schemas.events import ComplaintAssignedV1, ComplaintReceivedV1, ComplaintReceivedV2, Payload
 
 #: Version of the stream layout (topics and which types travel where), in the AsyncAPI info.
-CONTRACT_VERSION = "2.0.0"
+CONTRACT_VERSION = "2.1.0"
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,11 @@ INTAKE_EVENTS = Stream(
     name="eungdapso.intake.events",
     owner="intake",
     description="What intake recorded: complaints received through any channel (key: complaint id).",
-    carries=(Carried(ComplaintReceivedV1, consumers=("router.assignment", "publisher.public_status")),),
+    carries=(
+        # v1: what intake published before contract 2.1; still read, so history replays.
+        Carried(ComplaintReceivedV1, consumers=("router.assignment", "publisher.public_status")),
+        Carried(ComplaintReceivedV2, consumers=("router.assignment", "publisher.public_status")),
+    ),
 )
 ROUTER_EVENTS = Stream(
     name="eungdapso.router.events",

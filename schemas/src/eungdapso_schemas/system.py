@@ -38,7 +38,17 @@ class Service:
 
 
 SERVICES: tuple[Service, ...] = (
-    Service("intake", 8001, "intake (접수)", routes=(Route("/api/v1/complaints", exact=True),)),
+    Service(
+        "intake",
+        8001,
+        "intake (접수)",
+        routes=(
+            Route("/api/v1/complaints", exact=True),
+            Route("/api/v1/attachments"),
+            Route("/api/v1/channels/"),
+            Route("/open311/"),
+        ),
+    ),
     Service("router", 8002, "router (배정)"),
     Service("sla", 8003, "SLA deadlines (처리기한)"),
     Service("notifier", 8004, "notifier (알림)"),

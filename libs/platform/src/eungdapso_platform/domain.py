@@ -27,7 +27,14 @@ from pydantic import BaseModel
 from eungdapso_platform.errors import DomainError
 from eungdapso_platform.tracing import causation_id_var, correlation_id_var, current_trace_headers
 from eungdapso_schemas import codes
-from eungdapso_schemas.events import Citizen, Office, Place
+from eungdapso_schemas.events import (
+    AttachmentRef,
+    Citizen,
+    FirstContactResolution,
+    Office,
+    Place,
+    ReplyAddress,
+)
 
 __all__ = ["DomainError", "EventSourcedApplication", "RecordedAggregate", "acting_as", "current_metadata"]
 
@@ -125,9 +132,15 @@ SHARED_TYPES: tuple[type, ...] = (
     codes.District,
     codes.Language,
     codes.OfficeLevel,
+    codes.Disclosure,
+    codes.AttachmentKind,
+    codes.ReplyMedium,
     Place,
     Citizen,
     Office,
+    AttachmentRef,
+    ReplyAddress,
+    FirstContactResolution,
 )
 
 

@@ -12,8 +12,10 @@ from pydantic import BaseModel
 from eungdapso_intake.services import (
     ComplaintIntake,
     ComplaintSubmission,
+    Idempotency,
     IdempotencyKeyReused,
     OutcomeUnknown,
+    ReceiveComplaint,
     SubmissionFailed,
 )
 from eungdapso_platform.problems import Problem, problem_response
@@ -55,7 +57,9 @@ async def submit_complaint(
     ] = None,
 ) -> ReceiptOut | Response:
     try:
-        result = await intake.submit(submission, channel=Channel.WEB, idempotency_key=idempotency_key)
+        result = await intake.submit(
+            ReceiveComplaint.from_web(submission, Channel.WEB), Idempotency.client_key(idempotency_key)
+        )
     except IdempotencyKeyReused as exc:
         raise Problem(
             422,

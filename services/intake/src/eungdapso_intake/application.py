@@ -7,7 +7,7 @@ from uuid import UUID
 from eungdapso_intake.domainmodel import Complaint
 from eungdapso_platform.domain import EventSourcedApplication
 from eungdapso_platform.outbox import Outbox
-from eungdapso_schemas.events import ComplaintReceivedV1
+from eungdapso_schemas.events import ComplaintReceivedV2
 
 SOURCE = "/eungdapso/intake"
 
@@ -26,8 +26,8 @@ class IntakeApplication(EventSourcedApplication):
         return found if isinstance(found, Complaint) else None
 
 
-def received_v1(e: Complaint.Received) -> ComplaintReceivedV1:
-    return ComplaintReceivedV1(
+def received_v2(e: Complaint.Received) -> ComplaintReceivedV2:
+    return ComplaintReceivedV2(
         complaint_id=e.originator_id,
         receipt_no=e.receipt_no,
         received_at=e.received_at,
@@ -39,9 +39,16 @@ def received_v1(e: Complaint.Received) -> ComplaintReceivedV1:
         text=e.text,
         place=e.place,
         citizen=e.citizen,
+        channel_ref=e.channel_ref,
+        registered_by=e.registered_by,
+        disclosure=e.disclosure,
+        attachments=tuple(e.attachments),
+        reply_to=e.reply_to,
+        first_contact=e.first_contact,
+        interpreted=e.interpreted,
     )
 
 
 #: What other services learn of intake's events (the outbox translation).
 OUTBOX = Outbox(SOURCE)
-OUTBOX.translate(Complaint.Received, received_v1)
+OUTBOX.translate(Complaint.Received, received_v2)

@@ -1,11 +1,15 @@
 """Intake's service layer: take in a submission from any channel, exactly once.
 
-Every submission has an idempotency key: the client's `Idempotency-Key`, or one intake
-makes up. Its complaint id derives from the key, so a retry with the same key and body
-can never record the complaint twice. A submission that cannot be recorded within its
-deadline (`deadline_s`, database unreachable or too slow) fails with `NotRecorded` or,
-when the connection failed while committing, `OutcomeUnknown`; both carry the key to
-retry with.
+Every channel ends in the same command (`ReceiveComplaint`) and the same event. Every
+submission has an idempotency key within a scope (`Idempotency`): the channel's own
+message id (a provider's message id, an SNS post id, a call id, an integrator's CloudEvents
+source + id), a client's `Idempotency-Key` (scoped per client, so two integrators using the
+same key never collide), or one intake makes up. The complaint id derives from scope and
+key, so a redelivery or a retry can never record the complaint twice.
+
+A submission that cannot be recorded within its deadline (`deadline_s`, database
+unreachable or too slow) fails with `NotRecorded` or, when the connection failed while
+committing, `OutcomeUnknown`; both carry the key to retry with.
 """
 
 from __future__ import annotations
@@ -16,9 +20,10 @@ import json
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import Field as PydanticField
 
 from eungdapso_intake.application import IntakeApplication
 from eungdapso_intake.domainmodel import Complaint
@@ -30,23 +35,99 @@ from eungdapso_platform.eventstore import CommitOutcomeUnknown, IntegrityError, 
 from eungdapso_platform.groupcommit import GroupCommit
 from eungdapso_platform.logging import get_logger
 from eungdapso_platform.outbox import OutboxRelay
-from eungdapso_schemas.codes import Channel, Field, Kind, Language
-from eungdapso_schemas.events import Citizen, Place
+from eungdapso_schemas.codes import Channel, Disclosure, Field, Kind, Language, ReplyMedium
+from eungdapso_schemas.events import (
+    MAX_ATTACHMENTS,
+    AttachmentRef,
+    ChannelRef,
+    Citizen,
+    FirstContactResolution,
+    Place,
+    ReplyAddress,
+    StaffRef,
+)
 
 log = get_logger("eungdapso.intake")
 
 
-class ComplaintSubmission(BaseModel):
-    """What a citizen submits. Codes as in DOMAIN.md."""
+ComplaintBody = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
+
+
+class ComplaintContent(BaseModel):
+    """What a complaint says, whoever registers it. Codes as in DOMAIN.md."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
+    text: ComplaintBody
     kind: Kind
     field: Field | None = None
     language: Language = Language.KO
     place: Place | None = None
+    #: Publish the text and the answer (redacted)? Private unless the citizen chooses so.
+    disclosure: Disclosure = Disclosure.PRIVATE
+
+
+class ComplaintSubmission(ComplaintContent):
+    """What a citizen submits on the web form or the app (the native API)."""
+
     contact: Citizen | None = None
+
+
+class ReceiveComplaint(ComplaintContent):
+    """The one intake command every channel ends in (민원 접수)."""
+
+    channel: Channel
+    citizen: Citizen | None = None
+    channel_ref: ChannelRef | None = None
+    registered_by: StaffRef | None = None
+    attachments: Annotated[tuple[AttachmentRef, ...], PydanticField(max_length=MAX_ATTACHMENTS)] = ()
+    reply_to: ReplyAddress | None = None
+    first_contact: FirstContactResolution | None = None
+    interpreted: bool = False
+
+    @classmethod
+    def from_web(cls, submission: ComplaintSubmission, channel: Channel = Channel.WEB) -> ReceiveComplaint:
+        return cls(
+            **submission.model_dump(exclude={"contact"}),
+            channel=channel,
+            citizen=submission.contact,
+            reply_to=reply_address_of(submission.contact),
+        )
+
+
+def reply_address_of(contact: Citizen | None) -> ReplyAddress | None:
+    """A web or app citizen who left an address asked to be answered there: e-mail first
+    (no length limit), else their mobile number by SMS."""
+    if contact is None:
+        return None
+    if contact.email:
+        return ReplyAddress(medium=ReplyMedium.EMAIL, address=contact.email, consent=True)
+    if contact.phone:
+        return ReplyAddress(medium=ReplyMedium.SMS, address=contact.phone, consent=True)
+    return None
+
+
+@dataclass(frozen=True)
+class Idempotency:
+    """Which earlier submission a new one may be a repeat of.
+
+    `scope` keeps keys of different senders apart; `on_reuse` says what a repeat with a
+    different body means: for a client's `Idempotency-Key` a misuse (refused); for a
+    channel's message id a redelivery (the first record stands, as platforms resend)."""
+
+    scope: str
+    key: str | None
+    on_reuse: Literal["refuse", "replay"] = "refuse"
+
+    @classmethod
+    def client_key(cls, key: str | None, client: str | None = None) -> Idempotency:
+        """A client's `Idempotency-Key`; anonymous web submissions share the `web` scope."""
+        return cls(scope=f"client:{client}" if client else "web", key=key)
+
+    @classmethod
+    def channel_message(cls, channel: Channel, sender: str, message_id: str) -> Idempotency:
+        """A message id of a channel's sender (an SMS gateway, an SNS platform, a desk)."""
+        return cls(scope=f"{channel.value}:{sender}", key=message_id, on_reuse="replay")
 
 
 @dataclass(frozen=True)
@@ -77,8 +158,8 @@ class OutcomeUnknown(SubmissionFailed):
     """The connection failed while the complaint was being committed: it may be recorded."""
 
 
-def fingerprint(submission: ComplaintSubmission) -> str:
-    canonical = json.dumps(submission.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+def fingerprint(command: ReceiveComplaint) -> str:
+    canonical = json.dumps(command.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -100,16 +181,14 @@ class ComplaintIntake:
         self.deadline_s = deadline_s
         self.commits = GroupCommit(app.save)
 
-    async def submit(
-        self, submission: ComplaintSubmission, *, channel: Channel, idempotency_key: str | None
-    ) -> SubmissionResult:
+    async def submit(self, command: ReceiveComplaint, idempotency: Idempotency) -> SubmissionResult:
         deadline = time.monotonic() + self.deadline_s
         # Without a key, one made up here: the answer of a failed attempt gives it, so that
         # the client's retry cannot record the complaint twice.
-        key = idempotency_key if idempotency_key is not None else f"intake-{uuid.uuid4()}"
+        key = idempotency.key if idempotency.key is not None else f"intake-{uuid.uuid4()}"
         try:
             return await self._submit(
-                submission, channel, key, check_replay=idempotency_key is not None, deadline=deadline
+                command, idempotency, key, check_replay=idempotency.key is not None, deadline=deadline
             )
         except CommitOutcomeUnknown as exc:
             log.warning("submission_outcome_unknown", idempotency_key=key, error=str(exc))
@@ -122,36 +201,45 @@ class ComplaintIntake:
 
     async def _submit(
         self,
-        submission: ComplaintSubmission,
-        channel: Channel,
+        command: ReceiveComplaint,
+        idempotency: Idempotency,
         key: str,
         *,
         check_replay: bool,
         deadline: float,
     ) -> SubmissionResult:
         # The fingerprint tells a retry (same body) from a misuse of the key (another body).
-        request_print = fingerprint(submission)
-        complaint_id = derived_id(f"submission:{channel.value}", key)
+        request_print = fingerprint(command)
+        complaint_id = derived_id(f"submission:{idempotency.scope}", key)
         if check_replay:
             existing = await asyncio.to_thread(within, deadline, self.app.complaint, complaint_id)
             if existing is not None:
-                return self._replay(existing, request_print)
+                return self._replay(existing, request_print, idempotency)
 
         received_at = self.clock.now()
         receipt_no = await self.receipts.next_number(received_at, deadline=deadline)
-        with acting_as(f"citizen via {channel.value}"):
+        channel = command.channel
+        actor = command.registered_by or f"citizen via {channel.value}"
+        with acting_as(actor):
             complaint = Complaint.receive(
                 id=complaint_id,
                 receipt_no=receipt_no,
                 received_at=received_at,
                 channel=channel,
-                kind=submission.kind,
-                field=submission.field,
-                language=submission.language,
-                text=submission.text,
-                place=submission.place,
-                citizen=submission.contact,
+                kind=command.kind,
+                field=command.field,
+                language=command.language,
+                text=command.text,
+                place=command.place,
+                citizen=command.citizen,
                 request_fingerprint=request_print,
+                channel_ref=command.channel_ref,
+                registered_by=command.registered_by,
+                disclosure=command.disclosure,
+                attachments=command.attachments,
+                reply_to=command.reply_to,
+                first_contact=command.first_contact,
+                interpreted=command.interpreted,
             )
         try:
             await self.commits.save(complaint, deadline=deadline)
@@ -160,7 +248,7 @@ class ComplaintIntake:
             existing = await asyncio.to_thread(within, deadline, self.app.complaint, complaint_id)
             if existing is None:
                 raise
-            return self._replay(existing, request_print)
+            return self._replay(existing, request_print, idempotency)
         if self.relay is not None:
             self.relay.wake()
         log.info(
@@ -169,7 +257,7 @@ class ComplaintIntake:
         return SubmissionResult(complaint_id, receipt_no, replayed=False)
 
     @staticmethod
-    def _replay(existing: Complaint, request_print: str) -> SubmissionResult:
-        if existing.request_fingerprint != request_print:
+    def _replay(existing: Complaint, request_print: str, idempotency: Idempotency) -> SubmissionResult:
+        if idempotency.on_reuse == "refuse" and existing.request_fingerprint != request_print:
             raise IdempotencyKeyReused(existing.receipt_no)
         return SubmissionResult(existing.id, existing.receipt_no, replayed=True)

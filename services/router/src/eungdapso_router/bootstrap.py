@@ -11,7 +11,7 @@ from eungdapso_platform.service import NO_OVERRIDES, Overrides, ServiceParts, cr
 from eungdapso_router.application import OUTBOX, RouterApplication
 from eungdapso_router.consumers import Assignment
 from eungdapso_router.settings import RouterSettings
-from eungdapso_schemas.events import ComplaintReceivedV1
+from eungdapso_schemas.events import ComplaintReceivedV1, ComplaintReceivedV2
 from eungdapso_schemas.system import service
 
 SERVICE = service("router")
@@ -28,7 +28,10 @@ def build(settings: RouterSettings, overrides: Overrides = NO_OVERRIDES) -> Serv
         on_recorded=relay.wake,
         fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
     )
-    assignment.on(ComplaintReceivedV1, Assignment(overrides.the_clock()).on_received)
+    decide = Assignment(overrides.the_clock()).on_received
+    # v2 is a v1 with more fields: both are assigned (history replays v1).
+    for received in (ComplaintReceivedV1, ComplaintReceivedV2):
+        assignment.on(received, decide)
     return ServiceParts(
         settings=settings,
         db=db,
