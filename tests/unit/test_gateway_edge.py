@@ -54,7 +54,9 @@ async def echo(
 
 async def _serve(app: Any) -> tuple[uvicorn.Server, asyncio.Task[None], str]:
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None))
+    # As `make run` serves the gateway: the edge believes no X-Forwarded-For it receives.
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, proxy_headers=False)
+    server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     # Serving, and past the first tick that sets the server's own `date` and `server` headers.
     while not (server.started and server.server_state.default_headers):
@@ -107,6 +109,20 @@ async def test_non_ascii_header_values_pass_through_as_bytes(gateway_url: tuple[
     assert seen["idempotency-key"].encode("latin-1") == "민원-1".encode()
     # And back: the upstream's UTF-8 header reaches the client unchanged.
     assert r.headers.raw[[k for k, _ in r.headers.raw].index(b"x-office")][1] == "도시교통실".encode()
+
+
+async def test_the_client_address_is_appended_to_x_forwarded_for(gateway_url: tuple[str, Gateway]) -> None:
+    """As an Ingress does: intake, trusting the gateway, limits the web form per address."""
+    url, _ = gateway_url
+    async with httpx.AsyncClient(base_url=url) as client:
+        direct = seen_headers(await client.post("/api/v1/complaints", content=b"{}"))
+        relayed = seen_headers(
+            await client.post(
+                "/api/v1/complaints", content=b"{}", headers={"X-Forwarded-For": "198.51.100.7"}
+            )
+        )
+    assert direct["x-forwarded-for"] == "127.0.0.1"
+    assert relayed["x-forwarded-for"] == "198.51.100.7, 127.0.0.1"
 
 
 @pytest.mark.parametrize("bad", ["%0A", "%0D", "%0D%0Ax-injected:%201", "%00", "a%0Ab"])

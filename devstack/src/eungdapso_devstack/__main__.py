@@ -47,6 +47,8 @@ class DevstackSettings(BaseSettings):
     kafka_bootstrap_servers: str | None = None
     kafka_topic_partitions: int = 4
     log_level: str = "INFO"
+    #: Passed on to intake: the gateway runs on this machine.
+    trusted_proxies: str = "127.0.0.1,::1"
 
 
 async def run(settings: DevstackSettings, kafka: KafkaSettings | None = None) -> None:
@@ -89,7 +91,8 @@ async def run(settings: DevstackSettings, kafka: KafkaSettings | None = None) ->
             postgres=postgres,
             bootstrap_servers=bootstrap,
             logs=run_dir / "logs",
-            extra_env={"LOG_LEVEL": settings.log_level},
+            # Intake believes the gateway's X-Forwarded-For (the web form is limited per address).
+            extra_env={"LOG_LEVEL": settings.log_level, "TRUSTED_PROXIES": settings.trusted_proxies},
             partitions=settings.kafka_topic_partitions,
             broker=broker,
             kafka=kafka,
@@ -98,7 +101,15 @@ async def run(settings: DevstackSettings, kafka: KafkaSettings | None = None) ->
         await stack.start()
         gateway = Gateway(stack.upstreams, supervision=stack.health)
         server = uvicorn.Server(
-            uvicorn.Config(gateway, host="127.0.0.1", port=settings.port, log_config=None, access_log=False)
+            uvicorn.Config(
+                gateway,
+                host="127.0.0.1",
+                port=settings.port,
+                log_config=None,
+                access_log=False,
+                # The edge: it appends the peer to X-Forwarded-For and believes none it receives.
+                proxy_headers=False,
+            )
         )
         serving = asyncio.create_task(server.serve())
         while not server.started and not serving.done():

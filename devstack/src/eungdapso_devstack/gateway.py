@@ -139,7 +139,9 @@ class Gateway:
         # Headers go on as the bytes that came in: values may be any octets (RFC 9110
         # obs-text), which the upstream judges, e.g. intake's 422 on a non-ASCII
         # Idempotency-Key.
-        headers = [(k, v) for k, v in scope["headers"] if k.lower() not in HOP_BY_HOP]
+        headers = _forwarded_for(
+            [(k, v) for k, v in scope["headers"] if k.lower() not in HOP_BY_HOP], scope.get("client")
+        )
         try:
             url = httpx.URL(self.upstreams[route.service]).copy_with(raw_path=_target(scope, route.service))
             upstream = await self.client.request(scope["method"], url, headers=headers, content=body)
@@ -202,6 +204,17 @@ def _target(scope: Scope, service: str) -> bytes:
     if scope.get("query_string"):
         target += b"?" + _percent_encoded(scope["query_string"])
     return target
+
+
+def _forwarded_for(headers: list[tuple[bytes, bytes]], client: Any) -> list[tuple[bytes, bytes]]:
+    """As an Ingress does: the peer's address appended to `X-Forwarded-For`, so a service
+    that trusts the gateway (intake's `TRUSTED_PROXIES`) sees the client's, e.g. to limit
+    the web form per address."""
+    if not client:
+        return headers
+    forwarded = [v for k, v in headers if k.lower() == b"x-forwarded-for"]
+    others = [(k, v) for k, v in headers if k.lower() != b"x-forwarded-for"]
+    return [*others, (b"x-forwarded-for", b", ".join([*forwarded, str(client[0]).encode()]))]
 
 
 def _percent_encoded(raw: bytes) -> bytes:

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from typing import TypeVar
 
 from psycopg import AsyncConnection, sql
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
 
+from eungdapso_platform.errors import is_transient
 from eungdapso_platform.migrations import PLATFORM_MIGRATIONS, Migration, migrate, schema_sql
 from eungdapso_platform.settings import ServiceSettings
 
 __all__ = ["CLAIM_LEDGER_BATCH", "INSERT_LEDGER", "Database", "schema_sql"]
+
+T = TypeVar("T")
 
 #: The idempotent consumer's ledger (migration platform/1): one row per message applied,
 #: written in the same transaction as the effect, so an effect happens at most once per
@@ -67,6 +72,36 @@ class Database:
     async def transaction(self) -> AsyncIterator[AsyncConnection[DictRow]]:
         async with self.pool.connection() as conn, conn.transaction():
             yield conn
+
+    @asynccontextmanager
+    async def connection(self, *, deadline: float | None = None) -> AsyncIterator[AsyncConnection[DictRow]]:
+        """A pooled connection (autocommit). With a `deadline` (`time.monotonic()`), waiting for
+        it and the statements run on it stop there: `TimeoutError`, or the pool's `PoolTimeout`."""
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
+        async with asyncio.timeout(left), self.pool.connection(timeout=left) as conn:
+            yield conn
+
+    async def run(
+        self,
+        work: Callable[[AsyncConnection[DictRow]], Awaitable[T]],
+        *,
+        deadline: float | None = None,
+        attempts: int = 3,
+    ) -> T:
+        """`work` on a pooled connection, bounded by `deadline` as `connection` is, tried again
+        on a transient failure while attempts and time remain. Only for work that is safe to
+        repeat (a read, a rate-limit count): after an outage or a server restart the pool still
+        holds connections the server has closed, and each would otherwise fail a request."""
+        attempt = 1
+        while True:
+            try:
+                async with self.connection(deadline=deadline) as conn:
+                    return await work(conn)
+            except Exception as exc:
+                out_of_time = deadline is not None and time.monotonic() >= deadline
+                if attempt >= attempts or out_of_time or not is_transient(exc):
+                    raise
+            attempt += 1
 
     async def ping(self) -> bool:
         try:

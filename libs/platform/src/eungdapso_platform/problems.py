@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -18,14 +19,25 @@ log = get_logger("eungdapso.http")
 
 
 class Problem(Exception):
+    """A problem answer; `extra` are extension members of the body, `headers` go on the
+    response (`Retry-After` with a 429 or 503, `WWW-Authenticate` with a 401)."""
+
     def __init__(
-        self, status: int, title: str, detail: str, *, type_: str = "about:blank", **extra: Any
+        self,
+        status: int,
+        title: str,
+        detail: str,
+        *,
+        type_: str = "about:blank",
+        headers: Mapping[str, str] | None = None,
+        **extra: Any,
     ) -> None:
         super().__init__(detail)
         self.status = status
         self.title = title
         self.detail = detail
         self.type = type_ if type_ == "about:blank" else PROBLEM_BASE + type_
+        self.headers = dict(headers or {})
         self.extra = extra
 
 
@@ -38,7 +50,7 @@ def problem_response(request: Request, problem: Problem) -> JSONResponse:
         "instance": request.url.path,
         **problem.extra,
     }
-    return JSONResponse(body, status_code=problem.status, media_type=PROBLEM_JSON)
+    return JSONResponse(body, status_code=problem.status, media_type=PROBLEM_JSON, headers=problem.headers)
 
 
 def _field_name(loc: tuple[Any, ...]) -> str:

@@ -225,4 +225,8 @@ def serve(app: FastAPI, settings: ServiceSettings) -> None:
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=10,
+        # `request.client` is the direct peer: a service that believes a proxy's
+        # X-Forwarded-For says which proxies it trusts (intake's TRUSTED_PROXIES), instead of
+        # uvicorn believing any local process (its FORWARDED_ALLOW_IPS default).
+        proxy_headers=False,
     )

@@ -9,6 +9,7 @@ import structlog
 from fastapi import APIRouter, Depends, Header, Request, Response
 from pydantic import BaseModel
 
+from eungdapso_intake.ratelimit import RateLimits, unavailable_problem
 from eungdapso_intake.services import (
     ComplaintIntake,
     ComplaintSubmission,
@@ -17,6 +18,7 @@ from eungdapso_intake.services import (
     OutcomeUnknown,
     ReceiveComplaint,
     SubmissionFailed,
+    new_idempotency_key,
 )
 from eungdapso_platform.problems import Problem, problem_response
 from eungdapso_schemas.codes import Channel
@@ -34,6 +36,11 @@ async def get_intake(request: Request) -> ComplaintIntake:
     return intake
 
 
+async def get_rate_limits(request: Request) -> RateLimits:
+    limits: RateLimits = request.app.state.rate_limits
+    return limits
+
+
 @router.post(
     "/api/v1/complaints",
     status_code=201,
@@ -41,6 +48,10 @@ async def get_intake(request: Request) -> ComplaintIntake:
     summary="Register a complaint (web channel)",
     responses={
         422: {"description": "Invalid field (RFC 9457 problem)"},
+        429: {
+            "description": "Too many complaints from this address; retry after `Retry-After` seconds "
+            "(RFC 9457 problem)"
+        },
         503: {
             "description": "Not recorded, or outcome unknown; retry with the `idempotency_key` it gives "
             "(RFC 9457 problem)"
@@ -52,13 +63,25 @@ async def submit_complaint(
     request: Request,
     response: Response,
     intake: Annotated[ComplaintIntake, Depends(get_intake)],
+    limits: Annotated[RateLimits, Depends(get_rate_limits)],
     idempotency_key: Annotated[
         str | None, Header(alias="Idempotency-Key", min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$")
     ] = None,
 ) -> ReceiptOut | Response:
+    # Anonymous: limited per client address. Checked once the body is valid, so only what
+    # would reach the database counts.
+    await limits.enforce(
+        request,
+        f"web:{limits.client_address(request)}",
+        limits.web_rate_per_minute,
+        what="complaints from one address",
+        idempotency_key=idempotency_key or new_idempotency_key(),
+    )
     try:
         result = await intake.submit(
-            ReceiveComplaint.from_web(submission, Channel.WEB), Idempotency.client_key(idempotency_key)
+            ReceiveComplaint.from_web(submission, Channel.WEB),
+            Idempotency.client_key(idempotency_key),
+            deadline=limits.deadline(request),
         )
     except IdempotencyKeyReused as exc:
         raise Problem(
@@ -92,14 +115,7 @@ def unavailable(request: Request, failure: SubmissionFailed) -> Response:
             idempotency_key=key,
         )
     else:
-        problem = Problem(
-            503,
-            "Temporarily unavailable",
-            "The service cannot reach its database right now; nothing was recorded. Send the same "
-            f"complaint again later, with the header 'Idempotency-Key: {key}'.",
-            type_="unavailable",
-            idempotency_key=key,
-        )
+        problem = unavailable_problem(key)
     answer = problem_response(request, problem)
     answer.headers["Retry-After"] = "5"
     return answer

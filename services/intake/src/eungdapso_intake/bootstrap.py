@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from eungdapso_intake import clients, ratelimit
 from eungdapso_intake.api import router
 from eungdapso_intake.application import OUTBOX, IntakeApplication
+from eungdapso_intake.clients import ClientDirectory
+from eungdapso_intake.ratelimit import RateLimiter, RateLimits
 from eungdapso_intake.receipts import ReceiptBook
 from eungdapso_intake.services import ComplaintIntake
 from eungdapso_intake.settings import IntakeSettings
@@ -15,15 +18,31 @@ from eungdapso_platform.service import NO_OVERRIDES, Overrides, ServiceParts, cr
 from eungdapso_schemas.system import service
 
 SERVICE = service("intake")
+#: Intake's own tables, in version order.
+MIGRATIONS = (*clients.MIGRATIONS, *ratelimit.MIGRATIONS)
 
 
 def build(
     settings: IntakeSettings, overrides: Overrides = NO_OVERRIDES
 ) -> tuple[ServiceParts, ComplaintIntake]:
-    db = Database.for_service(settings)
+    db = Database.for_service(settings, migrations=MIGRATIONS)
     application = IntakeApplication(env=overrides.eventsourcing_env(settings))
     relay = OutboxRelay(name="intake", application=application, translate=OUTBOX, db=db, settings=settings)
-    parts = ServiceParts(settings=settings, db=db, relays=[relay], routers=[router])
+    limiter = RateLimiter(db)
+    limits = RateLimits(
+        limiter,
+        web_rate_per_minute=settings.web_rate_per_minute,
+        trusted_proxies=settings.trusted_proxies,
+        deadline_s=settings.request_deadline_s,
+    )
+    parts = ServiceParts(
+        settings=settings,
+        db=db,
+        relays=[relay],
+        routers=[router],
+        on_stop=[limiter.close],
+        state={"clients": ClientDirectory(db, cache_s=settings.client_cache_s), "rate_limits": limits},
+    )
     intake = ComplaintIntake(
         application, ReceiptBook(db), relay, overrides.the_clock(), deadline_s=settings.request_deadline_s
     )

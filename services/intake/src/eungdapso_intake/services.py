@@ -158,6 +158,11 @@ class OutcomeUnknown(SubmissionFailed):
     """The connection failed while the complaint was being committed: it may be recorded."""
 
 
+def new_idempotency_key() -> str:
+    """The key intake makes up for a submission that came without one."""
+    return f"intake-{uuid.uuid4()}"
+
+
 def fingerprint(command: ReceiveComplaint) -> str:
     canonical = json.dumps(command.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
@@ -181,11 +186,15 @@ class ComplaintIntake:
         self.deadline_s = deadline_s
         self.commits = GroupCommit(app.save)
 
-    async def submit(self, command: ReceiveComplaint, idempotency: Idempotency) -> SubmissionResult:
-        deadline = time.monotonic() + self.deadline_s
+    async def submit(
+        self, command: ReceiveComplaint, idempotency: Idempotency, *, deadline: float | None = None
+    ) -> SubmissionResult:
+        """`deadline` (`time.monotonic()`): the request's, when checks before the submission
+        (credentials, rate limits) already spent part of it; by default `deadline_s` from now."""
+        deadline = deadline if deadline is not None else time.monotonic() + self.deadline_s
         # Without a key, one made up here: the answer of a failed attempt gives it, so that
         # the client's retry cannot record the complaint twice.
-        key = idempotency.key if idempotency.key is not None else f"intake-{uuid.uuid4()}"
+        key = idempotency.key if idempotency.key is not None else new_idempotency_key()
         try:
             return await self._submit(
                 command, idempotency, key, check_replay=idempotency.key is not None, deadline=deadline
