@@ -9,6 +9,7 @@ import structlog
 from fastapi import APIRouter, Depends, Header, Request, Response
 from pydantic import BaseModel
 
+from eungdapso_intake.attachments import Attachments
 from eungdapso_intake.services import (
     ComplaintIntake,
     ComplaintSubmission,
@@ -40,7 +41,7 @@ async def get_intake(request: Request) -> ComplaintIntake:
     response_model=ReceiptOut,
     summary="Register a complaint (web channel)",
     responses={
-        422: {"description": "Invalid field (RFC 9457 problem)"},
+        422: {"description": "Invalid field, or an attachment never uploaded (RFC 9457 problem)"},
         503: {
             "description": "Not recorded, or outcome unknown; retry with the `idempotency_key` it gives "
             "(RFC 9457 problem)"
@@ -56,9 +57,11 @@ async def submit_complaint(
         str | None, Header(alias="Idempotency-Key", min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$")
     ] = None,
 ) -> ReceiptOut | Response:
+    attachments: Attachments = request.app.state.attachments
+    refs = await attachments.resolve(submission.attachments)
     try:
         result = await intake.submit(
-            ReceiveComplaint.from_web(submission, Channel.WEB), Idempotency.client_key(idempotency_key)
+            ReceiveComplaint.from_web(submission, Channel.WEB, refs), Idempotency.client_key(idempotency_key)
         )
     except IdempotencyKeyReused as exc:
         raise Problem(
