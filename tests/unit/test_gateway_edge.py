@@ -180,3 +180,14 @@ async def test_an_unexpected_failure_is_a_500_problem_not_plain_text(
     monkeypatch.setattr(gateway.client, "request", broken)
     async with httpx.AsyncClient(base_url=url) as client:
         assert_problem(await client.get("/api/v1/complaints/2026-0000001"), 500)
+
+
+async def test_an_upload_larger_than_a_form_reaches_intake(gateway_url: tuple[str, Gateway]) -> None:
+    """Photos and videos pass the gateway (it admits what intake's upload path admits);
+    intake itself refuses what is too large for the path."""
+    url, _ = gateway_url
+    photo = bytes(range(256)) * (5 * 4096)  # 5 MiB
+    async with httpx.AsyncClient(base_url=url) as client:
+        r = await client.post("/api/v1/attachments", content=photo)
+    assert r.status_code == 200, r.text
+    assert r.json()["body"].encode("latin-1") == photo

@@ -39,8 +39,9 @@ class Route:
 #: Prefix), then each service's own endpoints (readiness detail, OpenAPI docs) under
 #: /services/<name>/.
 ROUTES: tuple[Route, ...] = tuple(Route(rule.path, rule.exact, name) for rule, name in ingress_routes())
-#: Like an Ingress's body-size limit; each service enforces its own, smaller one.
-MAX_BODY_BYTES = 1024 * 1024
+#: Like an Ingress's body-size limit; each service enforces its own, per path: large enough
+#: for intake's uploads (photos, videos, scans: `UPLOAD_MAX_BODY_BYTES`), 64 KiB for its form.
+MAX_BODY_BYTES = 32 * 1024 * 1024
 HOP_BY_HOP = {
     b"connection",
     b"keep-alive",
@@ -123,7 +124,7 @@ class Gateway:
         if route is None:
             await _problem(send, 404, "Not found", f"No service answers {path}", path)
             return
-        body = b""
+        body = bytearray()
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
@@ -144,7 +145,7 @@ class Gateway:
         )
         try:
             url = httpx.URL(self.upstreams[route.service]).copy_with(raw_path=_target(scope, route.service))
-            upstream = await self.client.request(scope["method"], url, headers=headers, content=body)
+            upstream = await self.client.request(scope["method"], url, headers=headers, content=bytes(body))
         except httpx.InvalidURL as exc:
             await _problem(send, 400, "Bad request", f"The request target cannot be forwarded: {exc}", path)
             return

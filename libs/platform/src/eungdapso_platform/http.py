@@ -1,13 +1,14 @@
 """The HTTP edge every service shares, as plain ASGI middleware (no per-request task
 group, unlike Starlette's BaseHTTPMiddleware): the correlation id, the server span that
-continues the caller's W3C trace, a hard limit on request body size, and HEAD answered
+continues the caller's W3C trace, a hard limit on request body size (one for every path,
+or a larger one for the paths that carry media: the longest matching prefix), and HEAD answered
 like GET without a body on every GET route (RFC 9110 §9.3.2; FastAPI routes GET only).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 
 import structlog
@@ -35,9 +36,23 @@ class BodyTooLarge(HTTPException):
 
 
 class RequestContext:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int | None = None,
+        body_limits: Mapping[str, int] | None = None,
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        #: Path prefix → its own limit; the longest prefix that matches wins.
+        self.body_limits = sorted((body_limits or {}).items(), key=lambda rule: -len(rule[0]))
+
+    def body_limit(self, path: str) -> int | None:
+        for prefix, limit in self.body_limits:
+            if path.startswith(prefix):
+                return limit
+        return self.max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -46,7 +61,7 @@ class RequestContext:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         supplied = headers.get(CORRELATION_HEADER.lower(), "")
         correlation_id = supplied if _VALID_CORRELATION_ID.match(supplied) else new_correlation_id()
-        limit = self.max_body_bytes
+        limit = self.body_limit(scope["path"])
         if limit is not None:
             length = headers.get("content-length")
             if length is not None and (not length.isdigit() or int(length) > limit):

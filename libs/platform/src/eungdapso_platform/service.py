@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -113,7 +113,15 @@ async def _start_broker(parts: ServiceParts) -> None:
             delay = min(delay * 2, 5.0)
 
 
-def create_app(parts: ServiceParts, *, title: str, max_body_bytes: int | None = 64 * 1024) -> FastAPI:
+def create_app(
+    parts: ServiceParts,
+    *,
+    title: str,
+    max_body_bytes: int | None = 64 * 1024,
+    body_limits: Mapping[str, int] | None = None,
+) -> FastAPI:
+    """`max_body_bytes` holds for every path but those `body_limits` gives their own
+    (by path prefix: uploads and media webhooks may be larger than a JSON form)."""
     settings = parts.settings
     configure_logging(settings.service_name, settings.log_level)
     configure_tracing(settings.service_name)
@@ -150,7 +158,7 @@ def create_app(parts: ServiceParts, *, title: str, max_body_bytes: int | None = 
         setattr(app.state, name, value)
     install_problem_handlers(app)
 
-    app.add_middleware(RequestContext, max_body_bytes=max_body_bytes)
+    app.add_middleware(RequestContext, max_body_bytes=max_body_bytes, body_limits=body_limits)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

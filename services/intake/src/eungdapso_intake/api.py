@@ -9,6 +9,7 @@ import structlog
 from fastapi import APIRouter, Depends, Header, Request, Response
 from pydantic import BaseModel
 
+from eungdapso_intake.attachments import Attachments
 from eungdapso_intake.ratelimit import RateLimits, unavailable_problem
 from eungdapso_intake.services import (
     ComplaintIntake,
@@ -47,7 +48,7 @@ async def get_rate_limits(request: Request) -> RateLimits:
     response_model=ReceiptOut,
     summary="Register a complaint (web channel)",
     responses={
-        422: {"description": "Invalid field (RFC 9457 problem)"},
+        422: {"description": "Invalid field, or an attachment never uploaded (RFC 9457 problem)"},
         429: {
             "description": "Too many complaints from this address; retry after `Retry-After` seconds "
             "(RFC 9457 problem)"
@@ -77,9 +78,11 @@ async def submit_complaint(
         what="complaints from one address",
         idempotency_key=idempotency_key or new_idempotency_key(),
     )
+    attachments: Attachments = request.app.state.attachments
+    refs = await attachments.resolve(submission.attachments)
     try:
         result = await intake.submit(
-            ReceiveComplaint.from_web(submission, Channel.WEB),
+            ReceiveComplaint.from_web(submission, Channel.WEB, refs),
             Idempotency.client_key(idempotency_key),
             deadline=limits.deadline(request),
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from eungdapso_intake import clients, ratelimit
+from eungdapso_intake import attachments, clients, ratelimit
 from eungdapso_intake.api import router
 from eungdapso_intake.application import OUTBOX, IntakeApplication
 from eungdapso_intake.clients import ClientDirectory
@@ -19,7 +19,7 @@ from eungdapso_schemas.system import service
 
 SERVICE = service("intake")
 #: Intake's own tables, in version order.
-MIGRATIONS = (*clients.MIGRATIONS, *ratelimit.MIGRATIONS)
+MIGRATIONS = (*clients.MIGRATIONS, *ratelimit.MIGRATIONS, *attachments.MIGRATIONS)
 
 
 def build(
@@ -39,10 +39,11 @@ def build(
         settings=settings,
         db=db,
         relays=[relay],
-        routers=[router],
+        routers=[router, attachments.router],
         on_stop=[limiter.close],
         state={"clients": ClientDirectory(db, cache_s=settings.client_cache_s), "rate_limits": limits},
     )
+    parts.state["attachments"] = attachments.Attachments.from_settings(settings, db)
     intake = ComplaintIntake(
         application, ReceiptBook(db), relay, overrides.the_clock(), deadline_s=settings.request_deadline_s
     )
@@ -52,7 +53,12 @@ def build(
 def bootstrap(settings: IntakeSettings | None = None, overrides: Overrides = NO_OVERRIDES) -> FastAPI:
     settings = settings or IntakeSettings()
     parts, intake = build(settings, overrides)
-    app = create_app(parts, title=f"Eung-Dap-So {SERVICE.title}", max_body_bytes=settings.max_body_bytes)
+    app = create_app(
+        parts,
+        title=f"Eung-Dap-So {SERVICE.title}",
+        max_body_bytes=settings.max_body_bytes,
+        body_limits=settings.body_limits(),
+    )
     app.state.intake = intake
     app.state.application = intake.app
     return app

@@ -44,6 +44,7 @@ from eungdapso_schemas.events import (
     FirstContactResolution,
     Place,
     ReplyAddress,
+    Sha256,
     StaffRef,
 )
 
@@ -71,6 +72,8 @@ class ComplaintSubmission(ComplaintContent):
     """What a citizen submits on the web form or the app (the native API)."""
 
     contact: Citizen | None = None
+    #: What was uploaded first (POST /api/v1/attachments), by the sha256 it answered.
+    attachments: Annotated[tuple[Sha256, ...], PydanticField(max_length=MAX_ATTACHMENTS)] = ()
 
 
 class ReceiveComplaint(ComplaintContent):
@@ -86,10 +89,17 @@ class ReceiveComplaint(ComplaintContent):
     interpreted: bool = False
 
     @classmethod
-    def from_web(cls, submission: ComplaintSubmission, channel: Channel = Channel.WEB) -> ReceiveComplaint:
+    def from_web(
+        cls,
+        submission: ComplaintSubmission,
+        channel: Channel = Channel.WEB,
+        attachments: tuple[AttachmentRef, ...] = (),
+    ) -> ReceiveComplaint:
+        """`attachments`: the submission's, resolved (`Attachments.resolve`)."""
         return cls(
-            **submission.model_dump(exclude={"contact"}),
+            **submission.model_dump(exclude={"contact", "attachments"}),
             channel=channel,
+            attachments=attachments,
             citizen=submission.contact,
             reply_to=reply_address_of(submission.contact),
         )

@@ -1,9 +1,12 @@
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Literal
 
-from pydantic import Field, IPvAnyNetwork, field_validator
+from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator
 from pydantic_settings import NoDecode
 
 from eungdapso_platform.settings import Port, ServiceSettings
+
+MIB = 1024 * 1024
 
 
 class IntakeSettings(ServiceSettings):
@@ -27,9 +30,49 @@ class IntakeSettings(ServiceSettings):
     #: 0 checks the database on every request.
     client_cache_s: float = Field(default=10.0, ge=0, le=300)
 
-    @field_validator("trusted_proxies", mode="before")
+    @field_validator("trusted_proxies", "attachment_fetch_allowed_hosts", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         if isinstance(value, str):
-            return tuple(part.strip() for part in value.split(",") if part.strip())
+            return tuple(part.strip().lower() for part in value.split(",") if part.strip())
         return value
+
+    # Attachments (attachments.py, blobstore.py): blobs named by their SHA-256, in a
+    # directory or an S3-compatible bucket; which copies exist is recorded in PostgreSQL.
+    #: `s3://bucket/prefix` (with the S3_* settings) or `file:///a/directory`; empty: a
+    #: directory, ATTACHMENTS_DIR, by default `<RUN_DIR>/attachments`.
+    blob_store_url: str = Field(default="", pattern=r"^$|^(s3://[^/\s]+(/\S*)?|file:///\S*)$")
+    #: The same RUN_DIR as `make run`'s (its working files), which the services inherit.
+    run_dir: Path = Path(".run")
+    attachments_dir: Path | None = None
+    #: Any S3-compatible endpoint (MinIO, Ceph RGW, ...); empty: AWS S3 itself.
+    s3_endpoint_url: str | None = None
+    s3_region: str = "us-east-1"
+    #: Both empty: boto3's default chain (environment, Kubernetes web identity, ...).
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: SecretStr | None = None
+    #: `path` works with every S3-compatible store; AWS also takes `virtual`.
+    s3_addressing_style: Literal["auto", "path", "virtual"] = "path"
+    #: Largest attachment of each kind, in bytes (413 above).
+    attachment_max_photo_bytes: int = Field(default=20 * MIB, ge=1024)
+    attachment_max_video_bytes: int = Field(default=30 * MIB, ge=1024)
+    attachment_max_voice_bytes: int = Field(default=10 * MIB, ge=1024)
+    attachment_max_document_bytes: int = Field(default=20 * MIB, ge=1024)
+    #: Largest photo in pixels (all frames of an animation together): a small file can
+    #: decode to gigabytes.
+    attachment_max_photo_pixels: int = Field(default=80_000_000, ge=1)
+    #: The body limit of the upload endpoint and the channel webhooks (MMS, scans), which
+    #: carry media; every other path keeps MAX_BODY_BYTES.
+    upload_max_body_bytes: int = Field(default=32 * MIB, ge=1024)
+    #: How long fetching one provider media file (MMS, SNS) may take, in seconds.
+    attachment_fetch_timeout_s: float = Field(default=20.0, gt=0, le=120)
+    #: Hosts fetched even when they resolve to a private or loopback address (comma-separated;
+    #: tests, or a provider inside the network). Every other host must resolve to public ones.
+    attachment_fetch_allowed_hosts: Annotated[tuple[str, ...], NoDecode] = ()
+
+    def body_limits(self) -> dict[str, int]:
+        """Per path prefix, the paths that carry media."""
+        return {
+            "/api/v1/attachments": self.upload_max_body_bytes,
+            "/api/v1/channels/": self.upload_max_body_bytes,
+        }
