@@ -292,3 +292,16 @@ def test_uploads_land_in_the_bucket_blob_store_url_names(
     assert not has_gps(objects[f"seoul/shared/{ref['sha256']}"]) and has_gps(
         objects[f"seoul/originals/{original_sha256}"]
     )
+
+
+def test_anonymous_uploads_are_limited_per_address(database: PostgresTarget, blobs: Path) -> None:
+    """Uploads are anonymous like the web form: one address cannot fill the blob store."""
+    settings = settings_for(database, attachments_dir=blobs, web_rate_per_minute=1)
+    with TestClient(bootstrap(settings)) as c:
+        answers = [upload(c, photo("PNG", (8 + i, 8)), name="p.png") for i in range(5)]
+    assert [a.status_code for a in answers[:4]] == [201] * 4
+    refused = answers[4]
+    assert refused.status_code == 429
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert int(refused.headers["retry-after"]) >= 1
+    assert len(rows(database)) == 4

@@ -27,6 +27,7 @@ from fastapi import APIRouter, File, Request, UploadFile
 
 from eungdapso_intake.blobstore import Area, BlobStore, blob_store, sha256_of
 from eungdapso_intake.media import ALLOWED, MediaUnreadable, TooManyPixels, normalized, shareable_copy, sniff
+from eungdapso_intake.ratelimit import RateLimits
 from eungdapso_intake.safefetch import FetchFailed, FetchRefused, FetchTooLarge, SafeFetcher
 from eungdapso_intake.settings import IntakeSettings
 from eungdapso_platform.db import Database
@@ -328,6 +329,7 @@ router = APIRouter()
     summary="Upload an attachment (photo, video, voice, document) to reference in a complaint",
     responses={
         413: {"description": "Too large for its kind (RFC 9457 problem)"},
+        429: {"description": "Too many uploads from this address; retry after `Retry-After` (RFC 9457)"},
         415: {
             "description": "Not an allowed type, judged by the content; names the type found "
             "(RFC 9457 problem)"
@@ -348,6 +350,14 @@ async def upload_attachment(
             "Send the attachment as a multipart/form-data field named 'file'.",
             type_="attachment-missing",
         )
+    # Anonymous like the web form, so limited per address like it: nobody fills the store.
+    limits: RateLimits = request.app.state.rate_limits
+    await limits.enforce(
+        request,
+        f"upload:{limits.client_address(request)}",
+        limits.upload_rate_per_minute,
+        what="uploads from one address",
+    )
     attachments: Attachments = request.app.state.attachments
-    # The web form is anonymous: uploads are recorded as the web's, like its complaints.
+    # Uploads are recorded as the web's, like its complaints.
     return await attachments.store(await file.read(), declared_type=file.content_type, uploaded_by="web")

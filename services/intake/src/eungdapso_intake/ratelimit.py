@@ -225,11 +225,14 @@ class RateLimits:
         limiter: RateLimiter,
         *,
         web_rate_per_minute: int,
+        upload_rate_per_minute: int | None = None,
         trusted_proxies: Sequence[Network] = (),
         deadline_s: float = 5.0,
     ) -> None:
         self.limiter = limiter
         self.web_rate_per_minute = web_rate_per_minute
+        #: Anonymous attachment uploads per address (a complaint may carry several).
+        self.upload_rate_per_minute = upload_rate_per_minute or 4 * web_rate_per_minute
         self.trusted_proxies = tuple(trusted_proxies)
         self.deadline_s = deadline_s
 
