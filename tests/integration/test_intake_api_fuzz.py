@@ -41,6 +41,11 @@ def intake_url(postgres_server: PostgresTarget, tmp_path_factory: pytest.TempPat
             target,
             web_rate_per_minute=1_000_000,
             attachments_dir=tmp_path_factory.mktemp("blobs"),
+            # The channels connected, so that their routes are fuzzed past "not connected".
+            sms_gateways={"twilio": "fuzz-token", "munja": "fuzz-secret"},
+            x_consumer_secret="fuzz-x",
+            facebook_app_secret="fuzz-fb",
+            facebook_verify_token="fuzz-verify",
         )
     )
     port = free_port()
@@ -88,4 +93,5 @@ def test_the_fuzzed_document_lists_every_intake_entry_point(intake_url: str) -> 
     """The run above cannot pass by fuzzing nothing: intake's document lists its entry points."""
     paths = httpx.get(f"{intake_url}/openapi.json").json()["paths"]
     assert {"/api/v1/complaints", "/api/v1/attachments"} <= set(paths)
+    assert {"/api/v1/channels/sms/{gateway}", "/api/v1/channels/sns/x/webhook"} <= set(paths)
     assert all(not path.startswith(("/healthz", "/readyz")) for path in paths)

@@ -50,3 +50,27 @@ def test_make_run_refuses_a_taken_port_before_starting_anything(tmp_path) -> Non
     assert done.returncode == 1
     assert f"port {port} is in use" in done.stderr and "Traceback" not in done.stderr
     assert not (tmp_path / "run").exists()  # nothing was started
+
+
+@pytest.mark.parametrize(
+    ("env", "says"),
+    [
+        ({"SMS_GATEWAYS": '{"Bad Name": "tok-s3cret-123"}'}, "SMS_GATEWAYS"),
+        ({"SMS_GATEWAYS": '{"munja": "tok-s3cret-123"'}, "sms_gateways"),
+        ({"X_CONSUMER_SECRET": "", "SNS_ACCOUNTS_FILE": "/nonexistent/accounts.toml"}, "SNS_ACCOUNTS_FILE"),
+    ],
+    ids=["bad-gateway-name", "malformed-json", "missing-accounts-file"],
+)
+def test_bad_channel_configuration_is_named_and_its_secrets_never_echoed(
+    env: dict[str, str], says: str
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "eungdapso_intake"],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stderr
+    assert says in done.stderr and "Traceback" not in done.stderr
+    assert "tok-s3cret-123" not in done.stderr

@@ -10,7 +10,7 @@ import sys
 from typing import Annotated, TypeVar
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from eungdapso_platform.kafka import KafkaSettings
 
@@ -105,7 +105,17 @@ def load_settings(settings_cls: type[S]) -> S:
                 lines.append(f"  {error['msg'].removeprefix('Value error, ')}")
                 continue
             name = "_".join(str(part) for part in error["loc"]).upper()
-            shown = "'…'" if "password" in name.lower() else repr(error.get("input"))
+            shown = "'…'" if _secret(settings_cls, error["loc"]) else repr(error.get("input"))
             lines.append(f"  {name}={shown}: {error['msg']}")
         sys.stderr.write("\n".join(lines) + "\n")
         raise SystemExit(2) from None
+    except SettingsError as exc:
+        # A value that is not the JSON its field needs; the message names the field only.
+        sys.stderr.write(f"invalid configuration for {settings_cls.__name__}:\n  {exc}\n")
+        raise SystemExit(2) from None
+
+
+def _secret(settings_cls: type[BaseModel], loc: tuple[int | str, ...]) -> bool:
+    """A password, or any field holding a SecretStr (a mapping of gateway secrets too)."""
+    field = settings_cls.model_fields.get(str(loc[0]))
+    return "password" in str(loc[0]).lower() or (field is not None and "SecretStr" in repr(field.annotation))

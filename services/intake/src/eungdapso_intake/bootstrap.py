@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from eungdapso_intake import attachments, clients, ratelimit
+from eungdapso_intake import attachments, channels, clients, ratelimit
 from eungdapso_intake.api import router
 from eungdapso_intake.application import OUTBOX, IntakeApplication
 from eungdapso_intake.clients import ClientDirectory
@@ -19,7 +19,7 @@ from eungdapso_schemas.system import service
 
 SERVICE = service("intake")
 #: Intake's own tables, in version order.
-MIGRATIONS = (*clients.MIGRATIONS, *ratelimit.MIGRATIONS, *attachments.MIGRATIONS)
+MIGRATIONS = (*clients.MIGRATIONS, *ratelimit.MIGRATIONS, *attachments.MIGRATIONS, *channels.MIGRATIONS)
 
 
 def build(
@@ -39,7 +39,7 @@ def build(
         settings=settings,
         db=db,
         relays=[relay],
-        routers=[router, attachments.router],
+        routers=[router, attachments.router, *channels.ROUTERS],
         on_stop=[limiter.close],
         state={"clients": ClientDirectory(db, cache_s=settings.client_cache_s), "rate_limits": limits},
     )
@@ -47,6 +47,7 @@ def build(
     intake = ComplaintIntake(
         application, ReceiptBook(db), relay, overrides.the_clock(), deadline_s=settings.request_deadline_s
     )
+    parts.state.update(channels.channel_state(settings, db, intake.clock))
     return parts, intake
 
 

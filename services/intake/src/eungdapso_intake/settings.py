@@ -1,12 +1,14 @@
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator
+from pydantic import AnyHttpUrl, Field, IPvAnyNetwork, SecretStr, StringConstraints, field_validator
 from pydantic_settings import NoDecode
 
 from eungdapso_platform.settings import Port, ServiceSettings
 
 MIB = 1024 * 1024
+#: The name of an SMS gateway, as it appears in its webhook path.
+GatewayName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_\-]{0,39}$")]
 
 
 class IntakeSettings(ServiceSettings):
@@ -76,3 +78,39 @@ class IntakeSettings(ServiceSettings):
             "/api/v1/attachments": self.upload_max_body_bytes,
             "/api/v1/channels/": self.upload_max_body_bytes,
         }
+
+    # SMS/MMS and SNS channels (channels/sms.py, channels/sns.py). Every secret is a SecretStr:
+    # never logged, never echoed when the configuration is refused.
+    #: The base URL providers call (the Ingress), e.g. `https://eungdapso.seoul.go.kr`. Twilio
+    #: signs the URL it called, which intake behind the gateway cannot see. Unset: the URL as
+    #: intake sees it (providers calling intake directly).
+    public_base_url: AnyHttpUrl | None = None
+    #: SMS gateways and their shared secrets, as JSON:
+    #: `SMS_GATEWAYS='{"twilio": "<Twilio auth token>", "munja": "<secret>"}'`. `twilio` speaks
+    #: Twilio's form and signature; every other gateway our JSON format (README, "Channels").
+    sms_gateways: dict[GatewayName, SecretStr] = Field(default_factory=dict)
+    #: Twilio's account: its requests must name it, and MMS media is fetched with it and the
+    #: auth token (basic auth). Unset: any account whose requests the auth token signs.
+    twilio_account_sid: Annotated[str, StringConstraints(pattern=r"^AC[0-9a-fA-F]{32}$")] | None = None
+    #: How far a signed request's timestamp may be from now, either way; the same signature
+    #: is refused again within it (our JSON format; providers without timestamps rely on
+    #: their message ids).
+    signature_window_s: int = Field(default=300, ge=30, le=3600)
+    #: X (Twitter) Account Activity API: the app's consumer secret (CRC and signatures).
+    x_consumer_secret: SecretStr | None = None
+    #: Facebook Page webhooks: the app secret (signatures) and the verify token chosen when
+    #: subscribing.
+    facebook_app_secret: SecretStr | None = None
+    facebook_verify_token: SecretStr | None = None
+    #: The connected city SNS accounts; unset: the list shipped with intake
+    #: (`channels/sns_accounts.toml`).
+    sns_accounts_file: Path | None = None
+
+    @field_validator("sns_accounts_file")
+    @classmethod
+    def _accounts_valid(cls, path: Path | None) -> Path | None:
+        # Checked with the other settings, so that a bad file is named at start, not traced.
+        from eungdapso_intake.channels.sns_accounts import SnsAccounts
+
+        SnsAccounts.load(path)
+        return path
