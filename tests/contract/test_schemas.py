@@ -56,13 +56,19 @@ def test_each_event_type_travels_on_exactly_one_stream_its_owners() -> None:
 
 def components_of_every_service() -> list[Component[Any]]:
     """Every consumer component the services build, without connecting to anything."""
+    from eungdapso_intake.bootstrap import build as intake
+    from eungdapso_intake.settings import IntakeSettings
     from eungdapso_publisher.bootstrap import build as publisher
     from eungdapso_publisher.settings import PublisherSettings
     from eungdapso_router.bootstrap import build as router
     from eungdapso_router.settings import RouterSettings
 
     seams = Overrides(in_memory_ledger=True)
-    return [*router(RouterSettings(), seams).components, *publisher(PublisherSettings(), seams).components]
+    return [
+        *intake(IntakeSettings(), seams)[0].components,
+        *router(RouterSettings(), seams).components,
+        *publisher(PublisherSettings(), seams).components,
+    ]
 
 
 def test_the_registry_names_exactly_the_consumers_the_services_run() -> None:

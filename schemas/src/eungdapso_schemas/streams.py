@@ -64,15 +64,21 @@ INTAKE_EVENTS = Stream(
     description="What intake recorded: complaints received through any channel (key: complaint id).",
     carries=(
         # v1: what intake published before contract 2.1; still read, so history replays.
-        Carried(ComplaintReceivedV1, consumers=("router.assignment", "publisher.public_status")),
-        Carried(ComplaintReceivedV2, consumers=("router.assignment", "publisher.public_status")),
+        Carried(
+            ComplaintReceivedV1,
+            consumers=("router.assignment", "publisher.public_status", "intake.open311_requests"),
+        ),
+        Carried(
+            ComplaintReceivedV2,
+            consumers=("router.assignment", "publisher.public_status", "intake.open311_requests"),
+        ),
     ),
 )
 ROUTER_EVENTS = Stream(
     name="eungdapso.router.events",
     owner="router",
     description="What the router decided: assignments to offices (key: complaint id).",
-    carries=(Carried(ComplaintAssignedV1, consumers=("publisher.public_status",)),),
+    carries=(Carried(ComplaintAssignedV1, consumers=("publisher.public_status", "intake.open311_requests")),),
 )
 DEAD_LETTER = Topic(
     name="eungdapso.deadletter",

@@ -26,6 +26,11 @@ from eungdapso_schemas.codes import Channel
 
 router = APIRouter()
 
+#: A client's `Idempotency-Key` header (printable ASCII, at most 255 characters).
+IdempotencyKeyHeader = Annotated[
+    str | None, Header(alias="Idempotency-Key", min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$")
+]
+
 
 class ReceiptOut(BaseModel):
     complaint_id: UUID
@@ -65,9 +70,7 @@ async def submit_complaint(
     response: Response,
     intake: Annotated[ComplaintIntake, Depends(get_intake)],
     limits: Annotated[RateLimits, Depends(get_rate_limits)],
-    idempotency_key: Annotated[
-        str | None, Header(alias="Idempotency-Key", min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$")
-    ] = None,
+    idempotency_key: IdempotencyKeyHeader = None,
 ) -> ReceiptOut | Response:
     # Anonymous: limited per client address. Checked once the body is valid, so only what
     # would reach the database counts.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from eungdapso_intake import attachments, channels, clients, ratelimit
+from eungdapso_intake import attachments, channels, clients, open311, ratelimit
 from eungdapso_intake.api import router
 from eungdapso_intake.application import OUTBOX, IntakeApplication
 from eungdapso_intake.clients import ClientDirectory
@@ -38,6 +38,7 @@ def build(
     parts = ServiceParts(
         settings=settings,
         db=db,
+        broker=overrides.broker_for(settings),
         relays=[relay],
         routers=[router, attachments.router, *channels.ROUTERS],
         on_stop=[limiter.close],
@@ -48,6 +49,7 @@ def build(
         application, ReceiptBook(db), relay, overrides.the_clock(), deadline_s=settings.request_deadline_s
     )
     parts.state.update(channels.channel_state(settings, db, intake.clock))
+    open311.install(parts, settings, intake)
     return parts, intake
 
 
@@ -60,6 +62,7 @@ def bootstrap(settings: IntakeSettings | None = None, overrides: Overrides = NO_
         max_body_bytes=settings.max_body_bytes,
         body_limits=settings.body_limits(),
     )
+    open311.install_error_format(app)
     app.state.intake = intake
     app.state.application = intake.app
     return app

@@ -139,6 +139,10 @@ class Idempotency:
         """A message id of a channel's sender (an SMS gateway, an SNS platform, a desk)."""
         return cls(scope=f"{channel.value}:{sender}", key=message_id, on_reuse="replay")
 
+    def complaint_id(self, key: str) -> uuid.UUID:
+        """The id of the complaint submitted with `key` in this scope (recorded or not)."""
+        return derived_id(f"submission:{self.scope}", key)
+
 
 @dataclass(frozen=True)
 class SubmissionResult:
@@ -229,7 +233,7 @@ class ComplaintIntake:
     ) -> SubmissionResult:
         # The fingerprint tells a retry (same body) from a misuse of the key (another body).
         request_print = fingerprint(command)
-        complaint_id = derived_id(f"submission:{idempotency.scope}", key)
+        complaint_id = idempotency.complaint_id(key)
         if check_replay:
             existing = await asyncio.to_thread(within, deadline, self.app.complaint, complaint_id)
             if existing is not None:

@@ -114,3 +114,10 @@ class IntakeSettings(ServiceSettings):
 
         SnsAccounts.load(path)
         return path
+
+    # Open311 GeoReport v2 (open311/). The one jurisdiction served: a client that names
+    # another gets 404, one that names none is served.
+    open311_jurisdiction_id: str = Field(default="seoul.go.kr", min_length=1, max_length=200)
+    #: The most requests one `GET requests` answer holds (the spec's default is 1000;
+    #: clients page with `page_size` and `page` beyond it). Discovery's `max_requests`.
+    open311_max_requests: int = Field(default=1000, ge=1, le=10_000)
