@@ -34,6 +34,7 @@ from aiokafka.admin import NewTopic
 from psycopg_pool import AsyncConnectionPool
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import channels
 import platform_cost
 from workload import complaints
 
@@ -309,6 +310,7 @@ async def system_section(
                 "LOG_LEVEL": "WARNING",
                 "RELAY_POLL_INTERVAL_S": "0.05",
                 "WEB_RATE_PER_MINUTE": "100000000",
+                **channels.INTAKE_ENV,
             },
         )
         await stack.start()
@@ -327,6 +329,14 @@ async def system_section(
         steady_lat = watch.latencies()
         watch.stop()
         await watcher
+        channel_items = items[: args.channel_n]
+        log.info("channels", complaints=len(channel_items), concurrency=args.concurrency)
+        intake_url = stack["intake"].base_url
+        per_channel: dict[str, Any] = {"n": len(channel_items), "concurrency": args.concurrency}
+        per_channel["web"] = await channels.web(intake_url, channel_items, args.concurrency)
+        api_key = channels.create_client(postgres.env())
+        per_channel["open311"] = await channels.open311(intake_url, channel_items, args.concurrency, api_key)
+        per_channel["sms"] = await channels.sms(intake_url, channel_items, args.concurrency)
     finally:
         if stack is not None:
             stack.stop()
@@ -344,6 +354,7 @@ async def system_section(
     }
     return {
         "system": system,
+        "channels": per_channel,
         "raw_kafka": kafka,
         "raw_postgres": pg,
         "ratios": {
@@ -422,6 +433,8 @@ def system_report(result: dict[str, Any]) -> str:
     ]
     lines = ["| measure | system | raw baseline (same run) | ratio |", "|---|---|---|---|"]
     lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
+    if "channels" in result:
+        lines.append("\n" + channels.report(result["channels"], p["inserts_per_s"]) + "\n")
     lines.append(
         f"\nburst: {result['params']['burst']} complaints, {result['params']['concurrency']} clients, "
         f"{s['errors']} errors, {s['burst_assigned']} assigned; steady: {result['params']['steady']} "
@@ -438,6 +451,9 @@ if __name__ == "__main__":
     parser.add_argument("--steady", type=int, default=200, help="complaints sent at --rate")
     parser.add_argument("--rate", type=float, default=20.0, help="steady rate, complaints per second")
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument(
+        "--channel-n", type=int, default=600, help="complaints per channel (per-channel intake)"
+    )
     parser.add_argument(
         "--events", type=int, default=3000, help="records through the platform's components and relay"
     )
