@@ -14,8 +14,16 @@ from eungdapso_platform.consumer import Component
 from eungdapso_platform.service import Overrides
 from eungdapso_schemas import export
 from eungdapso_schemas.codes import Disclosure
-from eungdapso_schemas.events import ComplaintReceivedV1, ComplaintReceivedV2, Payload, schema_file_stem
+from eungdapso_schemas.events import (
+    ComplaintReceivedV1,
+    ComplaintReceivedV2,
+    ComplaintSubmittedV1,
+    Payload,
+    SubmissionAnsweredV1,
+    schema_file_stem,
+)
 from eungdapso_schemas.streams import ALL_TOPICS, PAYLOADS, STREAMS, stream_for
+from eungdapso_schemas.system import EXTERNAL_PARTIES
 
 
 def test_checked_in_contract_files_match_the_models() -> None:
@@ -30,6 +38,19 @@ def test_drift_is_detected(tmp_path, monkeypatch) -> None:  # type: ignore[no-un
     assert export.main(["--check"]) == 1
 
 
+#: Per type without a receipt number, values its schema must refuse: malformed, and too
+#: large for a consumer's storage.
+BROKEN: dict[type[Payload], tuple[tuple[str, object], ...]] = {
+    ComplaintSubmittedV1: (("kind", "rumour"), ("text", "x" * 4001), ("attachments", ["not-a-sha256"])),
+}
+
+
+def breakage(model: type[Payload]) -> tuple[tuple[str, object], ...]:
+    if "receipt_no" in model.model_fields:
+        return (("receipt_no", "no"), ("receipt_no", "2026-" + "1" * 30_000))
+    return BROKEN[model]
+
+
 @pytest.mark.parametrize("model", PAYLOADS, ids=lambda m: m.__name__)
 def test_json_schema_accepts_the_models_example_and_refuses_breakage(model: type[Payload]) -> None:
     schema = json.loads((export.JSONSCHEMA_DIR / f"{schema_file_stem(model)}.json").read_text())
@@ -37,18 +58,22 @@ def test_json_schema_accepts_the_models_example_and_refuses_breakage(model: type
     example = model.example().model_dump(mode="json")
     jsonschema.validate(example, schema)
     assert model.model_validate(example) == model.example()
-    with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate({**example, "receipt_no": "no"}, schema)
-    with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate({**example, "receipt_no": "2026-" + "1" * 30_000}, schema)
+    for field, value in breakage(model):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate({**example, field: value}, schema)
 
 
 def test_each_event_type_travels_on_exactly_one_stream_its_owners() -> None:
     seen = [p for s in STREAMS for p in s.payloads]
     assert len(seen) == len(set(seen)) == len(PAYLOADS)
     assert stream_for(ComplaintReceivedV1).owner == "intake"
+    # Integrators (outside the system) own what they submit; intake owns its answers.
+    assert stream_for(ComplaintSubmittedV1).owner == "integrators"
+    assert stream_for(SubmissionAnsweredV1).owner == "intake"
     assert {t.name for t in ALL_TOPICS} == {
         "eungdapso.intake.events",
+        "eungdapso.intake.replies",
+        "eungdapso.integrators.submissions",
         "eungdapso.router.events",
         "eungdapso.deadletter",
     }
@@ -72,9 +97,15 @@ def components_of_every_service() -> list[Component[Any]]:
 
 
 def test_the_registry_names_exactly_the_consumers_the_services_run() -> None:
-    """Who consumes which type, as the registry (and so AsyncAPI) says, is what the code does."""
+    """Who consumes which type, as the registry (and so AsyncAPI) says, is what the code does
+    (parties outside the system, the integrators, run nothing here)."""
     registered = {
-        (c, p) for s in STREAMS for carried in s.carries for c in carried.consumers for p in [carried.payload]
+        (c, p)
+        for s in STREAMS
+        for carried in s.carries
+        for c in carried.consumers
+        for p in [carried.payload]
+        if c not in EXTERNAL_PARTIES
     }
     running = {(component.id, p) for component in components_of_every_service() for p in component.handlers}
     assert running == registered
@@ -82,7 +113,7 @@ def test_the_registry_names_exactly_the_consumers_the_services_run() -> None:
 
 def test_asyncapi_has_a_message_per_type_and_an_operation_per_consumer() -> None:
     doc = yaml.safe_load(export.ASYNCAPI_FILE.read_text(encoding="utf-8"))
-    assert doc["info"]["version"] == "2.1.0"
+    assert doc["info"]["version"] == "2.2.0"
     assert {c["address"] for c in doc["channels"].values()} == {t.name for t in ALL_TOPICS}
     assert {m for m in doc["components"]["messages"]} == {p.__name__ for p in PAYLOADS} | {"DeadLetter"}
     receives = {k: op for k, op in doc["operations"].items() if op["action"] == "receive"}
@@ -125,3 +156,29 @@ def test_a_v1_record_reads_as_v2_private_and_without_attachments() -> None:
     assert v2.disclosure is Disclosure.PRIVATE
     assert v2.attachments == () and v2.reply_to is None and v2.first_contact is None
     assert v2.model_dump(include=set(ComplaintReceivedV1.model_fields)) == v1.model_dump()
+
+
+def test_a_submission_is_no_complaint_event_and_its_answer_is_keyed_by_its_source_and_id() -> None:
+    """An integrator's submission has no complaint id yet: its ce_subject is optional. The
+    answer names the submission and is complete either way (receipt, or reason)."""
+    doc = yaml.safe_load(export.ASYNCAPI_FILE.read_text(encoding="utf-8"))
+    messages = doc["components"]["messages"]
+    assert "ce_subject" not in messages["ComplaintSubmittedV1"]["headers"]["required"]
+    assert "ce_subject" in messages["ComplaintReceivedV2"]["headers"]["required"]
+    answer = SubmissionAnsweredV1.example()
+    assert answer.subject == f"{answer.source} {answer.id}"
+    refused = SubmissionAnsweredV1(source="/partner", id="m-1", accepted=False, reason="text: empty")
+    assert refused.receipt_no is None
+    for incomplete in (
+        {"accepted": True},
+        {
+            "accepted": True,
+            "complaint_id": str(answer.complaint_id),
+            "receipt_no": "2026-0000001",
+            "reason": "x",
+        },
+        {"accepted": False},
+        {"accepted": False, "reason": "x", "receipt_no": "2026-0000001"},
+    ):
+        with pytest.raises(ValueError, match="submission"):
+            SubmissionAnsweredV1.model_validate({"source": "/partner", "id": "m-1", **incomplete})

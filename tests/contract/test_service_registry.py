@@ -13,7 +13,7 @@ from eungdapso_devstack.gateway import ROUTES
 from eungdapso_devstack.infra import SERVICES as STACK_SERVICES
 from eungdapso_platform.settings import ServiceSettings
 from eungdapso_schemas.streams import STREAMS
-from eungdapso_schemas.system import SERVICE_NAMES, SERVICES, Route, Service, ingress_routes
+from eungdapso_schemas.system import EXTERNAL_PARTIES, SERVICE_NAMES, SERVICES, Route, Service, ingress_routes
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -56,12 +56,16 @@ def test_the_stack_and_the_gateway_are_derived_from_the_registry() -> None:
         assert any(r.path == f"/services/{name}/" and r.service == name for r in ROUTES)
 
 
-def test_streams_name_only_registered_services() -> None:
+def test_streams_name_only_registered_services_or_parties_outside() -> None:
+    parties = {*SERVICE_NAMES, *EXTERNAL_PARTIES}
+    assert not set(SERVICE_NAMES) & set(EXTERNAL_PARTIES)
     for stream in STREAMS:
-        assert stream.owner in SERVICE_NAMES
+        assert stream.owner in parties
         for carried in stream.carries:
             for consumer in carried.consumers:
-                assert consumer.split(".", 1)[0] in SERVICE_NAMES
+                # A service's component (`intake.submissions`), or a party outside, whole.
+                service, _, component = consumer.partition(".")
+                assert (service in SERVICE_NAMES and component) or consumer in EXTERNAL_PARTIES
 
 
 def test_two_services_cannot_claim_one_path(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -122,3 +122,39 @@ def test_confidential_kinds() -> None:
         Kind.WHISTLEBLOWING,
         Kind.HUMAN_RIGHTS,
     }
+
+
+def test_a_submission_needs_no_subject_but_a_complaint_event_does() -> None:
+    """An integrator's submission has no complaint id yet; every complaint event names its own."""
+    from eungdapso_schemas.events import ComplaintSubmittedV1
+
+    submitted = Envelope(
+        id="partner-0001",
+        source="/integrators/partner",
+        time=datetime(2026, 11, 22, 9, 0, tzinfo=UTC),
+        subject=None,
+        data=ComplaintSubmittedV1.example(),
+    )
+    record = encode(submitted)
+    assert "ce_subject" not in dict(record.headers)
+    assert decode(record.headers, record.key, record.value) == submitted
+
+    complaint = encode(envelope_of(received()))
+    without_subject = [(k, v) for k, v in complaint.headers if k != "ce_subject"]
+    with pytest.raises(ContractViolation, match="ce_subject is missing"):
+        decode(without_subject, complaint.key, complaint.value)
+
+
+def test_an_answer_is_keyed_by_the_submission_it_answers() -> None:
+    from eungdapso_schemas.events import SubmissionAnsweredV1
+
+    answer = SubmissionAnsweredV1.example()
+    env = Envelope(
+        id="a-1", source="/eungdapso/intake", time=datetime.now(UTC), subject=answer.subject, data=answer
+    )
+    record = encode(env)
+    assert record.key == f"{answer.source} {answer.id}".encode()
+    assert decode(record.headers, record.key, record.value) == env
+    elsewhere = [(k, b"/other 1" if k == "ce_subject" else v) for k, v in record.headers]
+    with pytest.raises(ContractViolation, match="source and id of the submission"):
+        decode(elsewhere, record.key, record.value)

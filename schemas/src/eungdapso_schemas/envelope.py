@@ -1,9 +1,11 @@
 """The event envelope: CloudEvents 1.0 in the Kafka binary content mode.
 
 Attributes travel as `ce_*` headers, the payload as the JSON record value, and the
-complaint id as the record key (and `ce_partitionkey`), so one complaint's events
-stay in one partition and in order. Extensions used:
-`correlationid`, `causationid` and the distributed-tracing `traceparent`/`tracestate`.
+subject as the record key (and `ce_partitionkey`): for an event about a complaint its id,
+so one complaint's events stay in one partition and in order. An integrator's submission
+has no complaint yet: its `ce_subject` is optional (`Envelope.subject` is then None).
+Extensions used: `correlationid`, `causationid` and the distributed-tracing
+`traceparent`/`tracestate`.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
 from pydantic import ValidationError
 
-from eungdapso_schemas.events import ComplaintEvent, Payload, dataschema_uri
+from eungdapso_schemas.events import ComplaintEvent, Payload, SubmissionAnsweredV1, dataschema_uri
 
 P = TypeVar("P", bound=Payload)
 
@@ -38,7 +40,8 @@ class Envelope(Generic[P]):
     id: str
     source: str
     time: datetime
-    subject: str
+    #: What the event is about, and its record key; None only where the contract allows it.
+    subject: str | None
     data: P
     correlation_id: str | None = None
     causation_id: str | None = None
@@ -64,11 +67,11 @@ def encode(envelope: Envelope[Any]) -> KafkaRecord:
         "type": envelope.type,
         "specversion": "1.0",
         "time": envelope.time,
-        "subject": envelope.subject,
         "datacontenttype": CONTENT_TYPE,
         "dataschema": dataschema_uri(type(envelope.data)),
-        "partitionkey": envelope.subject,
     }
+    if envelope.subject is not None:
+        attributes["subject"] = attributes["partitionkey"] = envelope.subject
     for name, value in (
         ("correlationid", envelope.correlation_id),
         ("causationid", envelope.causation_id),
@@ -88,6 +91,8 @@ def encode(envelope: Envelope[Any]) -> KafkaRecord:
 #: whole batch (a btree entry is at most ~2.7 kB).
 MAX_ID_CHARS = 256
 MAX_SOURCE_CHARS = 256
+#: A subject other than a complaint id (a submission's source and id).
+MAX_SUBJECT_CHARS = MAX_SOURCE_CHARS + 1 + MAX_ID_CHARS
 MAX_TRACESTATE_CHARS = 512
 #: Kafka's default message.max.bytes; a larger value is refused before it is parsed.
 MAX_VALUE_BYTES = 1_048_576
@@ -119,17 +124,22 @@ def _check_attributes(h: dict[str, str]) -> None:
         raise ContractViolation("not a CloudEvent: header ce_specversion is missing")
     if h["ce_specversion"] != "1.0":
         raise ContractViolation(f"unsupported CloudEvents specversion {h['ce_specversion'][:20]!r}")
-    for required in ("ce_id", "ce_source", "ce_type", "ce_time", "ce_subject"):
+    for required in ("ce_id", "ce_source", "ce_type", "ce_time"):
         if not h.get(required):
             raise ContractViolation(f"malformed CloudEvent: header {required} is missing")
+    about_a_complaint = _about_a_complaint(h["ce_type"])
+    if about_a_complaint and not h.get("ce_subject"):
+        raise ContractViolation("malformed CloudEvent: header ce_subject is missing")
     if len(h["ce_id"]) > MAX_ID_CHARS or not _PRINTABLE.match(h["ce_id"]):
         raise ContractViolation(f"ce_id must be 1-{MAX_ID_CHARS} printable ASCII characters")
     if len(h["ce_source"]) > MAX_SOURCE_CHARS:
         raise ContractViolation(f"ce_source is longer than {MAX_SOURCE_CHARS} characters")
     if not _TYPE_WITH_VERSION.match(h["ce_type"]) or len(h["ce_type"]) > 200:
         raise ContractViolation(f"event type {h['ce_type'][:200]!r} has no version suffix .vN")
-    if not _UUID.match(h["ce_subject"]):
+    if about_a_complaint and not _UUID.match(h["ce_subject"]):
         raise ContractViolation("ce_subject must be the complaint id (a UUID)")
+    if len(h.get("ce_subject", "")) > MAX_SUBJECT_CHARS:
+        raise ContractViolation(f"ce_subject is longer than {MAX_SUBJECT_CHARS} characters")
     if "ce_causationid" in h and len(h["ce_causationid"]) > MAX_ID_CHARS:
         raise ContractViolation(f"ce_causationid is longer than {MAX_ID_CHARS} characters")
     if "ce_correlationid" in h and not _CORRELATION.match(h["ce_correlationid"]):
@@ -155,6 +165,14 @@ def decode(headers: Iterable[tuple[str, bytes]], key: bytes | None, value: bytes
         raise ContractViolation("record value is nested too deeply") from None
     except Exception as exc:  # the SDK raises its own exception types for bad attributes
         raise ContractViolation(f"malformed CloudEvent: {type(exc).__name__}: {str(exc)[:300]}") from None
+
+
+def _about_a_complaint(ce_type: str) -> bool:
+    """Events about a complaint (and unknown types, refused later) carry its id as subject."""
+    from eungdapso_schemas.streams import payload_type
+
+    model = payload_type(ce_type)
+    return model is None or issubclass(model, ComplaintEvent)
 
 
 def event_type_of(headers: Iterable[tuple[str, bytes]]) -> str | None:
@@ -205,11 +223,14 @@ def _decode(
     time = event.get_time()
     if time is None:
         raise ContractViolation("ce_time is missing")
-    subject = event.get_subject()
-    if not subject:
-        raise ContractViolation("ce_subject (the complaint id) is missing")
-    if isinstance(payload, ComplaintEvent) and payload.subject != subject.lower():
-        raise ContractViolation("ce_subject is not the complaint_id of the payload")
+    subject = event.get_subject() or None
+    if isinstance(payload, ComplaintEvent):
+        if subject is None:
+            raise ContractViolation("ce_subject (the complaint id) is missing")
+        if payload.subject != subject.lower():
+            raise ContractViolation("ce_subject is not the complaint_id of the payload")
+    if isinstance(payload, SubmissionAnsweredV1) and payload.subject != subject:
+        raise ContractViolation("ce_subject is not the source and id of the submission answered")
 
     def ext(name: str) -> str | None:
         v = event.get_extension(name)

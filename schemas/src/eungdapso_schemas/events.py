@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Annotated, ClassVar, Self
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from eungdapso_schemas.codes import (
     AttachmentKind,
@@ -258,3 +258,95 @@ def dataschema_uri(model: type[Payload]) -> str:
 def schema_file_stem(model: type[Payload]) -> str:
     short = model.event_type.rsplit(".", 2)
     return f"{short[-2]}.{short[-1]}.v{model.schema_version}"
+
+
+# -- Integrators over Kafka (DOMAIN.md, channel `integration`) ---------------------------------
+#: A CloudEvents `source` and `id` as the envelope bounds them (MAX_SOURCE_CHARS, MAX_ID_CHARS).
+SubmissionSource = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+SubmissionId = Annotated[str, StringConstraints(pattern=r"^[\x21-\x7e]{1,256}$")]
+
+
+class ComplaintSubmittedV1(Payload):
+    """An integrator submits a complaint over Kafka (민원 접수 요청). Owned by the integrators.
+
+    Not a complaint event: it has no complaint id yet. Intake records each submission once,
+    by its CloudEvents `source` + `id` (publishing it again records nothing new), and answers
+    on `eungdapso.intake.replies` with a `complaint.submission.answered`. `ce_subject` is
+    optional here; the record key is the integrator's choice."""
+
+    event_type: ClassVar[str] = "kr.go.seoul.eungdapso.complaint.submitted"
+    schema_version: ClassVar[int] = 1
+
+    #: `integration`, or the channel the integrator relays (e.g. `phone` for a 120 system).
+    channel: Channel = Channel.INTEGRATION
+    text: Annotated[str, StringConstraints(min_length=1, max_length=4000)]
+    kind: Kind
+    field: AdminField | None = None
+    language: Language = Language.KO
+    place: Place | None = None
+    citizen: Citizen | None = None
+    reply_to: ReplyAddress | None = None
+    disclosure: Disclosure = Disclosure.PRIVATE
+    #: Attachments uploaded first (`POST /api/v1/attachments`), by their sha256.
+    attachments: Annotated[tuple[Sha256, ...], Field(max_length=MAX_ATTACHMENTS)] = ()
+    #: The integrator's own id of the message, kept with the complaint.
+    channel_ref: ChannelRef | None = None
+
+    @classmethod
+    def example(cls) -> ComplaintSubmittedV1:
+        return cls(
+            channel=Channel.INTEGRATION,
+            text="버스 정류장 안내 전광판이 꺼져 있어요",
+            kind=Kind.COMPLAINT,
+            field=AdminField.ROADS_TRAFFIC,
+            language=Language.KO,
+            place=Place(address="서울특별시 중구 세종대로 110", district=District.JUNG),
+            citizen=Citizen(name="홍길동", phone="010-1234-5678"),
+            reply_to=ReplyAddress(medium=ReplyMedium.SMS, address="010-1234-5678", consent=True),
+            attachments=("ab" * 32,),
+            channel_ref="partner-7f3a9c",
+        )
+
+
+class SubmissionAnsweredV1(Payload):
+    """Intake's answer to an integrator's submission: accepted with its receipt number, or
+    rejected with the reason. Owned by intake; key and subject: the submission's source and id.
+
+    Every delivery of a submission is answered, a repeated one with the same answer; a
+    rejected submission stays rejected (correct it and publish it with a new id)."""
+
+    event_type: ClassVar[str] = "kr.go.seoul.eungdapso.complaint.submission.answered"
+    schema_version: ClassVar[int] = 1
+
+    #: The submission's CloudEvents `source` and `id`.
+    source: SubmissionSource
+    id: SubmissionId
+    accepted: bool
+    #: When accepted: the complaint recorded.
+    complaint_id: UUID | None = None
+    receipt_no: ReceiptNo | None = None
+    #: When rejected: which rule refused it.
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=2000)] | None = None
+
+    @model_validator(mode="after")
+    def _answer_is_complete(self) -> Self:
+        if self.accepted and (self.complaint_id is None or self.receipt_no is None or self.reason):
+            raise ValueError("an accepted submission has a complaint_id and a receipt_no, and no reason")
+        if not self.accepted and (self.reason is None or self.complaint_id or self.receipt_no):
+            raise ValueError("a rejected submission has a reason, and no complaint_id or receipt_no")
+        return self
+
+    @property
+    def subject(self) -> str:
+        # A CloudEvents id is printable ASCII without spaces: the last space separates it.
+        return f"{self.source} {self.id}"
+
+    @classmethod
+    def example(cls) -> SubmissionAnsweredV1:
+        return cls(
+            source="/integrators/partner",
+            id="7f3a9c2e-1b4d-4c8e-9f0a-2b3c4d5e6f70",
+            accepted=True,
+            complaint_id=_EXAMPLE_ID,
+            receipt_no="2026-0000001",
+        )

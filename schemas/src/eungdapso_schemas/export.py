@@ -13,8 +13,15 @@ from typing import Any
 
 import yaml
 
-from eungdapso_schemas.events import Payload, dataschema_uri, schema_file_stem
+from eungdapso_schemas.events import (
+    ComplaintEvent,
+    Payload,
+    SubmissionAnsweredV1,
+    dataschema_uri,
+    schema_file_stem,
+)
 from eungdapso_schemas.streams import CONTRACT_VERSION, DEAD_LETTER, PAYLOADS, STREAMS, Topic
+from eungdapso_schemas.system import EXTERNAL_PARTIES
 
 SCHEMAS_DIR = Path(__file__).resolve().parents[2]
 JSONSCHEMA_DIR = SCHEMAS_DIR / "jsonschema"
@@ -49,6 +56,17 @@ def json_schema(model: type[Payload]) -> dict[str, Any]:
     schema["x-event-type"] = model.cloudevents_type()
     schema["examples"] = [model.example().model_dump(mode="json")]
     return schema
+
+
+def _headers(model: type[Payload]) -> dict[str, Any]:
+    """The CloudEvents headers of one type; only events about a complaint need a subject."""
+    properties = {**CE_HEADERS["properties"], "ce_type": {"const": model.cloudevents_type()}}
+    required = CE_HEADERS["required"]
+    if not issubclass(model, ComplaintEvent):
+        required = [h for h in required if h != "ce_subject"]
+        about = "the submission's source and id" if model is SubmissionAnsweredV1 else "optional, free"
+        properties["ce_subject"] = {"type": "string", "description": f"Not a complaint id: {about}"}
+    return {**CE_HEADERS, "required": required, "properties": properties}
 
 
 def _dead_letter_message() -> dict[str, Any]:
@@ -91,13 +109,7 @@ def asyncapi() -> dict[str, Any]:
                 "title": model.cloudevents_type(),
                 "summary": (model.__doc__ or "").strip().splitlines()[0],
                 "contentType": "application/json",
-                "headers": {
-                    **CE_HEADERS,
-                    "properties": {
-                        **CE_HEADERS["properties"],
-                        "ce_type": {"const": model.cloudevents_type()},
-                    },
-                },
+                "headers": _headers(model),
                 "payload": {"$ref": f"./jsonschema/{schema_file_stem(model)}.json"},
                 "examples": [{"name": "example", "payload": model.example().model_dump(mode="json")}],
             }
@@ -109,10 +121,11 @@ def asyncapi() -> dict[str, Any]:
             },
             "bindings": _kafka_binding(stream),
         }
+        how = "CloudEvents, Kafka binary mode" if stream.owner in EXTERNAL_PARTIES else "outbox relay"
         operations[f"{stream.owner}_publishes_{channel_id}"] = {
             "action": "send",
             "channel": {"$ref": f"#/channels/{channel_id}"},
-            "summary": f"{stream.owner} publishes its events to {stream.name} (outbox relay)",
+            "summary": f"{stream.owner} publishes its events to {stream.name} ({how})",
             "messages": [{"$ref": f"#/channels/{channel_id}/messages/{m.__name__}"} for m in stream.payloads],
         }
         consumers = sorted({c for carried in stream.carries for c in carried.consumers})
@@ -122,7 +135,11 @@ def asyncapi() -> dict[str, Any]:
                 "action": "receive",
                 "channel": {"$ref": f"#/channels/{channel_id}"},
                 "summary": f"{consumer} consumes {', '.join(taken)} from {stream.name} "
-                f"(consumer group eungdapso-{consumer}; other types are skipped by ce_type)",
+                + (
+                    "(outside the system, with consumer groups of their own)"
+                    if consumer in EXTERNAL_PARTIES
+                    else f"(consumer group eungdapso-{consumer}; other types are skipped by ce_type)"
+                ),
                 "messages": [{"$ref": f"#/channels/{channel_id}/messages/{name}"} for name in taken],
             }
     channel_id = DEAD_LETTER.name.replace(".", "_")

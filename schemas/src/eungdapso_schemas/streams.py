@@ -14,21 +14,31 @@ Topic names changed in v2 of the contract: `eungdapso.complaint.received` and
 `eungdapso.router.events`; the payloads themselves are unchanged. 2.1 adds
 `complaint.received.v2` (channel reference, reply address, disclosure, attachments,
 first-contact resolution), which intake publishes from then on; v1 records stay readable.
+2.2 adds the integrators' stream (`complaint.submitted`, owned by the integrators, outside
+the system) and intake's answers to them (`eungdapso.intake.replies`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from eungdapso_schemas.events import ComplaintAssignedV1, ComplaintReceivedV1, ComplaintReceivedV2, Payload
+from eungdapso_schemas.events import (
+    ComplaintAssignedV1,
+    ComplaintReceivedV1,
+    ComplaintReceivedV2,
+    ComplaintSubmittedV1,
+    Payload,
+    SubmissionAnsweredV1,
+)
 
 #: Version of the stream layout (topics and which types travel where), in the AsyncAPI info.
-CONTRACT_VERSION = "2.1.0"
+CONTRACT_VERSION = "2.2.0"
 
 
 @dataclass(frozen=True)
 class Carried:
-    """One event type a stream carries, and the consumer components that read it."""
+    """One event type a stream carries, and the consumer components that read it
+    (`<service>.<component>`), or an external party (`integrators`) that reads it."""
 
     payload: type[Payload]
     consumers: tuple[str, ...]
@@ -80,6 +90,24 @@ ROUTER_EVENTS = Stream(
     description="What the router decided: assignments to offices (key: complaint id).",
     carries=(Carried(ComplaintAssignedV1, consumers=("publisher.public_status", "intake.open311_requests")),),
 )
+INTEGRATOR_SUBMISSIONS = Stream(
+    name="eungdapso.integrators.submissions",
+    owner="integrators",
+    description=(
+        "Complaints channel integrators submit over Kafka (key: the integrator's choice). Intake "
+        "records each CloudEvents source + id once and answers on eungdapso.intake.replies."
+    ),
+    carries=(Carried(ComplaintSubmittedV1, consumers=("intake.submissions",)),),
+)
+INTAKE_REPLIES = Stream(
+    name="eungdapso.intake.replies",
+    owner="intake",
+    description=(
+        "Intake's answers to the integrators' submissions: accepted with the receipt number, or "
+        "rejected with the reason (key: the submission's source and id, separated by a space)."
+    ),
+    carries=(Carried(SubmissionAnsweredV1, consumers=("integrators",)),),
+)
 DEAD_LETTER = Topic(
     name="eungdapso.deadletter",
     description=(
@@ -89,7 +117,7 @@ DEAD_LETTER = Topic(
     ),
 )
 
-STREAMS: tuple[Stream, ...] = (INTAKE_EVENTS, ROUTER_EVENTS)
+STREAMS: tuple[Stream, ...] = (INTAKE_EVENTS, ROUTER_EVENTS, INTEGRATOR_SUBMISSIONS, INTAKE_REPLIES)
 ALL_TOPICS: tuple[Topic, ...] = (*STREAMS, DEAD_LETTER)
 PAYLOADS: tuple[type[Payload], ...] = tuple(p for s in STREAMS for p in s.payloads)
 

@@ -2,8 +2,9 @@
 
 This table is the one place a service is declared. The local stack starts what it lists,
 the gateway routes by it (as the Kubernetes Ingress will), the stream registry may only
-name its services as owners and consumers, and a contract test fails when the workspace
-(`services/*`, the root `pyproject.toml`) or a service's default port disagrees with it.
+name its services (or a party outside the system, `EXTERNAL_PARTIES`) as owners and
+consumers, and a contract test fails when the workspace (`services/*`, the root
+`pyproject.toml`) or a service's default port disagrees with it.
 Adding a service is: its package under `services/<name>/`, a line here, and its line in
 the root `pyproject.toml` (the test says so if it is missing).
 """
@@ -56,6 +57,9 @@ SERVICES: tuple[Service, ...] = (
     Service("rating", 8006, "rating (만족도)"),
 )
 SERVICE_NAMES: tuple[str, ...] = tuple(s.name for s in SERVICES)
+#: Parties outside the system that own or read a stream (nothing of theirs runs here):
+#: channel integrators publish submissions over Kafka and read intake's answers.
+EXTERNAL_PARTIES: tuple[str, ...] = ("integrators",)
 
 
 def service(name: str) -> Service:

@@ -54,7 +54,7 @@ from eungdapso_platform.logging import get_logger
 from eungdapso_platform.readmodel import Generation, ProjectionTx, ReadModel, ReadModels
 from eungdapso_platform.tracing import causation_id_var, continued_trace, correlation_id_var
 from eungdapso_schemas.envelope import ContractViolation, Envelope, decode, event_type_of
-from eungdapso_schemas.events import Payload
+from eungdapso_schemas.events import ComplaintEvent, Payload
 from eungdapso_schemas.streams import DEAD_LETTER, STREAMS, Stream, payload_type, stream_for
 
 log = get_logger("eungdapso.consumer")
@@ -474,7 +474,8 @@ class Process(Component[ProcessHandler]):
 def log_ids(envelope: Envelope[Any]) -> dict[str, str | None]:
     """The ids every log line about a message carries."""
     ids: dict[str, str | None] = {
-        "complaint_id": envelope.subject,
+        # Only a complaint event's subject is a complaint id (a submission has none yet).
+        "complaint_id": envelope.subject if isinstance(envelope.data, ComplaintEvent) else None,
         "correlation_id": envelope.correlation_id,
         "event_id": envelope.id,
         "event_type": envelope.type,

@@ -43,7 +43,7 @@ from psycopg.rows import DictRow
 from eungdapso_platform.db import INSERT_LEDGER, schema_sql
 from eungdapso_platform.migrations import PLATFORM_MIGRATIONS, migrate
 from eungdapso_schemas.envelope import Envelope
-from eungdapso_schemas.events import ComplaintEvent
+from eungdapso_schemas.events import ComplaintEvent, SubmissionAnsweredV1
 
 __all__ = [
     "CommitOutcomeUnknown",
@@ -272,7 +272,12 @@ class LedgeredPOPOFactory(POPOFactory):
         return LedgeredPOPORecorder()
 
 
-def integration_event(domain_event: Any, payload: ComplaintEvent, *, source: str) -> Envelope[Any]:
+#: What a service publishes: payloads that name their subject (the record key): events about
+#: a complaint, and intake's answers to integrators' submissions.
+Published = ComplaintEvent | SubmissionAnsweredV1
+
+
+def integration_event(domain_event: Any, payload: Published, *, source: str) -> Envelope[Any]:
     """The envelope of what a recorded domain event tells other services: its id derived
     from the recorded event, and the cause (correlation, causation, trace) kept in `meta`."""
     meta: dict[str, str] = getattr(domain_event, "meta", None) or {}

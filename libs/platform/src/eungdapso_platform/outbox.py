@@ -31,12 +31,11 @@ from eventsourcing.application import Application
 from eventsourcing.domain import DomainEventProtocol
 
 from eungdapso_platform.db import Database
-from eungdapso_platform.eventstore import integration_event
+from eungdapso_platform.eventstore import Published, integration_event
 from eungdapso_platform.leadership import Leadership
 from eungdapso_platform.logging import get_logger
 from eungdapso_platform.settings import ServiceSettings
 from eungdapso_schemas.envelope import Envelope, encode
-from eungdapso_schemas.events import ComplaintEvent
 from eungdapso_schemas.streams import stream_for
 
 log = get_logger("eungdapso.outbox")
@@ -54,13 +53,13 @@ class Outbox:
     """Which recorded domain events other services learn about, and as what.
 
     `translate(Complaint.Received, received_v1)`: mypy checks that `received_v1` takes a
-    `Complaint.Received` and returns a complaint event payload, field by field."""
+    `Complaint.Received` and returns a payload that names its subject, field by field."""
 
     def __init__(self, source: str) -> None:
         self.source = source
-        self._translations: dict[type, Callable[[Any], ComplaintEvent]] = {}
+        self._translations: dict[type, Callable[[Any], Published]] = {}
 
-    def translate(self, event_class: type[E], to: Callable[[E], ComplaintEvent]) -> None:
+    def translate(self, event_class: type[E], to: Callable[[E], Published]) -> None:
         if event_class in self._translations:
             raise ValueError(f"{event_class.__qualname__} already has a translation")
         self._translations[event_class] = to
@@ -125,6 +124,7 @@ class OutboxRelay:
         self.connected = False
         self.last_error: str | None = None
         self._history_checked_at: float | None = None
+        self._stopping = False
 
     @property
     def leader(self) -> bool:
@@ -146,6 +146,10 @@ class OutboxRelay:
         log.info("relay_started", relay=self.name, position=self.position)
 
     async def stop(self) -> None:
+        # Not the cancellation alone: on Python 3.11, `asyncio.wait_for` (here, and in
+        # psycopg_pool's wait for a connection) can swallow a cancel that coincides with its
+        # result or its timeout, and the relay would run on, and `stop` wait forever.
+        self._stopping = True
         if self._task is not None:
             self._task.cancel()
             try:
@@ -173,7 +177,7 @@ class OutboxRelay:
     # -- work ------------------------------------------------------------------------
     async def _run(self) -> None:
         backoff = 0.2
-        while True:
+        while not self._stopping:
             try:
                 was_leader = self.leader
                 if not await self.leadership.hold():

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from eungdapso_intake import attachments, channels, clients, open311, ratelimit
+from eungdapso_intake import attachments, channels, clients, integrators, open311, ratelimit
 from eungdapso_intake.api import router
 from eungdapso_intake.application import OUTBOX, IntakeApplication
+from eungdapso_intake.channels import desks
 from eungdapso_intake.clients import ClientDirectory
 from eungdapso_intake.ratelimit import RateLimiter, RateLimits
 from eungdapso_intake.receipts import ReceiptBook
@@ -40,7 +41,7 @@ def build(
         db=db,
         broker=overrides.broker_for(settings),
         relays=[relay],
-        routers=[router, attachments.router, *channels.ROUTERS],
+        routers=[router, attachments.router, *channels.ROUTERS, desks.router],
         on_stop=[limiter.close],
         state={"clients": ClientDirectory(db, cache_s=settings.client_cache_s), "rate_limits": limits},
     )
@@ -50,6 +51,7 @@ def build(
     )
     parts.state.update(channels.channel_state(settings, db, intake.clock))
     open311.install(parts, settings, intake)
+    integrators.subscribe(parts, intake, overrides)
     return parts, intake
 
 
