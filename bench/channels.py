@@ -24,7 +24,11 @@ from typing import Any
 import httpx
 
 from eungdapso_intake.channels.signatures import eungdapso_signature
+from eungdapso_platform.kafka import KafkaSettings, kafka_consumer, kafka_producer
 from eungdapso_platform.logging import get_logger
+from eungdapso_schemas.envelope import decode
+from eungdapso_schemas.events import ComplaintSubmittedV1, SubmissionAnsweredV1
+from eungdapso_schemas.streams import INTAKE_REPLIES, INTEGRATOR_SUBMISSIONS
 
 log = get_logger("bench.channels")
 
@@ -145,6 +149,74 @@ async def web(url: str, items: list[dict[str, Any]], concurrency: int) -> dict[s
         return await client.post("/api/v1/complaints", json=items[i]["submission"])
 
     return await _drive(url, len(items), concurrency, send)
+
+
+async def integrator(bootstrap: str, items: list[dict[str, Any]]) -> dict[str, float]:
+    """Integrators' `complaint.submitted` records, produced as fast as the producer goes; each
+    counts when intake's answer for it is on the reply topic (recorded and published)."""
+    source = f"/integrators/bench-{uuid.uuid4().hex[:6]}"
+    settings = KafkaSettings(kafka_bootstrap_servers=bootstrap)
+    consumer = kafka_consumer(
+        settings, INTAKE_REPLIES.name, client_id="bench-replies", group_id=None, auto_offset_reset="latest"
+    )
+    producer = kafka_producer(settings, client_id="bench-integrator", linger_ms=5)
+    await consumer.start()
+    await producer.start()
+    sent_at: dict[str, float] = {}
+    latencies: list[float] = []
+    rejected = 0
+    try:
+        # Make sure the reader is positioned before the first answer can exist.
+        await consumer.getmany(timeout_ms=500)
+        t0 = time.perf_counter()
+        for i, item in enumerate(items):
+            message_id = f"bench-{i}"
+            body = json.dumps(
+                {"channel": "integration", "text": item["submission"]["text"], "kind": "complaint"},
+                ensure_ascii=False,
+            ).encode()
+            headers = [
+                ("ce_specversion", b"1.0"),
+                ("ce_id", message_id.encode()),
+                ("ce_source", source.encode()),
+                ("ce_type", ComplaintSubmittedV1.cloudevents_type().encode()),
+                ("ce_time", datetime.now(UTC).isoformat().encode()),
+                ("content-type", b"application/json"),
+            ]
+            sent_at[message_id] = time.perf_counter()
+            await producer.send(
+                INTEGRATOR_SUBMISSIONS.name, key=message_id.encode(), value=body, headers=headers
+            )
+        await producer.flush()
+        deadline = time.monotonic() + 300
+        while len(latencies) + rejected < len(items) and time.monotonic() < deadline:
+            batches = await consumer.getmany(timeout_ms=1000)
+            now = time.perf_counter()
+            for records in batches.values():
+                for r in records:
+                    answer = decode(r.headers, r.key, r.value).data
+                    if not isinstance(answer, SubmissionAnsweredV1) or answer.source != source:
+                        continue
+                    if answer.id in sent_at:
+                        if answer.accepted:
+                            latencies.append(now - sent_at.pop(answer.id))
+                        else:
+                            rejected += 1
+                            sent_at.pop(answer.id)
+        elapsed = time.perf_counter() - t0
+    finally:
+        await producer.stop()
+        await consumer.stop()
+    latencies.sort()
+    missing = len(sent_at)
+    return {
+        "accepted_per_s": len(latencies) / elapsed,
+        "errors": rejected + missing,
+        "p50_ms": latencies[len(latencies) // 2] * 1000 if latencies else float("nan"),
+        "p99_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000
+        if latencies
+        else float("nan"),
+    }
 
 
 def report(channels: dict[str, Any], pg_inserts_per_s: float) -> str:

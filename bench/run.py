@@ -337,6 +337,7 @@ async def system_section(
         api_key = channels.create_client(postgres.env())
         per_channel["open311"] = await channels.open311(intake_url, channel_items, args.concurrency, api_key)
         per_channel["sms"] = await channels.sms(intake_url, channel_items, args.concurrency)
+        per_channel["integrator"] = await channels.integrator(broker.bootstrap_servers, channel_items)
     finally:
         if stack is not None:
             stack.stop()
