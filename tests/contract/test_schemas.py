@@ -9,6 +9,7 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from eungdapso_platform.consumer import Component
 from eungdapso_platform.service import Overrides
@@ -125,3 +126,16 @@ def test_a_v1_record_reads_as_v2_private_and_without_attachments() -> None:
     assert v2.disclosure is Disclosure.PRIVATE
     assert v2.attachments == () and v2.reply_to is None and v2.first_contact is None
     assert v2.model_dump(include=set(ComplaintReceivedV1.model_fields)) == v1.model_dump()
+
+
+def test_a_v2_subject_is_a_code_of_the_taxonomy() -> None:
+    example = ComplaintReceivedV2.example().model_dump(mode="json")
+    schema = json.loads((export.JSONSCHEMA_DIR / "complaint.received.v2.json").read_text())
+    assert example["subject"] == "footbridge"
+    jsonschema.validate({**example, "subject": None}, schema)
+    for malformed in ("Footbridge", "육교", "x" * 61):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate({**example, "subject": malformed}, schema)
+    # Well formed, but not in the taxonomy: refused by the model (the schema bounds only).
+    with pytest.raises(ValidationError, match="not a subject of the taxonomy"):
+        ComplaintReceivedV2.model_validate({**example, "subject": "ufo_sighting"})

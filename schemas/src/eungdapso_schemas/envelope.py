@@ -208,7 +208,7 @@ def _decode(
     subject = event.get_subject()
     if not subject:
         raise ContractViolation("ce_subject (the complaint id) is missing")
-    if isinstance(payload, ComplaintEvent) and payload.subject != subject.lower():
+    if isinstance(payload, ComplaintEvent) and payload.cloudevents_subject != subject.lower():
         raise ContractViolation("ce_subject is not the complaint_id of the payload")
 
     def ext(name: str) -> str | None:
