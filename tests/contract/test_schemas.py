@@ -9,6 +9,7 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from eungdapso_platform.consumer import Component
 from eungdapso_platform.service import Overrides
@@ -166,7 +167,7 @@ def test_a_submission_is_no_complaint_event_and_its_answer_is_keyed_by_its_sourc
     assert "ce_subject" not in messages["ComplaintSubmittedV1"]["headers"]["required"]
     assert "ce_subject" in messages["ComplaintReceivedV2"]["headers"]["required"]
     answer = SubmissionAnsweredV1.example()
-    assert answer.subject == f"{answer.source} {answer.id}"
+    assert answer.cloudevents_subject == f"{answer.source} {answer.id}"
     refused = SubmissionAnsweredV1(source="/partner", id="m-1", accepted=False, reason="text: empty")
     assert refused.receipt_no is None
     for incomplete in (
@@ -182,3 +183,16 @@ def test_a_submission_is_no_complaint_event_and_its_answer_is_keyed_by_its_sourc
     ):
         with pytest.raises(ValueError, match="submission"):
             SubmissionAnsweredV1.model_validate({"source": "/partner", "id": "m-1", **incomplete})
+
+
+def test_a_v2_subject_is_a_code_of_the_taxonomy() -> None:
+    example = ComplaintReceivedV2.example().model_dump(mode="json")
+    schema = json.loads((export.JSONSCHEMA_DIR / "complaint.received.v2.json").read_text())
+    assert example["subject"] == "footbridge"
+    jsonschema.validate({**example, "subject": None}, schema)
+    for malformed in ("Footbridge", "육교", "x" * 61):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate({**example, "subject": malformed}, schema)
+    # Well formed, but not in the taxonomy: refused by the model (the schema bounds only).
+    with pytest.raises(ValidationError, match="not a subject of the taxonomy"):
+        ComplaintReceivedV2.model_validate({**example, "subject": "ufo_sighting"})

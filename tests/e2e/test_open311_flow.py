@@ -16,12 +16,18 @@ from eungdapso_devstack.infra import PostgresTarget
 from eungdapso_intake.clients import ClientDirectory, Scope
 from eungdapso_intake.settings import IntakeSettings
 from eungdapso_platform.db import Database
+from eungdapso_schemas.envelope import decode
+from eungdapso_schemas.events import ComplaintReceivedV2
+from eungdapso_schemas.streams import INTAKE_EVENTS
 from tests.conftest import settings_for
 from tests.e2e.conftest import StackFactory
+from tests.support.kafka import read_topic
 from tests.support.open311 import as_xml_text, validate, xml_value
 from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
+
+DESCRIPTION = "만리재로 193 앞 도로에 구멍, 연락은 010-1234-5678"
 
 
 @pytest.fixture
@@ -42,7 +48,7 @@ async def open311(
 
 
 async def test_a_form_post_shows_the_routers_assignment_in_the_get_answers(
-    open311: tuple[httpx.AsyncClient, str],
+    open311: tuple[httpx.AsyncClient, str], broker: str
 ) -> None:
     client, key = open311
     posted = await client.post(
@@ -53,7 +59,7 @@ async def test_a_form_post_shows_the_routers_assignment_in_the_get_answers(
             "service_code": "pothole",
             "lat": "37.553600",
             "long": "126.968000",
-            "description": "만리재로 193 앞 도로에 구멍, 연락은 010-1234-5678",
+            "description": DESCRIPTION,
             "first_name": "길동",
             "last_name": "홍",
             "email": "hong@example.kr",
@@ -62,6 +68,11 @@ async def test_a_form_post_shows_the_routers_assignment_in_the_get_answers(
     )
     assert posted.status_code == 200, posted.text
     receipt_no = xml_value(posted.content)[1][0]["service_request_id"]
+    # Intake published what the citizen wrote, exactly, and the service chosen as the subject.
+    [record] = await read_topic(broker, INTAKE_EVENTS.name, at_least=1)
+    received = decode(record.headers, record.key, record.value).data
+    assert isinstance(received, ComplaintReceivedV2) and received.receipt_no == receipt_no
+    assert received.text == DESCRIPTION and received.subject == "pothole"
 
     async def assigned() -> dict[str, Any] | None:
         answer = await client.get(f"/open311/v2/requests/{receipt_no}.json")

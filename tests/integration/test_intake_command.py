@@ -12,8 +12,14 @@ from fastapi.testclient import TestClient
 from eungdapso_devstack.infra import PostgresTarget
 from eungdapso_intake.application import OUTBOX, IntakeApplication
 from eungdapso_intake.bootstrap import bootstrap
-from eungdapso_intake.services import ComplaintIntake, Idempotency, IdempotencyKeyReused, ReceiveComplaint
-from eungdapso_schemas.codes import AttachmentKind, Channel, Disclosure, Kind, ReplyMedium
+from eungdapso_intake.services import (
+    ComplaintIntake,
+    ComplaintSubmission,
+    Idempotency,
+    IdempotencyKeyReused,
+    ReceiveComplaint,
+)
+from eungdapso_schemas.codes import AttachmentKind, Channel, Disclosure, Field, Kind, ReplyMedium
 from eungdapso_schemas.events import (
     AttachmentRef,
     Citizen,
@@ -132,3 +138,25 @@ def test_a_confidential_report_is_never_public_whatever_was_chosen(
     result = client.portal.call(intake.submit, command, Idempotency.client_key(None))  # type: ignore[union-attr]
     stored = intake.app.complaint(result.complaint_id)
     assert stored is not None and stored.confidential and stored.disclosure is Disclosure.PRIVATE
+
+
+def test_the_record_keeps_the_subject_chosen_and_its_field(
+    running: tuple[TestClient, ComplaintIntake],
+) -> None:
+    client, intake = running
+    text = "  우리 집 앞 소화전 앞에 매일 불법주차  "
+    submission = ComplaintSubmission(text=text, kind=Kind.COMPLAINT, subject="illegal_parking")
+    command = ReceiveComplaint.from_web(submission)
+    result = client.portal.call(intake.submit, command, Idempotency.client_key(None))  # type: ignore[union-attr]
+    (received,) = list(intake.app.events.get(result.complaint_id))
+    envelope = OUTBOX(received)
+    assert envelope is not None and isinstance(envelope.data, ComplaintReceivedV2)
+    published = envelope.data
+    # The text is what the citizen wrote (trimmed); the subject says what it is about, and
+    # its field follows.
+    assert published.text == text.strip()
+    assert published.subject == "illegal_parking" and published.field is Field.ROADS_TRAFFIC
+    # Without a subject the record says none (the router classifies the text).
+    plain = client.portal.call(intake.submit, sms(), Idempotency.client_key(None))  # type: ignore[union-attr]
+    stored = intake.app.complaint(plain.complaint_id)
+    assert stored is not None and stored.subject is None and stored.field is None

@@ -101,6 +101,9 @@ def test_receipt_numbers_are_never_reused_after_a_restart(database: PostgresTarg
         ({**COMPLAINT, "contact": {"phone": "call me"}}, "contact.phone"),
         ({**COMPLAINT, "contact": {"email": "no-at-sign"}}, "contact.email"),
         ({**COMPLAINT, "surprise": 1}, "surprise"),
+        ({**COMPLAINT, "subject": "ufo_sighting"}, "subject"),
+        ({**COMPLAINT, "subject": "noise"}, "subject"),  # not a roads & traffic subject
+        ({**COMPLAINT, "subject": "x" * 1000}, "subject"),
     ],
 )
 def test_invalid_input_gets_a_problem_naming_the_field(

@@ -267,7 +267,8 @@ def test_fixmystreet_posts_a_report_and_reads_its_id_from_the_xml_answer(
     assert isinstance(e, ComplaintReceivedV2) and e.receipt_no == receipt_no
     assert e.channel is Channel.APP and e.registered_by == "open311:fixmystreet"
     assert e.field is Field.ROADS_TRAFFIC and e.kind is Kind.COMPLAINT and e.disclosure is Disclosure.PUBLIC
-    assert e.text == "[육교·지하보도 시설] " + FMS_DESCRIPTION.strip()
+    # What the citizen wrote, exactly; the service they chose is the subject.
+    assert e.text == FMS_DESCRIPTION.strip() and e.subject == "footbridge"
     assert e.place == Place(lat=37.5536, lon=126.968)
     assert e.citizen == Citizen(name="Test User", phone="02-123-4567", email="test@example.com")
     assert e.reply_to is not None and e.reply_to.address == "test@example.com"
@@ -435,7 +436,8 @@ def received(**values: Any) -> ComplaintReceivedV2:
         "kind": Kind.COMPLAINT,
         "confidential": False,
         "field": Field.ROADS_TRAFFIC,
-        "text": "[도로 파손·포트홀] 만리재로 193 앞 구멍, 010-1234-5678로 연락 주세요 (test@example.com)",
+        "subject": "pothole",
+        "text": "만리재로 193 앞 구멍, 010-1234-5678로 연락 주세요 (test@example.com)",
         "place": Place(address="서울 용산구 만리재로 193 (02-123-4567)", lat=37.553612, lon=126.968049,
                        district=District.YONGSAN),
         "citizen": Citizen(name="Test User", phone="010-1234-5678", email="test@example.com"),
@@ -452,6 +454,8 @@ def test_get_requests_shows_only_what_may_be_public(intake: TestClient) -> None:
         kind=Kind.CORRUPTION_REPORT,
         confidential=True,
         disclosure=Disclosure.PRIVATE,
+        subject="corruption",
+        field=Field.GENERAL_ADMIN,
         text="공무원 금품 요구",
         received_at=NOW - timedelta(hours=3),
     )
@@ -494,11 +498,14 @@ def test_get_requests_shows_only_what_may_be_public(intake: TestClient) -> None:
     everything = intake.get(f"{V2}/requests.json").text + intake.get(f"{V2}/requests.xml").text
     for personal in PERSONAL:
         assert personal not in everything
+    assert "corruption" not in everything and "general_admin" not in everything
 
 
 def test_get_requests_filters_and_pages(intake: TestClient) -> None:
     first = received(received_at=NOW - timedelta(days=1))
-    second = received(field=Field.SAFETY, text="맨홀 뚜껑이 열려 있어요", received_at=NOW - timedelta(days=2))
+    second = received(
+        subject=None, field=Field.SAFETY, text="맨홀 뚜껑이 열려 있어요", received_at=NOW - timedelta(days=2)
+    )
     old = received(received_at=NOW - timedelta(days=100))
     apply(intake, *(envelope(e) for e in (first, second, old)))
 

@@ -150,7 +150,11 @@ def test_an_answer_is_keyed_by_the_submission_it_answers() -> None:
 
     answer = SubmissionAnsweredV1.example()
     env = Envelope(
-        id="a-1", source="/eungdapso/intake", time=datetime.now(UTC), subject=answer.subject, data=answer
+        id="a-1",
+        source="/eungdapso/intake",
+        time=datetime.now(UTC),
+        subject=answer.cloudevents_subject,
+        data=answer,
     )
     record = encode(env)
     assert record.key == f"{answer.source} {answer.id}".encode()

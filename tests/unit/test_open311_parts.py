@@ -74,19 +74,15 @@ def test_each_service_definition_is_valid_open311(service: catalogue.Service) ->
     assert {v["key"] for v in attributes["disclosure"]["values"]} == {"public", "private"}
 
 
-def test_a_labelled_text_names_its_service_and_anything_else_falls_back_to_its_field() -> None:
-    text = catalogue.labelled("도로 파손·포트홀", "만리재로 193 앞에 구멍")
-    assert text == "[도로 파손·포트홀] 만리재로 193 앞에 구멍"
-    service, body = catalogue.service_of(text, Field.ROADS_TRAFFIC)
-    assert service.code == "pothole" and body == "만리재로 193 앞에 구멍"
-    assert catalogue.service_of("[도로 파손·포트홀]", None)[0].code == "pothole"
-    # A label we do not know, or none: the field's service; no field yet: `other`.
-    assert catalogue.service_of("[모르는 유형] 내용", Field.SAFETY) == (
-        catalogue.service("safety"),
-        "[모르는 유형] 내용",
-    )
-    assert catalogue.service_of("버스가 안 와요", Field.ROADS_TRAFFIC)[0].code == "roads_traffic"
-    assert catalogue.service_of("문의합니다", None)[0].code == "other"
+def test_a_complaint_shows_under_its_subject_else_its_field_else_other() -> None:
+    assert catalogue.service_for("pothole", Field.ROADS_TRAFFIC) is catalogue.service("pothole")
+    assert catalogue.service_for(None, Field.ROADS_TRAFFIC) is catalogue.service("roads_traffic")
+    assert catalogue.service_for(None, None) is catalogue.service("other")
+    # A confidential report's subject is no service: never named, not even by its code.
+    assert catalogue.service_for("corruption", Field.GENERAL_ADMIN) is catalogue.service("general_admin")
+    # Subjects that share a field's code are the subject's service.
+    urban = catalogue.service_for("urban_planning", Field.URBAN_PLANNING)
+    assert urban is not None and urban.subject == "urban_planning"
 
 
 # -- wire formats ---------------------------------------------------------------------
@@ -148,7 +144,9 @@ def test_a_fixmystreet_form_becomes_the_intake_command() -> None:
     assert command.channel is Channel.APP and command.registered_by == "open311:fixmystreet"
     assert command.field is Field.ROADS_TRAFFIC and command.kind is Kind.COMPLAINT
     assert command.language is Language.KO and command.disclosure is Disclosure.PUBLIC
-    assert command.text.startswith("[육교·지하보도 시설] title: 육교 계단 구멍")
+    # The citizen's description is the text, exactly; the service chosen is the subject.
+    assert command.text == dict(FIXMYSTREET_FORM)["description"]
+    assert command.subject == "footbridge"
     assert command.place is not None and (command.place.lat, command.place.lon) == (37.5536, 126.968)
     assert command.citizen is not None
     assert (command.citizen.name, command.citizen.phone, command.citizen.email) == (
@@ -170,7 +168,9 @@ def test_attributes_choose_kind_language_and_disclosure_with_defaults() -> None:
         and plain.language is Language.KO
         and plain.disclosure is Disclosure.PRIVATE
     )
-    assert plain.citizen is None and plain.text == "[복지 급여·지원]"
+    # No description (the spec allows it): the text is the service's name.
+    assert plain.citizen is None and plain.text == catalogue.service("welfare_benefit").name  # type: ignore[union-attr]
+    assert plain.command(client="c", attachments=()).subject == "welfare_benefit"
     assert plain.place.address == "서울 중구 세종대로 110" and plain.place.lat is None
     chosen = submission.parse(
         form(
@@ -182,6 +182,16 @@ def test_attributes_choose_kind_language_and_disclosure_with_defaults() -> None:
     )
     assert chosen.kind is Kind.PROPOSAL and chosen.language is Language.EN
     assert chosen.place.address == "address_id 11140-0001"
+
+
+def test_a_fields_service_records_the_field_and_no_subject() -> None:
+    description = " " + "가" * 4000 + "\n"  # the spec's limit once trimmed: kept whole
+    parsed = submission.parse(
+        form(("service_code", "safety"), ("lat", "37.5"), ("long", "126.9"), ("description", description))
+    )
+    command = parsed.command(client="c", attachments=())
+    assert command.subject is None and command.field is Field.SAFETY
+    assert command.text == description.strip()
 
 
 def test_korean_names_put_the_family_name_first() -> None:
@@ -213,8 +223,6 @@ def errors_of(raised: pytest.ExceptionInfo[Problem]) -> dict[str, str]:
         ([("service_code", "pothole"), ("lat", "37.5"), ("long", "126.9"), ("email", "nobody")], "email"),
         ([("service_code", "pothole"), ("lat", "37.5"), ("long", "126.9"), ("phone", "call me")], "phone"),
         ([("service_code", "pothole"), ("lat", "37.5"), ("long", "126.9"), ("description", "가" * 4001)],
-         "description"),
-        ([("service_code", "pothole"), ("lat", "37.5"), ("long", "126.9"), ("description", "가" * 3999)],
          "description"),
         ([("service_code", "pothole"), ("lat", "37.5"), ("long", "126.9"), ("media_url", "file:///etc/passwd")],
          "media_url"),

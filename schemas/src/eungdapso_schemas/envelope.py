@@ -227,9 +227,9 @@ def _decode(
     if isinstance(payload, ComplaintEvent):
         if subject is None:
             raise ContractViolation("ce_subject (the complaint id) is missing")
-        if payload.subject != subject.lower():
+        if payload.cloudevents_subject != subject.lower():
             raise ContractViolation("ce_subject is not the complaint_id of the payload")
-    if isinstance(payload, SubmissionAnsweredV1) and payload.subject != subject:
+    if isinstance(payload, SubmissionAnsweredV1) and payload.cloudevents_subject != subject:
         raise ContractViolation("ce_subject is not the source and id of the submission answered")
 
     def ext(name: str) -> str | None:

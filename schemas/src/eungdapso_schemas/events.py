@@ -29,6 +29,7 @@ from eungdapso_schemas.codes import (
     ReplyMedium,
 )
 from eungdapso_schemas.codes import Field as AdminField
+from eungdapso_schemas.subjects import SubjectCode
 
 RECEIPT_NO_PATTERN = r"^[0-9]{4}-[0-9]{7,10}$"
 ReceiptNo = Annotated[str, StringConstraints(pattern=RECEIPT_NO_PATTERN, max_length=15)]
@@ -71,7 +72,7 @@ class ComplaintEvent(Payload):
     receipt_no: ReceiptNo
 
     @property
-    def subject(self) -> str:
+    def cloudevents_subject(self) -> str:
         return str(self.complaint_id)
 
 
@@ -182,8 +183,10 @@ class FirstContactResolution(BaseModel):
 
 
 class ComplaintReceivedV2(ComplaintReceivedV1):
-    """v2 adds how the complaint came in and how to answer it; every v1 field keeps its
-    meaning, so a v1 consumer reads a v2 record unchanged (tests/contract).
+    """v2 adds how the complaint came in, what it is about and how to answer it.
+
+    Every v1 field keeps its meaning, so a v1 consumer reads a v2 record unchanged
+    (tests/contract).
 
     `channel_ref` and `reply_to` are personal: like `citizen`, never projected publicly."""
 
@@ -199,6 +202,9 @@ class ComplaintReceivedV2(ComplaintReceivedV1):
     first_contact: FirstContactResolution | None = None
     #: The call went through an interpreter (120+9: en, zh, ja, vi, mn).
     interpreted: bool = False
+    #: What it is about (민원 유형), when the citizen or the desk chose it (an Open311
+    #: service, a form's list); `field` is then the subject's. None: nobody chose.
+    subject: SubjectCode | None = None
 
     @classmethod
     def example(cls) -> ComplaintReceivedV2:
@@ -213,6 +219,7 @@ class ComplaintReceivedV2(ComplaintReceivedV1):
                 ),
             ),
             reply_to=ReplyAddress(medium=ReplyMedium.SMS, address="010-1234-5678", consent=True),
+            subject="footbridge",
         )
 
     @classmethod
@@ -337,7 +344,7 @@ class SubmissionAnsweredV1(Payload):
         return self
 
     @property
-    def subject(self) -> str:
+    def cloudevents_subject(self) -> str:
         # A CloudEvents id is printable ASCII without spaces: the last space separates it.
         return f"{self.source} {self.id}"
 

@@ -285,7 +285,7 @@ def integration_event(domain_event: Any, payload: Published, *, source: str) -> 
         id=event_id(domain_event.originator_id, domain_event.originator_version),
         source=source,
         time=domain_event.timestamp,
-        subject=payload.subject,
+        subject=payload.cloudevents_subject,
         data=payload,
         correlation_id=meta.get("correlation_id"),
         causation_id=meta.get("causation_id"),

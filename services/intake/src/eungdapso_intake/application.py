@@ -46,6 +46,7 @@ def received_v2(e: Complaint.Received) -> ComplaintReceivedV2:
         reply_to=e.reply_to,
         first_contact=e.first_contact,
         interpreted=e.interpreted,
+        subject=e.subject,
     )
 
 

@@ -14,6 +14,7 @@ from uuid import UUID
 from eventsourcing.domain import event
 
 from eungdapso_platform.domain import DomainError, RecordedAggregate
+from eungdapso_schemas import subjects
 from eungdapso_schemas.codes import Channel, Disclosure, Kind, Language
 from eungdapso_schemas.codes import Field as AdminField
 from eungdapso_schemas.events import (
@@ -29,9 +30,24 @@ from eungdapso_schemas.events import (
 _RECEIPT_NO = re.compile(RECEIPT_NO_PATTERN)
 
 
+def subject_field(subject: str, field: AdminField | None = None) -> AdminField:
+    """The field of a complaint about `subject` (a code of the taxonomy): the subject's. A
+    field said as well must be the same."""
+    try:
+        expected = subjects.subject(subject).field
+    except LookupError as exc:
+        raise DomainError(str(exc)) from None
+    if field is not None and AdminField(field) is not expected:
+        raise DomainError(
+            f"subject {subject!r} is in field {expected.value!r}, not {AdminField(field).value!r}"
+        )
+    return expected
+
+
 class Complaint(RecordedAggregate):
     class Received(RecordedAggregate.Created):
-        # v2: how the complaint came in and how to answer it (every channel of issue 6).
+        # v2: how the complaint came in, what it is about and how to answer it (every
+        # channel of issue 6).
         class_version = 2
 
         receipt_no: str
@@ -53,6 +69,8 @@ class Complaint(RecordedAggregate):
         reply_to: ReplyAddress | None
         first_contact: FirstContactResolution | None
         interpreted: bool
+        #: The subject's code (민원 유형) the citizen or the desk chose, if any.
+        subject: str | None
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
@@ -65,6 +83,7 @@ class Complaint(RecordedAggregate):
                 reply_to=None,
                 first_contact=None,
                 interpreted=False,
+                subject=None,
             )
 
     @classmethod
@@ -89,8 +108,10 @@ class Complaint(RecordedAggregate):
         reply_to: ReplyAddress | None = None,
         first_contact: FirstContactResolution | None = None,
         interpreted: bool = False,
+        subject: str | None = None,
     ) -> Complaint:
-        """Take in a complaint. Confidential kinds are always confidential, and never public."""
+        """Take in a complaint. Confidential kinds are always confidential, and never public.
+        A chosen subject says the field (one the taxonomy knows, and no other)."""
         if not _RECEIPT_NO.match(receipt_no):
             raise DomainError(f"receipt number {receipt_no!r} is not of the form YYYY-NNNNNNN")
         if received_at.tzinfo is None:
@@ -103,6 +124,8 @@ class Complaint(RecordedAggregate):
             raise DomainError("the same attachment is attached twice")
         if first_contact is not None and Channel(channel) is not Channel.PHONE:
             raise DomainError("only a call to the 120 center is resolved at first contact")
+        if subject is not None:
+            field = subject_field(subject, field)
         confidential = Kind(kind).confidential
         return cls(
             id=id,
@@ -125,6 +148,7 @@ class Complaint(RecordedAggregate):
             reply_to=reply_to,
             first_contact=first_contact,
             interpreted=interpreted,
+            subject=subject,
         )
 
     @event(Received)
@@ -149,6 +173,7 @@ class Complaint(RecordedAggregate):
         reply_to: ReplyAddress | None,
         first_contact: FirstContactResolution | None,
         interpreted: bool,
+        subject: str | None,
     ) -> None:
         self.receipt_no = receipt_no
         self.received_at = received_at
@@ -168,6 +193,7 @@ class Complaint(RecordedAggregate):
         self.reply_to = reply_to
         self.first_contact = first_contact
         self.interpreted = interpreted
+        self.subject = subject
 
     @property
     def resolved_at_first_contact(self) -> bool:

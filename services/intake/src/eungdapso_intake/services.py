@@ -22,14 +22,14 @@ import uuid
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationInfo, field_validator
 from pydantic import Field as PydanticField
 
 from eungdapso_intake.application import IntakeApplication
-from eungdapso_intake.domainmodel import Complaint
+from eungdapso_intake.domainmodel import Complaint, subject_field
 from eungdapso_intake.receipts import ReceiptBook
 from eungdapso_platform.clock import Clock, SystemClock
-from eungdapso_platform.domain import acting_as
+from eungdapso_platform.domain import DomainError, acting_as
 from eungdapso_platform.errors import is_transient
 from eungdapso_platform.eventstore import CommitOutcomeUnknown, IntegrityError, derived_id, within
 from eungdapso_platform.groupcommit import GroupCommit
@@ -47,6 +47,7 @@ from eungdapso_schemas.events import (
     Sha256,
     StaffRef,
 )
+from eungdapso_schemas.subjects import SubjectCode
 
 log = get_logger("eungdapso.intake")
 
@@ -66,6 +67,19 @@ class ComplaintContent(BaseModel):
     place: Place | None = None
     #: Publish the text and the answer (redacted)? Private unless the citizen chooses so.
     disclosure: Disclosure = Disclosure.PRIVATE
+    #: What it is about (민원 유형), when the citizen or the desk chose it from the list;
+    #: it implies its field (`field` may be left out, and may not say another).
+    subject: SubjectCode | None = None
+
+    @field_validator("subject")
+    @classmethod
+    def _within_its_field(cls, subject: str | None, info: ValidationInfo) -> str | None:
+        if subject is not None:
+            try:
+                subject_field(subject, info.data.get("field"))
+            except DomainError as exc:
+                raise ValueError(str(exc)) from None
+        return subject
 
 
 class ComplaintSubmission(ComplaintContent):
@@ -251,6 +265,7 @@ class ComplaintIntake:
                 channel=channel,
                 kind=command.kind,
                 field=command.field,
+                subject=command.subject,
                 language=command.language,
                 text=command.text,
                 place=command.place,

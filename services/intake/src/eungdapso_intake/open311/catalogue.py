@@ -5,17 +5,13 @@ pothole, illegal parking, street light out, ...), grouped by field, and every fi
 (DOMAIN.md "Codes") that is not a subject itself. Each has the same three attributes: the
 kind of case, the citizen's language, and whether the citizen lets the text be published.
 
-The type a citizen picked must reach the office that handles the case, and must come back
-in `GET requests`, but `complaint.received` has no field for it. So the complaint's text
-starts with the type's label (`[도로 파손·포트홀] 도로에 구멍이…`): the office reads it, and the
-Open311 read model recognises it (`service_of`). A label, once published, is part of the
-contract: renaming one means keeping the old label in `aliases`, or older complaints fall
-back to their field's service.
+A request for a subject's service records that subject (`complaint.received`'s `subject`);
+one for a field's service records the field only. `GET requests` shows every complaint,
+from any channel, under its subject's service, else its field's (`service_for`).
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -71,14 +67,15 @@ class Attribute:
 @dataclass(frozen=True)
 class Service:
     code: str
-    #: Korean label: the prefix of the complaint's text, and the start of `service_name`.
+    #: Korean name: the start of `service_name`.
     label: str
     english: str
     field: AdminField
     description: str
     keywords: tuple[str, ...]
     kind: Kind = Kind.COMPLAINT
-    aliases: tuple[str, ...] = ()
+    #: The service is this subject of the taxonomy (its code); None: a field's service.
+    subject: str | None = None
 
     @property
     def name(self) -> str:
@@ -194,6 +191,7 @@ def _subject_service(subject: Subject) -> Service:
         f"{subject.ko} ({subject.en}): {HANDLED_BY[subject.level]}.",
         subject.keywords,
         kind=DEFAULT_KINDS.get(subject.code, Kind.COMPLAINT),
+        subject=subject.code,
     )
 
 
@@ -214,31 +212,23 @@ SERVICES: tuple[Service, ...] = (
     *(_field_service(f) for f in AdminField if f.value not in {s.code for s in _SUBJECTS}),
 )
 _BY_CODE: dict[str, Service] = {s.code: s for s in SERVICES}
-_BY_LABEL: dict[str, Service] = {label: s for s in SERVICES for label in (s.label, *s.aliases)}
-if len(_BY_CODE) != len(SERVICES) or len(_BY_LABEL) != sum(1 + len(s.aliases) for s in SERVICES):
-    raise RuntimeError("two Open311 services share a code or a label")
+if len(_BY_CODE) != len(SERVICES):
+    raise RuntimeError("two Open311 services share a code")
 #: Every code `GET requests` may show (and filter by).
 KNOWN_CODES = frozenset({*_BY_CODE, CONFIDENTIAL})
-
-_LABELLED = re.compile(r"^\[([^\[\]\n]{1,40})\](?: |\n|$)")
 
 
 def service(code: str) -> Service | None:
     return _BY_CODE.get(code)
 
 
-def labelled(label: str, description: str | None) -> str:
-    """The complaint's text: the type's label, then what the citizen wrote."""
-    return f"[{label}] {description}" if description else f"[{label}]"
-
-
-def service_of(text: str, field: AdminField | None) -> tuple[Service, str]:
-    """The service a complaint belongs to, and its text without the label: the labelled
-    type, or else its field's service (no field yet: `other`)."""
-    match = _LABELLED.match(text)
-    if match is not None and match.group(1) in _BY_LABEL:
-        return _BY_LABEL[match.group(1)], text[match.end() :].strip()
-    return _BY_CODE[(field or AdminField.OTHER).value], text
+def service_for(subject: str | None, field: AdminField | None) -> Service:
+    """The service a complaint shows under: its subject's, else its field's (no field yet:
+    `other`). A subject that is no service (a confidential report's) shows as its field."""
+    chosen = _BY_CODE.get(subject) if subject is not None else None
+    if chosen is not None and chosen.subject is not None:
+        return chosen
+    return _BY_CODE[(field or AdminField.OTHER).value]
 
 
 def service_name(code: str) -> str:

@@ -33,7 +33,8 @@ MAX_DESCRIPTION = 4000
 
 OPEN311_REQUESTS = ReadModel(
     name="open311_requests",
-    shape=1,
+    # 2: the service code is the complaint's subject (it was read from a label in the text).
+    shape=2,
     tables={
         "open311_requests": (
             "CREATE TABLE {table} ("
@@ -110,13 +111,13 @@ async def on_received(tx: ProjectionTx, envelope: Envelope[ComplaintReceivedV1])
     if confidential:
         code, description, address, lat, lon = catalogue.CONFIDENTIAL, None, None, None, None
     else:
-        service, body = catalogue.service_of(e.text, e.field)
+        v2 = e if isinstance(e, ComplaintReceivedV2) else None
         # Redaction is a later issue: until then only text the citizen chose to publish,
         # masked. A v1 record never had the choice: private.
-        disclosed = isinstance(e, ComplaintReceivedV2) and e.disclosure is Disclosure.PUBLIC
+        disclosed = v2 is not None and v2.disclosure is Disclosure.PUBLIC
         place = e.place
-        code = service.code
-        description = public_text(body) if disclosed else None
+        code = catalogue.service_for(v2.subject if v2 is not None else None, e.field).code
+        description = public_text(e.text) if disclosed else None
         address = public_text(place.address) if disclosed and place is not None else None
         lat = rounded(place.lat) if place is not None else None
         lon = rounded(place.lon) if place is not None else None

@@ -8,6 +8,11 @@ send): `service_code`; a location (`lat` and `long`, or `address_string`, or
 `last_name`, `email`, `phone`; `device_id` (`deviceid`) and `account_id`. An empty value is
 no value (the spec's "optional argument" rule).
 
+The service a client chose is recorded as the complaint's subject (a field's service: its
+field only); the citizen's description is the complaint's text, as written. The spec lets a
+request come without one (a street light out at a place says it all): the text is then the
+service's name, since a complaint always has a text.
+
 Personal data goes where the web form's goes (`citizen`, `reply_to`): never into a log or a
 public answer. `device_id` and `account_id` are accepted and not kept: nobody can answer
 the citizen through them, so keeping them would only be keeping a tracking id.
@@ -30,9 +35,8 @@ from eungdapso_platform.problems import Problem
 from eungdapso_schemas.codes import Channel, Disclosure, Kind, Language
 from eungdapso_schemas.events import MAX_ATTACHMENTS, AttachmentRef, Citizen, Place
 
-#: The spec's limit on `description`.
+#: The spec's limit on `description` (and `ReceiveComplaint.text`'s).
 MAX_DESCRIPTION = 4000
-MAX_TEXT = 4000  # `ReceiveComplaint.text`, label included
 _ATTRIBUTE = re.compile(r"^attribute\[([^\[\]]{1,64})\](\[\])?$")
 _HANGUL = re.compile(r"[\uac00-\ud7a3]")
 
@@ -57,6 +61,7 @@ class Open311Submission:
             text=self.text,
             kind=self.kind,
             field=self.service.field,
+            subject=self.service.subject,
             language=self.language,
             place=self.place,
             disclosure=self.disclosure,
@@ -96,13 +101,8 @@ def parse(form: FormData) -> Open311Submission:
     place = _place(form, errors)
     citizen = _citizen(form, errors)
     description = value(form, "description")
-    text = catalogue.labelled(service.label, description)
     if description is not None and len(description) > MAX_DESCRIPTION:
         errors.append(("description", f"at most {MAX_DESCRIPTION} characters"))
-    elif len(text) > MAX_TEXT:
-        errors.append(
-            ("description", f"at most {MAX_TEXT - (len(text) - len(description or ''))} characters")
-        )
     media_urls = tuple(u.strip() for u in form.getlist("media_url") if isinstance(u, str) and u.strip())
     if len(media_urls) > MAX_ATTACHMENTS:
         errors.append(("media_url", f"at most {MAX_ATTACHMENTS}"))
@@ -115,7 +115,7 @@ def parse(form: FormData) -> Open311Submission:
         raise Invalid(errors)
     return Open311Submission(
         service=service,
-        text=text,
+        text=description or service.name,
         kind=Kind(attributes["kind"]),
         language=Language(attributes["language"]),
         disclosure=Disclosure(attributes["disclosure"]),
