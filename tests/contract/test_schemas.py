@@ -16,6 +16,8 @@ from eungdapso_platform.service import Overrides
 from eungdapso_schemas import export
 from eungdapso_schemas.codes import Disclosure
 from eungdapso_schemas.events import (
+    ComplaintAssignedV1,
+    ComplaintAssignedV2,
     ComplaintReceivedV1,
     ComplaintReceivedV2,
     ComplaintSubmittedV1,
@@ -114,7 +116,7 @@ def test_the_registry_names_exactly_the_consumers_the_services_run() -> None:
 
 def test_asyncapi_has_a_message_per_type_and_an_operation_per_consumer() -> None:
     doc = yaml.safe_load(export.ASYNCAPI_FILE.read_text(encoding="utf-8"))
-    assert doc["info"]["version"] == "2.2.0"
+    assert doc["info"]["version"] == "2.3.0"
     assert {c["address"] for c in doc["channels"].values()} == {t.name for t in ALL_TOPICS}
     assert {m for m in doc["components"]["messages"]} == {p.__name__ for p in PAYLOADS} | {"DeadLetter"}
     receives = {k: op for k, op in doc["operations"].items() if op["action"] == "receive"}
@@ -196,3 +198,14 @@ def test_a_v2_subject_is_a_code_of_the_taxonomy() -> None:
     # Well formed, but not in the taxonomy: refused by the model (the schema bounds only).
     with pytest.raises(ValidationError, match="not a subject of the taxonomy"):
         ComplaintReceivedV2.model_validate({**example, "subject": "ufo_sighting"})
+
+
+def test_a_v1_reader_reads_a_v2_assignment_unchanged() -> None:
+    """The router publishes assigned.v2 from contract 2.3; readers built for v1 read it as before."""
+    v2 = ComplaintAssignedV2.example()
+    record = json.loads(v2.model_dump_json())
+    v1_schema = json.loads((export.JSONSCHEMA_DIR / "complaint.assigned.v1.json").read_text())
+    jsonschema.validate(record, v1_schema)
+    as_v1 = ComplaintAssignedV1.model_validate(record)
+    assert as_v1.model_dump() == v2.model_dump(include=set(ComplaintAssignedV1.model_fields))
+    assert v2.office.code == "district.yongsan.roads" and v2.evidence.place.method == "address"

@@ -13,7 +13,7 @@ consumer's index or storage (a btree entry is at most ~2.7 kB).
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, ClassVar, Self
+from typing import Annotated, ClassVar, Literal, Self
 from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
@@ -25,6 +25,7 @@ from eungdapso_schemas.codes import (
     District,
     Kind,
     Language,
+    MessageClass,
     OfficeLevel,
     ReplyMedium,
 )
@@ -254,6 +255,91 @@ class ComplaintAssignedV1(ComplaintEvent):
             assigned_at=_EXAMPLE_TIME,
             office=Office(code="seoul.transport", name="도시교통실", level=OfficeLevel.HEADQUARTERS),
             rule="field:roads_traffic",
+        )
+
+
+Term = Annotated[str, StringConstraints(min_length=1, max_length=60)]
+
+
+class SubjectScore(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    subject: SubjectCode
+    score: Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class PlaceEvidence(BaseModel):
+    """How the district was found: from coordinates, the address, the text, or not at all."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    method: Literal["coordinates", "address", "text", "none"]
+    #: What matched (a district, dong, station, landmark or road name), never the address itself.
+    matched: tuple[Term, ...] = Field(default=(), max_length=10)
+    #: The neighbouring government when the place is outside Seoul.
+    outside: OfficeCode | None = None
+
+
+class RoutingEvidence(BaseModel):
+    """Why the router decided as it did: auditors and the triage desk read it. Terms are
+    fragments of the complaint's text, so evidence is as private as the text."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    matched_terms: tuple[Term, ...] = Field(default=(), max_length=20)
+    #: The best subjects, best first.
+    scores: tuple[SubjectScore, ...] = Field(default=(), max_length=5)
+    place: PlaceEvidence = PlaceEvidence(method="none")
+    #: Rules that fired (kind checks, message-class rules, directory lookups).
+    rules: tuple[RuleText, ...] = Field(default=(), max_length=20)
+
+
+class ComplaintAssignedV2(ComplaintAssignedV1):
+    """v2 adds what the router read in the complaint: message class, field, subject, district,
+    the confidentiality check, its evidence and confidence, and who decided (the router, or a
+    person at the triage desk). Every v1 field keeps its meaning: a v1 reader reads it unchanged.
+    A reassignment (after an office rejected the case) is a new assignment of the same complaint."""
+
+    schema_version: ClassVar[int] = 2
+
+    message_class: MessageClass
+    field: AdminField
+    subject: SubjectCode
+    district: District | None = None
+    #: The kind check found a confidential report (corruption, whistleblowing, human rights).
+    confidential: bool = False
+    confidence: Annotated[float, Field(ge=0.0, le=1.0)]
+    evidence: RoutingEvidence = RoutingEvidence()
+    #: `router`, or the triage desk person who decided.
+    decided_by: StaffRef = "router"
+    #: 0 for the first assignment, then one more for each reassignment.
+    reassignment: Annotated[int, Field(ge=0, le=100)] = 0
+
+    @classmethod
+    def example(cls) -> ComplaintAssignedV2:
+        return cls(
+            **ComplaintAssignedV1.example().model_dump(),
+            message_class=MessageClass.FIELD,
+            field=AdminField.ROADS_TRAFFIC,
+            subject="footbridge",
+            district=District.YONGSAN,
+            confidence=0.91,
+            evidence=RoutingEvidence(
+                matched_terms=("육교", "계단", "구멍"),
+                scores=(
+                    SubjectScore(subject="footbridge", score=0.91),
+                    SubjectScore(subject="pothole", score=0.05),
+                ),
+                place=PlaceEvidence(method="address", matched=("용산구", "만리재로")),
+                rules=("subject footbridge → district roads division",),
+            ),
+        ).model_copy(
+            update={
+                "office": Office(
+                    code="district.yongsan.roads", name="용산구 건설관리과", level=OfficeLevel.DISTRICT
+                ),
+                "rule": "subject:footbridge district:yongsan",
+            }
         )
 
 

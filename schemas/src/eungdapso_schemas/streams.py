@@ -15,7 +15,9 @@ Topic names changed in v2 of the contract: `eungdapso.complaint.received` and
 `complaint.received.v2` (channel reference, reply address, disclosure, attachments,
 first-contact resolution), which intake publishes from then on; v1 records stay readable.
 2.2 adds the integrators' stream (`complaint.submitted`, owned by the integrators, outside
-the system) and intake's answers to them (`eungdapso.intake.replies`).
+the system) and intake's answers to them (`eungdapso.intake.replies`). 2.3 adds
+`complaint.assigned.v2` (message class, field, subject, district, evidence, confidence, who
+decided, reassignment count); v1 assignments stay readable.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from dataclasses import dataclass
 
 from eungdapso_schemas.events import (
     ComplaintAssignedV1,
+    ComplaintAssignedV2,
     ComplaintReceivedV1,
     ComplaintReceivedV2,
     ComplaintSubmittedV1,
@@ -32,7 +35,7 @@ from eungdapso_schemas.events import (
 )
 
 #: Version of the stream layout (topics and which types travel where), in the AsyncAPI info.
-CONTRACT_VERSION = "2.2.0"
+CONTRACT_VERSION = "2.3.0"
 
 
 @dataclass(frozen=True)
@@ -88,7 +91,11 @@ ROUTER_EVENTS = Stream(
     name="eungdapso.router.events",
     owner="router",
     description="What the router decided: assignments to offices (key: complaint id).",
-    carries=(Carried(ComplaintAssignedV1, consumers=("publisher.public_status", "intake.open311_requests")),),
+    carries=(
+        # v1: what the router published before contract 2.3; still read, so history replays.
+        Carried(ComplaintAssignedV1, consumers=("publisher.public_status", "intake.open311_requests")),
+        Carried(ComplaintAssignedV2, consumers=("publisher.public_status", "intake.open311_requests")),
+    ),
 )
 INTEGRATOR_SUBMISSIONS = Stream(
     name="eungdapso.integrators.submissions",

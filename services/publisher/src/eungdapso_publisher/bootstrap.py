@@ -10,7 +10,12 @@ from eungdapso_platform.service import NO_OVERRIDES, Overrides, ServiceParts, cr
 from eungdapso_publisher import projection
 from eungdapso_publisher.api import router
 from eungdapso_publisher.settings import PublisherSettings
-from eungdapso_schemas.events import ComplaintAssignedV1, ComplaintReceivedV1, ComplaintReceivedV2
+from eungdapso_schemas.events import (
+    ComplaintAssignedV1,
+    ComplaintAssignedV2,
+    ComplaintReceivedV1,
+    ComplaintReceivedV2,
+)
 from eungdapso_schemas.system import service
 
 SERVICE = service("publisher")
@@ -28,7 +33,8 @@ def public_status(settings: PublisherSettings, db: Database) -> Projection:
     # v2 is a v1 with more fields: the projection reads both (history replays v1).
     for received in (ComplaintReceivedV1, ComplaintReceivedV2):
         component.on(received, projection.on_received)
-    component.on(ComplaintAssignedV1, projection.on_assigned)
+    for assigned in (ComplaintAssignedV1, ComplaintAssignedV2):
+        component.on(assigned, projection.on_assigned)
     return component
 
 

@@ -12,7 +12,12 @@ from eungdapso_intake.settings import IntakeSettings
 from eungdapso_platform.consumer import Projection
 from eungdapso_platform.db import Database
 from eungdapso_platform.service import ServiceParts
-from eungdapso_schemas.events import ComplaintAssignedV1, ComplaintReceivedV1, ComplaintReceivedV2
+from eungdapso_schemas.events import (
+    ComplaintAssignedV1,
+    ComplaintAssignedV2,
+    ComplaintReceivedV1,
+    ComplaintReceivedV2,
+)
 
 __all__ = ["install", "install_error_format", "requests_projection"]
 
@@ -29,7 +34,8 @@ def requests_projection(settings: IntakeSettings, db: Database) -> Projection:
     # v2 is a v1 with more fields: both are read (history replays v1).
     for received in (ComplaintReceivedV1, ComplaintReceivedV2):
         component.on(received, readmodel.on_received)
-    component.on(ComplaintAssignedV1, readmodel.on_assigned)
+    for assigned in (ComplaintAssignedV1, ComplaintAssignedV2):
+        component.on(assigned, readmodel.on_assigned)
     return component
 
 
