@@ -13,6 +13,8 @@
 from __future__ import annotations
 
 import contextvars
+import getpass
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import Enum
@@ -36,7 +38,14 @@ from eungdapso_schemas.events import (
     ReplyAddress,
 )
 
-__all__ = ["DomainError", "EventSourcedApplication", "RecordedAggregate", "acting_as", "current_metadata"]
+__all__ = [
+    "DomainError",
+    "EventSourcedApplication",
+    "RecordedAggregate",
+    "acting_as",
+    "command_line_actor",
+    "current_metadata",
+]
 
 actor_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("actor", default=None)
 
@@ -50,6 +59,15 @@ def acting_as(actor: str) -> Iterator[None]:
         yield
     finally:
         actor_var.reset(token)
+
+
+def command_line_actor() -> str:
+    """Who runs a command-line tool (`cli:<user>@<host>`), for the record of what it changes."""
+    try:
+        user = getpass.getuser()
+    except Exception:
+        user = "unknown"
+    return f"cli:{user}@{socket.gethostname()}"
 
 
 def current_metadata() -> dict[str, str]:
@@ -159,11 +177,20 @@ class EventSourcedApplication(Application[UUID]):
     def construct_transcoder(self) -> Transcoder:
         transcoder = TypedJSONTranscoder()
         self.register_transcodings(transcoder)
+        named: dict[str, type] = {}
         for type_ in (*SHARED_TYPES, *self.transcoded_types):
+            transcoding: Transcoding
             if isinstance(type_, type) and issubclass(type_, Enum):
-                transcoder.register(EnumTranscoding(type_))
+                transcoding = EnumTranscoding(type_)
             elif isinstance(type_, type) and issubclass(type_, BaseModel):
-                transcoder.register(ModelTranscoding(type_))
+                transcoding = ModelTranscoding(type_)
             else:
                 raise TypeError(f"no transcoding for {type_!r}: use an Enum or a pydantic model")
+            # Stored values are tagged by class name: a second class of the same name would
+            # silently decode the first one's values as itself.
+            if named.setdefault(transcoding.name, type_) is not type_:
+                raise TypeError(
+                    f"{type_!r} and {named[transcoding.name]!r} are both stored as {transcoding.name!r}"
+                )
+            transcoder.register(transcoding)
         return transcoder

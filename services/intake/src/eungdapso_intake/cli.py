@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import getpass
-import socket
 import sys
 
 from eungdapso_intake.clients import (
@@ -29,6 +27,7 @@ from eungdapso_intake.clients import (
 )
 from eungdapso_intake.settings import IntakeSettings
 from eungdapso_platform.db import Database
+from eungdapso_platform.domain import command_line_actor
 from eungdapso_platform.errors import is_transient
 from eungdapso_platform.logging import configure_logging
 from eungdapso_platform.settings import load_settings
@@ -83,7 +82,10 @@ async def _run(args: argparse.Namespace, settings: IntakeSettings) -> int:
         if args.action == "create":
             try:
                 client, key = await directory.create(
-                    args.name, [Scope(s) for s in args.scopes], args.rate_per_minute, actor=_actor()
+                    args.name,
+                    [Scope(s) for s in args.scopes],
+                    args.rate_per_minute,
+                    actor=command_line_actor(),
                 )
             except ClientExists as exc:
                 sys.stderr.write(f"{exc}; choose another name\n")
@@ -95,7 +97,7 @@ async def _run(args: argparse.Namespace, settings: IntakeSettings) -> int:
             )
             _say(key)
         elif args.action == "revoke":
-            if not await directory.revoke(args.name, actor=_actor()):
+            if not await directory.revoke(args.name, actor=command_line_actor()):
                 sys.stderr.write(f"no active client named {args.name!r} (see `clients list`)\n")
                 return 1
             _say(f"revoked client {args.name!r}: its key is refused from now on")
@@ -146,12 +148,3 @@ def _positive(value: str) -> int:
     if number < 1:
         raise argparse.ArgumentTypeError(f"{value!r}: a whole number of at least 1")
     return number
-
-
-def _actor() -> str:
-    """Who ran the command, for the audit trail."""
-    try:
-        user = getpass.getuser()
-    except Exception:
-        user = "unknown"
-    return f"cli:{user}@{socket.gethostname()}"

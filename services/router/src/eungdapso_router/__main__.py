@@ -1,10 +1,25 @@
+"""`python -m eungdapso_router [serve]` serves the router; `... directory publish|check|show`
+manages the organisation directory (see cli.py)."""
+
+import argparse
+
 from eungdapso_platform.service import serve
 from eungdapso_platform.settings import load_settings
-from eungdapso_router.bootstrap import bootstrap
-from eungdapso_router.settings import RouterSettings
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    from eungdapso_router import cli
+
+    parser = argparse.ArgumentParser(prog="python -m eungdapso_router", description=__doc__)
+    commands = parser.add_subparsers(dest="command", metavar="{serve,directory}")
+    commands.add_parser("serve", help="serve the router (the default)")
+    cli.add_commands(commands)
+    args = parser.parse_args(argv)
+    if args.command == "directory":
+        raise SystemExit(cli.run(args))
+    from eungdapso_router.bootstrap import bootstrap
+    from eungdapso_router.settings import RouterSettings
+
     settings = load_settings(RouterSettings)
     serve(bootstrap(settings), settings)
 

@@ -6,6 +6,7 @@ from uuid import UUID
 
 from eungdapso_platform.domain import EventSourcedApplication
 from eungdapso_platform.outbox import Outbox
+from eungdapso_router.directory import DirectoryOffice
 from eungdapso_router.domainmodel import Routing, routing_id
 from eungdapso_schemas.events import ComplaintAssignedV1
 
@@ -14,6 +15,7 @@ SOURCE = "/eungdapso/router"
 
 class RouterApplication(EventSourcedApplication):
     name = "Router"
+    transcoded_types = (DirectoryOffice,)
 
     def routing(self, complaint_id: UUID) -> Routing | None:
         found = self.find(routing_id(complaint_id))

@@ -8,8 +8,11 @@ from eungdapso_platform.consumer import Process
 from eungdapso_platform.db import Database
 from eungdapso_platform.outbox import OutboxRelay
 from eungdapso_platform.service import NO_OVERRIDES, Overrides, ServiceParts, create_app
+from eungdapso_router import directory_api
 from eungdapso_router.application import OUTBOX, RouterApplication
 from eungdapso_router.consumers import Assignment
+from eungdapso_router.directory import packaged_directory
+from eungdapso_router.directory_store import DirectoryStore, LiveDirectory
 from eungdapso_router.settings import RouterSettings
 from eungdapso_schemas.events import ComplaintReceivedV1, ComplaintReceivedV2
 from eungdapso_schemas.system import service
@@ -32,13 +35,21 @@ def build(settings: RouterSettings, overrides: Overrides = NO_OVERRIDES) -> Serv
     # v2 is a v1 with more fields: both are assigned (history replays v1).
     for received in (ComplaintReceivedV1, ComplaintReceivedV2):
         assignment.on(received, decide)
+    directory = LiveDirectory(
+        DirectoryStore(application),
+        package=packaged_directory(),
+        poll_interval_s=settings.directory_poll_interval_s,
+    )
     return ServiceParts(
         settings=settings,
         db=db,
         broker=overrides.broker_for(settings),
         components=[assignment],
         relays=[relay],
-        state={"application": application},
+        routers=[directory_api.router],
+        on_start=[directory.start],
+        on_stop=[directory.stop],
+        state={"application": application, "directory": directory},
     )
 
 
