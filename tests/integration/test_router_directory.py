@@ -8,9 +8,11 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 import tomllib
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -19,8 +21,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from eungdapso_devstack.infra import PostgresTarget
+from eungdapso_router.application import RouterApplication
 from eungdapso_router.bootstrap import bootstrap
-from eungdapso_router.directory import packaged_directory
+from eungdapso_router.directory import packaged_directory, parse_directory
+from eungdapso_router.directory_store import DirectoryStore
 from eungdapso_router.settings import RouterSettings
 
 pytestmark = pytest.mark.integration
@@ -123,3 +127,23 @@ def test_the_directory_answers_problems_for_bad_filters(running: TestClient) -> 
     bad = running.get("/api/v1/directory", params={"level": "galactic"})
     assert bad.status_code == 422 and bad.headers["content-type"].startswith("application/problem+json")
     assert len(directory(running, level="district")["offices"]) == 25 * 21
+
+
+def test_publishers_racing_on_postgresql_record_versions_without_gaps(database: PostgresTarget) -> None:
+    values: dict[str, Any] = {k.lower(): v for k, v in database.env().items()}
+    settings = RouterSettings(**values)
+    editions = [parse_directory(PACKAGED.replace("2026-11-22.1", f"race-{i}", 1)) for i in range(4)]
+    # One application per publisher, as separate processes would have.
+    stores = [DirectoryStore(RouterApplication(env=settings.eventsourcing_env())) for _ in editions]
+    together = threading.Barrier(len(editions))
+
+    def publish(i: int) -> int:
+        together.wait()
+        return stores[i].publish(editions[i], source=f"race-{i}").version
+
+    with ThreadPoolExecutor(len(editions)) as pool:
+        versions = sorted(pool.map(publish, range(len(editions))))
+    assert versions == [1, 2, 3, 4]
+    assert {stores[0].read(v).edition for v in versions} == {d.edition for d in editions}  # type: ignore[union-attr]
+    for store in stores:
+        store.application.close()

@@ -15,7 +15,7 @@ from shapely.geometry import shape
 
 from eungdapso_router.places import ADMIN_CODES, PlaceResolution, PlaceResolver
 from eungdapso_schemas.codes import District
-from eungdapso_schemas.events import Place
+from eungdapso_schemas.events import Place, PlaceEvidence
 
 DATA = files("eungdapso_router").joinpath("data")
 
@@ -412,3 +412,15 @@ def test_loading_takes_well_under_two_seconds_and_resolving_under_a_millisecond(
     per_resolve_ms = (time.perf_counter() - started) / 200 * 1000
     print(f"PlaceResolver.load: {load_s:.3f} s; resolve: {per_resolve_ms:.3f} ms")
     assert load_s < 2.0 and per_resolve_ms < 5.0
+
+
+def test_the_resolution_as_the_assignment_event_records_it(resolver: PlaceResolver) -> None:
+    written = resolver.resolve(Place(address="서울 강남구 역삼동 테헤란로 152"), "")
+    assert written.as_event_evidence() == PlaceEvidence(
+        method="address", matched=("강남구", "역삼동", "테헤란로")
+    )
+    pinned = at(resolver, 37.5663, 126.9779).as_event_evidence()
+    assert pinned.method == "coordinates" and pinned.matched[0] == "중구" and len(pinned.matched) == 2
+    outside = text(resolver, "경기도 성남시 분당구").as_event_evidence()
+    assert outside.outside == "ext.seongnam" and outside.matched == ("분당구",)
+    assert resolver.resolve(None, "").as_event_evidence() == PlaceEvidence(method="none")

@@ -28,7 +28,9 @@ from eungdapso_router.domainmodel import DirectoryVersion, directory_version_id
 log = get_logger("eungdapso.router.directory")
 
 #: How often publishing tries again when another publisher recorded the same version first.
-PUBLISH_ATTEMPTS = 5
+#: Each conflict means another version was recorded meanwhile, so every retry follows
+#: progress; the bound only stops a store that keeps refusing for another reason.
+PUBLISH_ATTEMPTS = 50
 
 
 @dataclass(frozen=True)

@@ -60,7 +60,7 @@ from eungdapso_router.placenames import (
     shares,
 )
 from eungdapso_schemas.codes import District
-from eungdapso_schemas.events import Place
+from eungdapso_schemas.events import Place, PlaceEvidence
 
 __all__ = ["Method", "PlaceResolution", "PlaceResolver"]
 
@@ -133,7 +133,9 @@ class PlaceResolution:
     """Where a complaint is. `district`: a Seoul district, or None. `outside`: the office code
     of the government outside Seoul it is about (ext.seongnam), or None. `candidates`: when
     the evidence is ambiguous, the places it may be (districts or outside office codes), best
-    first; `district` is then None. `evidence`: what was matched, for the record."""
+    first; `district` is then None. `evidence`: how each piece of evidence was read, for the
+    record; `matched`: the place names it rests on (a district, dong, station, landmark or road
+    as the gazetteer writes it, never the citizen's address itself)."""
 
     district: District | None
     dong: str | None
@@ -142,6 +144,12 @@ class PlaceResolution:
     evidence: tuple[str, ...]
     confidence: float
     candidates: tuple[str, ...] = ()
+    matched: tuple[str, ...] = ()
+
+    def as_event_evidence(self) -> PlaceEvidence:
+        """The resolution as `ComplaintAssignedV2.evidence.place` records it."""
+        names = tuple(dict.fromkeys(name[:60] for name in self.matched))[:10]
+        return PlaceEvidence(method=self.method, matched=names, outside=self.outside)
 
 
 NO_PLACE = PlaceResolution(None, None, None, "none", (), 0.0)
@@ -154,6 +162,7 @@ class _Tally:
     source: str
     support: dict[Key, float] = field(default_factory=lambda: defaultdict(float))
     evidence: list[str] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
     dongs: dict[District, str] = field(default_factory=dict)
     _counted: set[str] = field(default_factory=set)
 
@@ -162,6 +171,7 @@ class _Tally:
         if not e.targets or e.surface in self._counted:
             return  # "서울" points nowhere; a name said twice counts once
         self._counted.add(e.surface)
+        self.names.append(e.label)
         weight = e.weight * (TYPO_FACTOR if match.typo else 1.0)
         for key, share in e.targets:
             self.support[key] += weight * share
@@ -174,6 +184,7 @@ class _Tally:
     def pick(self, district: District) -> None:
         self.support[district] += PICKED_WEIGHT
         self.evidence.append(f"place.district:{district.value}")
+        self.names.append(district.value)
 
     def merged(self, other: _Tally) -> _Tally:
         both = _Tally(f"{self.source}+{other.source}")
@@ -181,6 +192,7 @@ class _Tally:
             for key, value in tally.support.items():
                 both.support[key] += value
             both.evidence += tally.evidence
+            both.names += tally.names
             for d, dong in tally.dongs.items():
                 both.dongs.setdefault(d, dong)
         return both
@@ -212,6 +224,7 @@ class _Located:
     outside: str | None
     confidence: float
     evidence: tuple[str, ...]
+    names: tuple[str, ...] = ()
 
 
 class PlaceResolver:
@@ -304,24 +317,18 @@ class PlaceResolver:
             return self._decided(key, confidence, address, "address", coordinates)
         both = address.merged(written)
         key, confidence, candidates = both.decide()
-        method: Method = "address" if address.evidence else "text"
         if key is not None:
-            return self._decided(
-                key, confidence, both, "address" if address.support.get(key) else "text", coordinates
-            )
+            method: Method = "address" if address.support.get(key) else "text"
+            return self._decided(key, confidence, both, method, coordinates)
+        evidence, names = (*coordinates, *both.evidence), tuple(both.names)
         if located is not None and located.outside is not None:
+            outside = located.outside
             return PlaceResolution(
-                None,
-                None,
-                located.outside,
-                "coordinates",
-                (*located.evidence, *both.evidence),
-                located.confidence,
+                None, None, outside, "coordinates", evidence, located.confidence, (), names
             )
         if candidates:
-            return PlaceResolution(
-                None, None, None, method, (*coordinates, *both.evidence), confidence, candidates
-            )
+            method = "address" if address.evidence else "text"
+            return PlaceResolution(None, None, None, method, evidence, confidence, candidates, names)
         return PlaceResolution(None, None, None, "none", coordinates, 0.0)
 
     def district_of(self, lat: float, lon: float) -> District | None:
@@ -338,29 +345,25 @@ class PlaceResolver:
             if self._km_to(named, place.lat, place.lon) <= ADDRESS_REACH_KM:
                 reach = f"{ADDRESS_REACH_KM * 1000:.0f} m"
                 evidence.append(f"coordinates:within {reach} of {named.value}: the address decides")
+                dong = address.dongs.get(named)
+                names = tuple(address.names)
                 return PlaceResolution(
-                    named,
-                    address.dongs.get(named),
-                    None,
-                    "address",
-                    tuple(evidence),
-                    min(named_confidence, 0.8),
+                    named, dong, None, "address", tuple(evidence), min(named_confidence, 0.8), (), names
                 )
             evidence.append(f"coordinates:the address names {named.value}")
             confidence = CONFIDENCE_DISAGREEING_ADDRESS
-        return PlaceResolution(
-            located.district, located.dong, None, "coordinates", tuple(evidence), confidence
-        )
+        district, dong, names = located.district, located.dong, located.names
+        return PlaceResolution(district, dong, None, "coordinates", tuple(evidence), confidence, (), names)
 
     @staticmethod
     def _decided(
         key: Key, confidence: float, tally: _Tally, method: Method, coordinates: tuple[str, ...]
     ) -> PlaceResolution:
-        evidence = (*coordinates, *tally.evidence)
+        evidence, names = (*coordinates, *tally.evidence), tuple(tally.names)
         if isinstance(key, District):
-            return PlaceResolution(key, tally.dongs.get(key), None, method, evidence, confidence)
+            return PlaceResolution(key, tally.dongs.get(key), None, method, evidence, confidence, (), names)
         outside = None if key == ELSEWHERE else str(key)
-        return PlaceResolution(None, None, outside, method, evidence, confidence)
+        return PlaceResolution(None, None, outside, method, evidence, confidence, (), names)
 
     def _locate(self, lat: float, lon: float) -> _Located:
         point = Point(_project_point(lon, lat))
@@ -391,7 +394,8 @@ class PlaceResolver:
             if near_edge:
                 evidence.append(f"coordinates:{edge_km * 1000:.0f} m from the boundary")
             confidence = CONFIDENCE_EDGE if near_edge else CONFIDENCE_INSIDE
-            return _Located(found.district, dong, None, confidence, tuple(evidence))
+            names = (found.ko, dong) if dong is not None else (found.ko,)
+            return _Located(found.district, dong, None, confidence, tuple(evidence), names)
         if km > OUTSIDE_REACH_KM:
             return _Located(None, None, None, 0.0, (f"coordinates:{km:.0f} km from Seoul: no place",))
         office, _ = min(self._centres, key=lambda c: c[1].distance(point))
