@@ -11,8 +11,10 @@ this section's do not mix):
   - the same consumer handing each fetched batch to a component's `handle_batch` (the
     ledger transaction per batch, the `ce_type` check, decoding and validation, the
     message context: structlog ids, OpenTelemetry span, actor): a `Projection` whose
-    handler does nothing, one whose handler inserts one row, and a `Process` whose handler
-    decides nothing (its batch records only ledger entries, in the PostgreSQL event store);
+    handler does nothing, one whose handler inserts one row, a `Process` whose handler
+    decides nothing (its batch records only ledger entries, in the PostgreSQL event store),
+    and the router's `assignment` process as its bootstrap builds it (its handler and its
+    batch lookup; every complaint new to it: an event store of its own each round);
   - the no-op `Projection` subscribed the way services run it (a faststream `KafkaBroker`,
     consumer group, offsets committed per batch), timed from its first batch (the group
     join is not counted) next to the raw consume + decode timed from its first record;
@@ -61,6 +63,9 @@ from eungdapso_platform.readmodel import ProjectionTx, ReadModel, ReadModels
 from eungdapso_platform.service import make_broker
 from eungdapso_platform.settings import ServiceSettings
 from eungdapso_platform.tracing import configure_tracing
+from eungdapso_router.application import RouterApplication
+from eungdapso_router.bootstrap import build as build_router
+from eungdapso_router.settings import RouterSettings
 from eungdapso_schemas.codes import Channel, District, Field, Kind, Language
 from eungdapso_schemas.envelope import Envelope, KafkaRecord, decode, encode
 from eungdapso_schemas.events import Citizen, ComplaintReceivedV1, Place
@@ -306,6 +311,19 @@ async def projection(db: Database, settings: KafkaSettings, name: str, *, insert
     return component
 
 
+def router_assignment(
+    postgres: PostgresTarget, bootstrap: str, schema: str
+) -> tuple[Process, RouterApplication]:
+    """The router's `assignment` process as its bootstrap builds it, on an event store (schema) of its own."""
+    settings = RouterSettings(**service_values(postgres, bootstrap, schema))
+    parts = build_router(settings)
+    [component] = parts.components
+    application = parts.state["application"]
+    if not isinstance(component, Process) or not isinstance(application, RouterApplication):
+        raise RuntimeError(f"the router's bootstrap changed: {parts.components}, {application!r}")
+    return component, application
+
+
 async def drive(component: Projection | Process, settings: KafkaSettings, expected: int) -> Span:
     """How long it takes to apply `expected` records, fetched by the raw consumer, through `handle_batch`."""
 
@@ -362,17 +380,20 @@ async def relay_run(
 
 
 # -- the section -------------------------------------------------------------------------
+def service_values(postgres: PostgresTarget, bootstrap: str, schema: str) -> dict[str, Any]:
+    return {
+        "kafka_bootstrap_servers": bootstrap,
+        "postgres_host": postgres.host,
+        "postgres_port": postgres.port,
+        "postgres_dbname": postgres.dbname,
+        "postgres_user": postgres.user,
+        "postgres_password": SecretStr(postgres.password),
+        "postgres_schema": schema,
+    }
+
+
 def settings_for(postgres: PostgresTarget, bootstrap: str, schema: str) -> ServiceSettings:
-    return ServiceSettings(
-        service_name=SERVICE,
-        kafka_bootstrap_servers=bootstrap,
-        postgres_host=postgres.host,
-        postgres_port=postgres.port,
-        postgres_dbname=postgres.dbname,
-        postgres_user=postgres.user,
-        postgres_password=SecretStr(postgres.password),
-        postgres_schema=schema,
-    )
+    return ServiceSettings(service_name=SERVICE, **service_values(postgres, bootstrap, schema))
 
 
 async def create_raw_topic(settings: KafkaSettings) -> None:
@@ -401,7 +422,7 @@ async def platform_cost(
     process_settings = settings_for(postgres, bootstrap, "bench_process")
     store = BenchProcessStore(env=process_settings.eventsourcing_env())
     raw_consume_only, raw_decode = Samples(), Samples()
-    noop, inserting, process = Samples(), Samples(), Samples()
+    noop, inserting, process, router = Samples(), Samples(), Samples(), Samples()
     raw_decode_first, subscribed_noop = Samples(), Samples()
     raw_produce_s, relay_s = Samples(), Samples()
     try:
@@ -447,6 +468,11 @@ async def platform_cost(
             )
             decider.on(ComplaintReceivedV1, decide_nothing)
             process.add(n, await drive(decider, kafka, n))
+            assignment, routings = router_assignment(postgres, bootstrap, f"bench_router_{r}")
+            try:
+                router.add(n, await drive(assignment, kafka, n))
+            finally:
+                routings.close()
             component = await projection(consumers_db, kafka, f"subscribed_{r}", inserting=False)
             subscribed_noop.add(n, await subscribed(component, intake_settings, n))
 
@@ -471,6 +497,7 @@ async def platform_cost(
         "projection_noop": noop.as_dict(),
         "projection_insert": inserting.as_dict(),
         "process_noop": process.as_dict(),
+        "process_router_assignment": router.as_dict(),
         "projection_noop_subscribed": subscribed_noop.as_dict(),
         "raw_produce": raw_produce_s.as_dict(),
         "relay": relay_s.as_dict(),
@@ -479,6 +506,7 @@ async def platform_cost(
         "projection_noop_vs_raw_consume_decode": noop.median / raw_decode.median,
         "projection_insert_vs_raw_consume_decode": inserting.median / raw_decode.median,
         "process_noop_vs_raw_consume_decode": process.median / raw_decode.median,
+        "process_router_assignment_vs_raw_consume_decode": router.median / raw_decode.median,
         "projection_noop_subscribed_vs_raw_consume_decode": subscribed_noop.median / raw_decode_first.median,
         "relay_vs_raw_produce": relay_s.median / raw_produce_s.median,
     }
@@ -502,6 +530,12 @@ def report(p: dict[str, Any]) -> str:
             "projection_insert_vs_raw_consume_decode",
         ),
         ("Process, no-op, PostgreSQL event store", "process_noop", raw, "process_noop_vs_raw_consume_decode"),
+        (
+            "Process, the router's assignment, PostgreSQL event store",
+            "process_router_assignment",
+            raw,
+            "process_router_assignment_vs_raw_consume_decode",
+        ),
         (
             "Projection, no-op, faststream subscriber (from 1st batch)",
             "projection_noop_subscribed",

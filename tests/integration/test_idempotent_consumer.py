@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
+from collections.abc import Collection
 from datetime import UTC, datetime
+from typing import Any
 
 import psycopg
+import psycopg.sql
 import pytest
 
 from eungdapso_devstack.infra import PostgresTarget
@@ -201,3 +205,89 @@ async def test_infrastructure_failures_are_retried_for_as_long_as_they_last(
             continue
     assert attempts == MAX_ATTEMPTS * 2 + 1
     assert consumer.stats.applied == 1 and consumer.stats.dead_lettered == 0
+
+
+async def test_the_router_decides_a_complaint_once_with_one_lookup_per_batch_on_postgresql(
+    database: PostgresTarget, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The router's `assignment` on the PostgreSQL event store: a batch asks which routings
+    exist in one query; the first decision for a complaint stands, whether it was recorded
+    before, earlier in the same batch, or by someone else between the lookup and the commit
+    (then the event store's unique key refuses the second and each event is decided alone)."""
+    from eungdapso_platform.clock import FixedClock
+    from eungdapso_platform.consumer import Process
+    from eungdapso_platform.service import Overrides
+    from eungdapso_router.application import RouterApplication
+    from eungdapso_router.bootstrap import build
+    from eungdapso_router.settings import RouterSettings
+
+    clock = FixedClock(datetime(2026, 11, 20, 9, 30, tzinfo=UTC))
+    parts = build(settings_for(RouterSettings, database), Overrides(clock=clock))
+    [assignment] = parts.components
+    application = parts.state["application"]
+    assert isinstance(assignment, Process) and isinstance(application, RouterApplication)
+    recorder: Any = application.recorder
+    real_lookup = recorder.recorded_among
+    lookups: list[int] = []
+    stale = {"left": 0}
+
+    def counted_lookup(ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
+        lookups.append(len(ids))
+        if stale["left"]:
+            stale["left"] -= 1
+            return set()
+        found: set[uuid.UUID] = real_lookup(ids)
+        return found
+
+    monkeypatch.setattr(recorder, "recorded_among", counted_lookup)
+
+    async def deliver(*envelopes: Envelope) -> None:  # type: ignore[type-arg]
+        batch = [IncomingRecord(INTAKE_EVENTS.name, 0, n, *as_record(e)) for n, e in enumerate(envelopes)]
+        await assignment.handle_batch(batch, dead_letter=False)
+
+    def another_id(envelope: Envelope) -> Envelope:  # type: ignore[type-arg]
+        return dataclasses.replace(envelope, id=str(uuid.uuid4()))
+
+    def assigned_at(envelope: Envelope) -> datetime:  # type: ignore[type-arg]
+        routing = application.routing(envelope.data.complaint_id)
+        assert routing is not None
+        return routing.assigned_at
+
+    try:
+        routed_before = received_envelope()
+        await deliver(routed_before)
+        first_time = clock.now()
+        clock.at = datetime(2026, 11, 20, 10, tzinfo=UTC)
+        twice = received_envelope()
+        again = another_id(twice)  # the same complaint under another event id, same batch
+        fresh = [received_envelope() for _ in range(5)]
+        repeat = another_id(routed_before)
+        lookups.clear()
+        await deliver(twice, *fresh, again, repeat)
+
+        assert lookups == [7]  # one query for the batch (its 7 distinct routings)
+        assert assigned_at(routed_before) == first_time
+        assert all(assigned_at(e) == clock.now() for e in (twice, *fresh))
+
+        # A routing recorded after the batch's lookup, before its commit.
+        late = received_envelope()
+        other = received_envelope()
+        await deliver(late)
+        late_again = another_id(late)
+        stale["left"] = 1
+        lookups.clear()
+        clock.at = datetime(2026, 11, 20, 11, tzinfo=UTC)
+        await deliver(late_again, other)
+
+        assert lookups == [2, 1, 1]  # the batch's (stale), then each event's alone
+        assert assigned_at(late) == datetime(2026, 11, 20, 10, tzinfo=UTC)
+        assert assigned_at(other) == clock.now()
+        every = [routed_before, twice, again, *fresh, repeat, late, late_again, other]
+        assert recorder.processed_among(assignment.ledger, [e.id for e in every]) == {e.id for e in every}
+        assert assignment.stats.applied == len(every) and assignment.stats.duplicates == 0
+        with psycopg.connect(database.conninfo()) as conn:
+            table = psycopg.sql.Identifier("router", recorder.events_table_name)
+            stored = conn.execute(psycopg.sql.SQL("SELECT count(*) FROM {}").format(table)).fetchone()
+        assert stored is not None and stored[0] == 1 + 6 + 1 + 1  # one routing per complaint
+    finally:
+        application.close()

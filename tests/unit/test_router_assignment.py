@@ -5,15 +5,16 @@ CloudEvents records the way the outbox relay publishes them. No PostgreSQL, no b
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 
 from eungdapso_platform.clock import FixedClock
-from eungdapso_platform.consumer import Process
+from eungdapso_platform.consumer import IncomingRecord, Process
 from eungdapso_platform.service import Overrides
 from eungdapso_router.application import RouterApplication
 from eungdapso_router.bootstrap import build
@@ -44,6 +45,16 @@ class Router:
             key=record.key,
             headers={name: value.decode() for name, value in record.headers},
         )
+
+    async def deliver_together(self, *envelopes: Envelope[ComplaintReceivedV1]) -> None:
+        """As one fetched batch: one unit, one transaction."""
+        batch = []
+        for offset, envelope in enumerate(envelopes):
+            record = encode(envelope)
+            batch.append(
+                IncomingRecord(INTAKE_EVENTS.name, 0, offset, record.key, record.value, record.headers)
+            )
+        await self.assignment.handle_batch(batch)
 
     def routings(self) -> list[Routing.Assigned]:
         """Every routing decision the router's event store recorded."""
@@ -150,3 +161,84 @@ async def test_the_recorded_decision_carries_its_actor_correlation_and_cause(rou
     assert decision.meta["actor"] == "router.assignment"
     assert decision.meta["correlation_id"] == CORRELATION
     assert decision.meta["causation_id"] == event.id
+
+
+async def test_the_same_complaint_twice_in_one_batch_is_routed_once_by_the_first(router: Router) -> None:
+    cid = uuid.uuid4()
+    first = received(cid, field=Field.ROADS_TRAFFIC)
+    second = received(cid, field=Field.ENVIRONMENT_PARKS)  # would go to another office
+    await router.deliver_together(first, second)
+
+    [decision] = router.routings()
+    assert decision.office.code == "seoul.transport"  # the first decision stands
+    ledger = router.application.recorder.processed_among(  # type: ignore[attr-defined]
+        router.assignment.ledger, [first.id, second.id]
+    )
+    assert ledger == {first.id, second.id}
+    assert router.assignment.stats.applied == 2 and router.assignment.stats.duplicates == 0
+
+
+class CountingReads:
+    """The event store's reads a batch makes: per-aggregate reads and batched lookups."""
+
+    def __init__(self, recorder: Any, monkeypatch: pytest.MonkeyPatch, *, stale_lookups: int = 0) -> None:
+        self.select_events = 0
+        self.lookups: list[int] = []
+        self.stale_lookups = stale_lookups
+        select_events, recorded_among = recorder.select_events, recorder.recorded_among
+
+        def counted_select(*args: Any, **kwargs: Any) -> Any:
+            self.select_events += 1
+            return select_events(*args, **kwargs)
+
+        def counted_lookup(ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
+            self.lookups.append(len(ids))
+            if self.stale_lookups:  # as if read before another consumer recorded them
+                self.stale_lookups -= 1
+                return set()
+            found: set[uuid.UUID] = recorded_among(ids)
+            return found
+
+        monkeypatch.setattr(recorder, "select_events", counted_select)
+        monkeypatch.setattr(recorder, "recorded_among", counted_lookup)
+
+
+async def test_a_batch_asks_the_event_store_once_whatever_its_size(
+    router: Router, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    routed_before = received()
+    await router.publish(routed_before)
+    reads = CountingReads(router.application.recorder, monkeypatch)
+    again = received(routed_before.data.complaint_id)  # the same complaint, another event id
+    batch = [received() for _ in range(20)] + [again]
+
+    await router.deliver_together(*batch)
+
+    assert reads.lookups == [21] and reads.select_events == 0  # one lookup, no read per event
+    assert len(router.routings()) == 21  # 20 new ones; the one routed before not again
+    assert router.assignment.stats.applied == 22 and router.assignment.stats.duplicates == 0
+
+
+async def test_a_decision_recorded_after_the_lookup_still_stands(
+    router: Router, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lookup is only a read: if another consumer records the routing between it and the
+    commit, the event store's unique (id, version) refuses the second, the batch rolls back
+    and each event is decided again alone, this time seeing the recorded one."""
+    cid = uuid.uuid4()
+    first, second, other = received(cid), received(cid), received()
+    await router.publish(first)
+    router.clock.at = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+    reads = CountingReads(router.application.recorder, monkeypatch, stale_lookups=1)
+
+    await router.deliver_together(second, other)
+
+    assert reads.lookups == [2, 1, 1]  # the batch's (stale), then each event's alone
+    decisions = {d.complaint_id: d for d in router.routings()}
+    assert decisions[cid].assigned_at == NOW  # the first decision stands
+    assert decisions[other.data.complaint_id].assigned_at == router.clock.now()
+    ledger = router.application.recorder.processed_among(  # type: ignore[attr-defined]
+        router.assignment.ledger, [first.id, second.id, other.id]
+    )
+    assert ledger == {first.id, second.id, other.id}
+    assert router.assignment.stats.applied == 3 and router.assignment.stats.duplicates == 0

@@ -6,7 +6,9 @@ A service runs one or more named components, each with its own consumer group
   written in the same PostgreSQL transaction (one per batch);
 - a `Process` decides: its handlers get → change aggregates of the service's event store
   (and may add read-model rows), and the new events, those rows and the ledger entries are
-  recorded in one transaction. Deciding runs in a worker thread, off the event loop.
+  recorded in one transaction. Deciding runs in a worker thread, off the event loop. Which
+  aggregates a batch's handlers ask about is looked up in one query before they run (see
+  `Process.on`), not one read per event.
 
 Handlers are registered per payload type (several per type, in order; the same handler
 twice is an error, never a silent replacement). A component subscribes to the streams
@@ -33,7 +35,7 @@ import dataclasses
 import time
 from abc import ABC, abstractmethod
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
@@ -376,11 +378,32 @@ class Unit:
         self.aggregates: dict[UUID, Aggregate] = {}
         self.writes: list[Write] = []
         self.entries: list[LedgerEntry] = []
+        #: Aggregates `look_up` found recorded, and found not recorded, when it looked.
+        self._recorded: set[UUID] = set()
+        self._unrecorded: set[UUID] = set()
+
+    def look_up(self, aggregate_ids: Iterable[UUID]) -> None:
+        """Learn which of these aggregates are recorded, all in one query (the process does
+        it for its whole batch before the handlers run: see `Process.on`)."""
+        ids = set(aggregate_ids) - self.aggregates.keys() - self._recorded - self._unrecorded
+        if not ids:
+            return
+        recorded = self.application.recorded_among(ids)
+        self._recorded |= recorded
+        self._unrecorded |= ids - recorded
+
+    def exists(self, aggregate_id: UUID) -> bool:
+        """Whether the aggregate is recorded or added by this batch (no read if looked up)."""
+        if aggregate_id not in self._unrecorded:
+            self.look_up([aggregate_id])
+        return aggregate_id in self.aggregates or aggregate_id in self._recorded
 
     def get(self, aggregate_type: type[A], aggregate_id: UUID) -> A | None:
         """The aggregate as this batch has changed it so far, or as recorded, or None."""
         found = self.aggregates.get(aggregate_id)
         if found is None:
+            if aggregate_id in self._unrecorded:
+                return None  # looked up for the batch: not recorded, so nothing to read
             found = self.application.find(aggregate_id)
             if found is None:
                 return None
@@ -399,6 +422,8 @@ class Unit:
 
 #: Decide what one event causes, inside the batch's unit (runs in a worker thread).
 ProcessHandler = Callable[[Unit, Envelope[Any]], None]
+#: The ids of the aggregates a handler asks the unit about for one event.
+AggregateIds = Callable[[Envelope[Any]], Iterable[UUID]]
 
 
 class Process(Component[ProcessHandler]):
@@ -419,10 +444,22 @@ class Process(Component[ProcessHandler]):
         self.application = application
         #: Called after new events are committed (wakes the outbox relay).
         self.on_recorded = on_recorded
+        self.aggregate_ids: dict[type[Payload], list[AggregateIds]] = {}
 
     @property
     def ledger(self) -> str:
         return self.id
+
+    def on(
+        self, payload: type[P], handler: ProcessHandler, *, aggregate_ids: AggregateIds | None = None
+    ) -> None:
+        """Handle events of `payload` type with `handler`. With `aggregate_ids`, the ids of
+        the aggregates the handler asks about for an event: the batch's are looked up in one
+        query before any handler runs, and `unit.exists` / `unit.get` of one found not
+        recorded cost no read (otherwise each costs a read of the event store)."""
+        super().on(payload, handler)
+        if aggregate_ids is not None:
+            self.aggregate_ids.setdefault(payload, []).append(aggregate_ids)
 
     async def _apply(self, envelopes: list[Envelope[Any]]) -> None:
         recorder: Any = self.application.recorder
@@ -460,6 +497,23 @@ class Process(Component[ProcessHandler]):
 
     def _decide(self, envelopes: list[Envelope[Any]]) -> Unit:
         unit = Unit(self.application)
+        # One read for the batch instead of one per event. It is only a read: another
+        # consumer (a rebalance hands the partition over, the same aggregate decided from
+        # another stream) may record one of these aggregates before this batch commits. The
+        # event store's unique (originator_id, originator_version) is the guard that holds
+        # then: the batch's save conflicts and rolls back, and `_decide_and_record` decides
+        # each event again alone, with a lookup that sees what the other one recorded.
+        # The conflict alone would not do: a second decision in the same batch would replace
+        # the first in the unit (the unit's own aggregates answer that one), a conflicting
+        # event would be dropped instead of ledgered, and one repeated aggregate would turn
+        # a batch into one transaction per event. Redelivered messages never get here: the
+        # ledger filtered them out (`_apply`).
+        unit.look_up(
+            aggregate_id
+            for envelope in envelopes
+            for ids_of in self.aggregate_ids.get(type(envelope.data), ())
+            for aggregate_id in ids_of(envelope)
+        )
         for envelope in envelopes:
             with message_context(envelope, "decide", actor=self.id):
                 for handler in self.handlers[type(envelope.data)]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextvars
 import getpass
 import socket
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from enum import Enum
 from typing import Any, ClassVar
@@ -173,6 +173,14 @@ class EventSourcedApplication(Application[UUID]):
             return self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             return None
+
+    def recorded_among(self, aggregate_ids: Collection[UUID]) -> set[UUID]:
+        """Which of these aggregates are recorded (have events), in one query."""
+        if not aggregate_ids:
+            return set()
+        recorder: Any = self.recorder  # the platform's recorders (eventstore.py)
+        found: set[UUID] = recorder.recorded_among(aggregate_ids)
+        return found
 
     def construct_transcoder(self) -> Transcoder:
         transcoder = TypedJSONTranscoder()

@@ -23,7 +23,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, ParamSpec, TypeVar, cast
@@ -39,6 +39,7 @@ from eventsourcing.postgres import (
 from psycopg import Connection, Cursor
 from psycopg.conninfo import make_conninfo
 from psycopg.rows import DictRow
+from psycopg.sql import SQL, Identifier
 
 from eungdapso_platform.db import INSERT_LEDGER, schema_sql
 from eungdapso_platform.migrations import PLATFORM_MIGRATIONS, migrate
@@ -233,6 +234,22 @@ class LedgeredPostgresRecorder(PostgresApplicationRecorder):
             )
             return {row["message_id"] for row in curs.fetchall()}
 
+    def recorded_among(self, originator_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
+        """Which of these aggregates have events recorded: one statement, however many
+        (an index probe each on the table's (originator_id, originator_version) key)."""
+        statement = SQL(
+            "SELECT o.id FROM unnest(%s::{id_type}[]) AS o(id)"
+            " WHERE EXISTS (SELECT 1 FROM {schema}.{table} WHERE originator_id = o.id)"
+        ).format(
+            id_type=Identifier(self.datastore.originator_id_type),
+            schema=Identifier(self.datastore.schema),
+            table=Identifier(self.events_table_name),
+        )
+        # One round trip, as the library reads an aggregate's events (autocommit, prepared).
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(statement, ([str(i) for i in originator_ids],), prepare=True)
+            return {uuid.UUID(str(row["id"])) for row in curs.fetchall()}
+
 
 def _mark_statements_done(kwargs: dict[str, Any]) -> None:
     marker: list[bool] | None = kwargs.get("_statements_done")
@@ -263,6 +280,10 @@ class LedgeredPOPORecorder(POPOApplicationRecorder):
     def processed_among(self, ledger: str, message_ids: list[str]) -> set[str]:
         with self._ledger_lock:
             return {m for m in message_ids if (ledger, m) in self.ledger}
+
+    def recorded_among(self, originator_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
+        with self._database_lock:
+            return {i for i in originator_ids if self._stored_events_index.get(str(i))}
 
 
 class LedgeredPOPOFactory(POPOFactory):

@@ -31,10 +31,10 @@ def build(settings: RouterSettings, overrides: Overrides = NO_OVERRIDES) -> Serv
         on_recorded=relay.wake,
         fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
     )
-    decide = Assignment(overrides.the_clock()).on_received
+    assigning = Assignment(overrides.the_clock())
     # v2 is a v1 with more fields: both are assigned (history replays v1).
     for received in (ComplaintReceivedV1, ComplaintReceivedV2):
-        assignment.on(received, decide)
+        assignment.on(received, assigning.on_received, aggregate_ids=assigning.aggregate_ids)
     directory = LiveDirectory(
         DirectoryStore(application),
         package=packaged_directory(),

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from uuid import UUID
+
 from eungdapso_platform.clock import Clock
 from eungdapso_platform.consumer import Unit
 from eungdapso_platform.logging import get_logger
@@ -19,9 +22,14 @@ class Assignment:
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
 
+    def aggregate_ids(self, envelope: Envelope[ComplaintReceivedV1]) -> Iterable[UUID]:
+        """What `on_received` asks about: looked up for the whole batch at once."""
+        return (routing_id(envelope.data.complaint_id),)
+
     def on_received(self, unit: Unit, envelope: Envelope[ComplaintReceivedV1]) -> None:
         received = envelope.data
-        if unit.get(Routing, routing_id(received.complaint_id)) is not None:
+        # Recorded before, or decided earlier in this batch: the first decision stands.
+        if unit.exists(routing_id(received.complaint_id)):
             log.info("already_assigned")  # the same complaint published again: nothing new
             return
         office, rule = choose_office(received.kind, received.field)
