@@ -68,7 +68,7 @@ from eungdapso_router.bootstrap import build as build_router
 from eungdapso_router.settings import RouterSettings
 from eungdapso_schemas.codes import Channel, District, Field, Kind, Language
 from eungdapso_schemas.envelope import Envelope, KafkaRecord, decode, encode
-from eungdapso_schemas.events import Citizen, ComplaintReceivedV1, Place
+from eungdapso_schemas.events import Citizen, Payload, Place
 from eungdapso_schemas.streams import INTAKE_EVENTS
 
 #: The bench's own progress lines: always shown, whatever level the platform logs at.
@@ -171,6 +171,15 @@ def _place(place: dict[str, Any]) -> Place | None:
 
 def _citizen(contact: dict[str, Any]) -> Citizen | None:
     return Citizen.model_validate(contact) if contact else None
+
+
+def published_type(records: Sequence[KafkaRecord]) -> type[Payload]:
+    """The payload type of the records (the version intake's OUTBOX publishes now): what
+    the components are registered for, so that none of the records is skipped."""
+    types = {type(decode(r.headers, r.key, r.value).data) for r in records}
+    if len(types) != 1:
+        raise RuntimeError(f"expected records of one type, got {sorted(t.__name__ for t in types)}")
+    return types.pop()
 
 
 def encoded_records(app: IntakeApplication) -> list[KafkaRecord]:
@@ -301,13 +310,15 @@ class BenchProcessStore(EventSourcedApplication):
     name = "BenchProcess"
 
 
-async def projection(db: Database, settings: KafkaSettings, name: str, *, inserting: bool) -> TimedProjection:
+async def projection(
+    db: Database, settings: KafkaSettings, name: str, payload: type[Payload], *, inserting: bool
+) -> TimedProjection:
     model = seen_model(name)
     await ReadModels(db).ensure(model)
     component = TimedProjection(
         name, service=SERVICE, db=db, read_model=model, fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms
     )
-    component.on(ComplaintReceivedV1, insert_one(name) if inserting else do_nothing)
+    component.on(payload, insert_one(name) if inserting else do_nothing)
     return component
 
 
@@ -434,6 +445,7 @@ async def platform_cost(
         await asyncio.to_thread(record_complaints, intake_app, items)
         records = await asyncio.to_thread(encoded_records, intake_app)
         last = intake_app.recorder.max_notification_id() or 0
+        received = published_type(records)
         n = len(records)
         if n != len(items):
             raise RuntimeError(f"{len(items)} complaints recorded but {n} records to publish")
@@ -456,9 +468,9 @@ async def platform_cost(
             t = await raw_consume(kafka, n, decoding=True)
             raw_decode.add(n, t.from_start)
             raw_decode_first.add(n, t.from_first_record)
-            component = await projection(consumers_db, kafka, f"noop_{r}", inserting=False)
+            component = await projection(consumers_db, kafka, f"noop_{r}", received, inserting=False)
             noop.add(n, await drive(component, kafka, n))
-            component = await projection(consumers_db, kafka, f"insert_{r}", inserting=True)
+            component = await projection(consumers_db, kafka, f"insert_{r}", received, inserting=True)
             inserting.add(n, await drive(component, kafka, n))
             decider = Process(
                 f"noop_{r}",
@@ -466,14 +478,14 @@ async def platform_cost(
                 application=store,
                 fetch_max_wait_ms=kafka.kafka_fetch_max_wait_ms,
             )
-            decider.on(ComplaintReceivedV1, decide_nothing)
+            decider.on(received, decide_nothing)
             process.add(n, await drive(decider, kafka, n))
             assignment, routings = router_assignment(postgres, bootstrap, f"bench_router_{r}")
             try:
                 router.add(n, await drive(assignment, kafka, n))
             finally:
                 routings.close()
-            component = await projection(consumers_db, kafka, f"subscribed_{r}", inserting=False)
+            component = await projection(consumers_db, kafka, f"subscribed_{r}", received, inserting=False)
             subscribed_noop.add(n, await subscribed(component, intake_settings, n))
 
         for r in range(1, rounds + 1):
