@@ -4,7 +4,7 @@ UV_VERSION := 0.13.8
 UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
 export XDG_RUNTIME_DIR ?= /tmp
 
-.PHONY: install run test test-unit bench schemas check-schemas lint clean
+.PHONY: install run test test-unit bench eval-routing schemas check-schemas lint clean
 
 $(CURDIR)/.tools/bin/uv:
 	python3 -m venv $(CURDIR)/.tools
@@ -24,6 +24,9 @@ test-unit: install
 
 bench: install  ## throughput and latency against raw baselines; writes bench/results/latest.json
 	$(UV) run --frozen python bench/run.py
+
+eval-routing: install  ## the router's top-1 accuracy on its held-out Korean evaluation set
+	$(UV) run --frozen python -m eungdapso_router.evaluate
 
 schemas: install  ## regenerate JSON Schemas and the AsyncAPI document from the models
 	$(UV) run --frozen python -m eungdapso_schemas.export

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import FastAPI
 
 from eungdapso_platform.consumer import Process
@@ -13,6 +15,8 @@ from eungdapso_router.application import OUTBOX, RouterApplication
 from eungdapso_router.consumers import Assignment
 from eungdapso_router.directory import packaged_directory
 from eungdapso_router.directory_store import DirectoryStore, LiveDirectory
+from eungdapso_router.faq_api import FaqIndexHolder
+from eungdapso_router.faq_api import router as faq_router
 from eungdapso_router.settings import RouterSettings
 from eungdapso_schemas.events import ComplaintReceivedV1, ComplaintReceivedV2
 from eungdapso_schemas.system import service
@@ -40,17 +44,24 @@ def build(settings: RouterSettings, overrides: Overrides = NO_OVERRIDES) -> Serv
         package=packaged_directory(),
         poll_interval_s=settings.directory_poll_interval_s,
     )
-    return ServiceParts(
+    faq = FaqIndexHolder()
+    parts = ServiceParts(
         settings=settings,
         db=db,
         broker=overrides.broker_for(settings),
         components=[assignment],
         relays=[relay],
-        routers=[directory_api.router],
+        routers=[directory_api.router, faq_router],
         on_start=[directory.start],
         on_stop=[directory.stop],
-        state={"application": application, "directory": directory},
+        state={"application": application, "directory": directory, "faq": faq},
     )
+
+    async def warm_faq() -> None:  # kiwi loads in seconds: in the background, not before readiness
+        parts.background.append(asyncio.create_task(faq.warm()))
+
+    parts.on_start.append(warm_faq)
+    return parts
 
 
 def bootstrap(settings: RouterSettings | None = None, overrides: Overrides = NO_OVERRIDES) -> FastAPI:

@@ -29,7 +29,7 @@ import time
 import tomllib
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -45,10 +45,12 @@ from eungdapso_router.textmodel import (
     Vectorizer,
     digest,
     fit_softmax,
+    json_lines,
     read_artefact,
     write_artefact,
 )
 from eungdapso_schemas.codes import CONFIDENTIAL_KINDS, Field, Kind, MessageClass
+from eungdapso_schemas.events import PlaceEvidence, RoutingEvidence, SubjectScore
 from eungdapso_schemas.subjects import SUBJECTS, TAXONOMY_VERSION, subject
 
 DATA = Path(str(files("eungdapso_router").joinpath("data")))
@@ -62,6 +64,8 @@ SUBJECT_CODES = tuple(sorted(s.code for s in SUBJECTS))
 CLASSES = tuple(c.value for c in MessageClass)
 #: A sentence names another issue when it is at least this sure of a different subject.
 OTHER_ISSUE_MIN = 0.5
+#: The offices that investigate these reports are decided by the kind, not by the topic.
+FORCED_SUBJECT = {Kind.CORRUPTION_REPORT: "corruption", Kind.HUMAN_RIGHTS: "human_rights"}
 #: The summed probability of another field must beat the subject's field by this much.
 FIELD_OVERRIDE_MARGIN = 0.2
 
@@ -78,6 +82,19 @@ class Evidence:
     class_scores: tuple[tuple[str, float], ...] = ()
     other_issues: tuple[tuple[str, float], ...] = ()
     detected_kind: Kind | None = None
+
+    def as_routing_evidence(self, place: PlaceEvidence | None = None) -> RoutingEvidence:
+        """The evidence as `ComplaintAssignedV2.evidence` records it (its limits applied;
+        the detected kind and the other issues are among the rules)."""
+        rules = list(self.rules)
+        if self.detected_kind is not None:
+            rules.append(f"detected-kind:{self.detected_kind.value}")
+        return RoutingEvidence(
+            matched_terms=tuple(t[:60] for t in self.matched_terms if t.strip())[:20],
+            scores=tuple(SubjectScore(subject=s, score=p) for s, p in self.scores)[:5],
+            place=place or PlaceEvidence(method="none"),
+            rules=tuple(r[:200] for r in rules)[:20],
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -104,7 +121,10 @@ class Classification:
 
 # --- kind checks: the confidential reports hidden in ordinary complaints -----------------
 
-_OFFICIAL = r"(공무원|주무관|공직자|직원|담당자|단속반|단속 공무원|감독관|간부|구청장|과장|팀장|계장|심사관|검사관|조사관)"
+_OFFICIAL = (
+    r"(공무원|주무관|공직자|직원|담당자|단속반|단속 공무원|감독관|간부|구청장|"
+    r"과장|팀장|계장|심사관|검사관|조사관)"
+)
 _BRIBE = (
     r"(뇌물|금품|돈\s?봉투|뒷돈|현금|상품권|향응|골프\s?접대|접대|청탁|리베이트|떡값|촌지|"
     r"돈을?\s?(요구|받|달라)|대가로|유착|특혜|부정\s?채용|횡령|봐주|무마|허위로?\s?청구)"
@@ -138,7 +158,9 @@ _REQUEST = re.compile(
     r"어떻게|어디|언제|나요|까요|\?|줘요|주라|해줘|하라|안\s?돼|안\s?됨|못\s)"
 )
 _PRIORITY = re.compile(r"(우선|무엇보다|가장\s?(급한|시급|큰)|제일\s?(급한|시급|큰)|먼저)")
-_CALL_SUMMARY = re.compile(r"^(민원인|고객|시민|신고자|방문 민원)|(문의함|요청함|신고함|안내함|전달함|접수함)")
+_CALL_SUMMARY = re.compile(
+    r"^(민원인|고객|시민|신고자|방문 민원)|(문의함|요청함|신고함|안내함|전달함|접수함)"
+)
 
 
 class Classifier:
@@ -194,7 +216,9 @@ class Classifier:
         config: FeatureConfig = CONFIG,
     ) -> Classifier:
         analyses = [Analysis.of(morphology, e.text) for e in examples]
-        lex = [(Analysis.of(morphology, term), code) for code, terms in sorted(lexicon.items()) for term in terms]
+        lex = [
+            (Analysis.of(morphology, term), code) for code, terms in sorted(lexicon.items()) for term in terms
+        ]
         s_docs = [a.subject_terms(config) for a in analyses] + [a.subject_terms(config) for a, _ in lex]
         s_labels = [e.subject for e in examples] + [code for _, code in lex]
         sv = Vectorizer.fit(s_docs, config)
@@ -235,12 +259,12 @@ class Classifier:
         idx, values = self.subject_vectorizer.vector(analysis.subject_terms(self.config))
         probs = self.subject_model.probabilities(idx, values)
         labels = self.subject_model.labels
-        field_probs: Counter[str] = Counter()
+        field_probs: dict[str, float] = {}
         for f, p in zip(self._field_of, probs, strict=True):
-            field_probs[str(f)] += float(p)
+            field_probs[str(f)] = field_probs.get(str(f), 0.0) + float(p)
         best = int(np.argmax(probs))
         field_code = str(self._field_of[best])
-        top_field, top_field_p = field_probs.most_common(1)[0]
+        top_field, top_field_p = max(field_probs.items(), key=lambda kv: kv[1])
         if top_field != field_code and top_field_p >= field_probs[field_code] + FIELD_OVERRIDE_MARGIN:
             in_field = np.where(self._field_of == top_field, probs, -1.0)
             best = int(np.argmax(in_field))
@@ -264,8 +288,7 @@ class Classifier:
         confidential = effective is not None
         if kind in CONFIDENTIAL_KINDS:
             rules.append(f"kind:{kind.value} (registered confidential)")
-        # The offices that investigate these are decided by the kind, not by the topic.
-        forced = {Kind.CORRUPTION_REPORT: "corruption", Kind.HUMAN_RIGHTS: "human_rights"}.get(effective)  # type: ignore[arg-type]
+        forced = FORCED_SUBJECT.get(effective) if effective is not None else None
         if forced and forced != subject_code:
             rules.append(f"subject:{forced} (confidential {effective})")
             best = labels.index(forced)
@@ -281,7 +304,9 @@ class Classifier:
             matched_terms=self._matched_terms(idx, values, best),
             scores=tuple((labels[i], round(float(probs[i]), 3)) for i in top3),
             rules=tuple(rules),
-            field_scores=tuple((f, round(p, 3)) for f, p in field_probs.most_common(3)),
+            field_scores=tuple(
+                (f, round(p, 3)) for f, p in sorted(field_probs.items(), key=lambda kv: -kv[1])[:3]
+            ),
             class_scores=class_scores,
             other_issues=others,
             detected_kind=detected,
@@ -337,7 +362,9 @@ class Classifier:
                 found[code] = max(found.get(code, 0.0), p)
         return tuple(sorted(found.items(), key=lambda kv: -kv[1]))
 
-    def _matched_terms(self, idx: np.ndarray, values: np.ndarray, label: int, limit: int = 8) -> tuple[str, ...]:
+    def _matched_terms(
+        self, idx: np.ndarray, values: np.ndarray, label: int, limit: int = 8
+    ) -> tuple[str, ...]:
         shown: list[str] = []
         for feature, _push in self.subject_model.contributions(idx, values, label):
             term = self.subject_vectorizer.vocabulary[feature]
@@ -350,7 +377,9 @@ class Classifier:
         return tuple(shown)
 
 
-def _fit(x: SparseRows, labels: Sequence[str], label_set: Sequence[str], config: FeatureConfig) -> LinearModel:
+def _fit(
+    x: SparseRows, labels: Sequence[str], label_set: Sequence[str], config: FeatureConfig
+) -> LinearModel:
     y = np.asarray([label_set.index(label) for label in labels], dtype=np.int64)
     w, b = fit_softmax(x, y, len(label_set), l2=config.l2, steps=config.steps)
     # What the artefact keeps: the model classifies exactly as it will after loading.
@@ -379,7 +408,6 @@ class TrainingExample:
     message_class: MessageClass
     kind: Kind
     channel: str = "web"
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def training_files(directory: Path = TRAINING) -> list[Path]:
@@ -387,14 +415,9 @@ def training_files(directory: Path = TRAINING) -> list[Path]:
 
 
 def load_training(directory: Path = TRAINING) -> list[TrainingExample]:
-    import json
-
     examples: list[TrainingExample] = []
     for path in training_files(directory):
-        for n, line in enumerate(path.read_text("utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            row = json.loads(line)
+        for n, row in json_lines(path):
             try:
                 subject(row["subject"])
                 examples.append(
@@ -474,7 +497,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "train":
         started = time.perf_counter()
         build()
-        out.write(f"wrote {ARTEFACT} ({ARTEFACT.stat().st_size} bytes) in {time.perf_counter() - started:.1f}s\n")
+        out.write(
+            f"wrote {ARTEFACT} ({ARTEFACT.stat().st_size} bytes) in {time.perf_counter() - started:.1f}s\n"
+        )
     elif args.command == "cv":
         for name, value in cross_validate().items():
             out.write(f"{name:14s} {value:.3f}\n")

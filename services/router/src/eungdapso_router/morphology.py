@@ -99,7 +99,7 @@ class Morphology:
         from kiwipiepy import Kiwi
 
         # WikiData's multi-word proper nouns double the load time and name no complaint.
-        self._kiwi: Any = Kiwi(num_workers=0, load_multi_dict=False)
+        self._kiwi: Any = Kiwi(load_multi_dict=False)
         self._lock = threading.Lock()
         self.tokens("")  # kiwi finishes loading on its first analysis
 
@@ -131,7 +131,9 @@ def char_ngrams(text: str, sizes: Sequence[int] = (2, 3)) -> list[str]:
 
 def sentence_spans(text: str, tokens: Sequence[Token]) -> list[tuple[int, int]]:
     """Where sentences end: kiwi's final punctuation and endings, or a line break."""
-    ends = sorted({t.end for t in tokens if t.tag in ("SF", "EF")} | {m.end() for m in re.finditer(r"\n", text)})
+    ends = sorted(
+        {t.end for t in tokens if t.tag in ("SF", "EF")} | {m.end() for m in re.finditer(r"\n", text)}
+    )
     spans: list[tuple[int, int]] = []
     start = 0
     for end in ends:

@@ -15,8 +15,9 @@ import hashlib
 import json
 import math
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +27,8 @@ import numpy.typing as npt
 from eungdapso_router.morphology import (
     CONTENT_TAGS,
     ENDING_TAGS,
-    Morphology,
     STYLE_WORDS,
+    Morphology,
     Token,
     char_ngrams,
     normalize,
@@ -56,7 +57,11 @@ class FeatureConfig:
     prune: float = 0.02
 
     def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "group_weights": dict(self.group_weights), "char_sizes": list(self.char_sizes)}
+        return {
+            **asdict(self),
+            "group_weights": dict(self.group_weights),
+            "char_sizes": list(self.char_sizes),
+        }
 
 
 @dataclass(frozen=True)
@@ -83,7 +88,7 @@ class Analysis:
             if t.start >= start and t.end <= end and t.tag in CONTENT_TAGS and t.form not in STYLE_WORDS
         ]
         terms: Counter[str] = Counter(f"m:{t.form}" for t in content)
-        terms.update(f"b:{a.form}_{b.form}" for a, b in zip(content, content[1:], strict=False))
+        terms.update(f"b:{a.form}_{b.form}" for a, b in pairwise(content))
         chars = [" "] * (end - start)
         for t in content:
             chars[t.start - start : t.end - start] = self.text[t.start : t.end]
@@ -282,6 +287,13 @@ def write_artefact(path: Path, content: Mapping[str, Any]) -> None:
     """gzip'd JSON without a timestamp, keys sorted: the same model writes the same bytes."""
     raw = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
     path.write_bytes(gzip.compress(raw, compresslevel=9, mtime=0))
+
+
+def json_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """The rows of a JSON-lines data file, with their line number for error messages."""
+    for n, line in enumerate(path.read_text("utf-8").splitlines(), 1):
+        if line.strip():
+            yield n, json.loads(line)
 
 
 def read_artefact(path: Path) -> dict[str, Any]:
