@@ -4,9 +4,10 @@ evaluation set (services/router/eval/routing_eval.jsonl), which nothing trains o
 Prints accuracy for field, message class, subject and the confidentiality check, and, when
 the place resolver (`eungdapso_router.places.PlaceResolver`) is installed, district and
 office; a confusion table for field; the misses (with `--misses`); the classification time
-per complaint. Office codes are built as the directory builds them: `district.<district>.<role>`
-for subjects a district handles, the subject's own office code otherwise; a district subject
-with no place has no office here (the assignment falls back to a city office or triage).
+per complaint. The labelled office codes are `district.<district>.<role>` for subjects a
+district handles and the subject's own office code otherwise (a district subject with no place
+has none); `office_directory` compares instead what the organisation directory names for the
+expected and the read subject and district (its area offices, its fallbacks for no place).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any, TextIO
 
 from eungdapso_router.classifier import Classifier
 from eungdapso_router.textmodel import json_lines
-from eungdapso_schemas.codes import Field, Kind, OfficeLevel
+from eungdapso_schemas.codes import District, Field, Kind, OfficeLevel
 from eungdapso_schemas.events import Place
 from eungdapso_schemas.subjects import subject
 
@@ -91,6 +92,24 @@ def place_resolver() -> DistrictOf | None:
     return district_of
 
 
+OfficeOf = Callable[[str, str | None], str]
+
+
+def directory_office() -> OfficeOf | None:
+    """The organisation directory's choice (area offices, fallbacks for no place), when it is
+    installed: the office the assignment would really name."""
+    try:
+        module = importlib.import_module("eungdapso_router.directory")
+    except ImportError:
+        return None
+    directory: Any = module.packaged_directory()
+
+    def office_of(subject_code: str, district: str | None) -> str:
+        return str(directory.office_for(subject_code, District(district) if district else None).code)
+
+    return office_of
+
+
 def confusion_table(pairs: Sequence[tuple[str, str]], labels: Sequence[str]) -> list[str]:
     """Rows: expected, columns: predicted."""
     counts = Counter(pairs)
@@ -105,6 +124,7 @@ def evaluate(
     cases: Sequence[Case], classifier: Classifier, out: TextIO, *, misses: bool = False
 ) -> dict[str, float]:
     district_of = place_resolver()
+    office_of = directory_office() if district_of is not None else None
     hits: Counter[str] = Counter()
     field_pairs: list[tuple[str, str]] = []
     timings: list[float] = []
@@ -123,6 +143,9 @@ def evaluate(
             district = district_of(case.place, case.text)
             hits["district"] += district == case.district
             hits["office"] += office_code(c.subject, district) == case.office
+            if office_of is not None:
+                expected = office_of(case.subject, case.district)
+                hits["office_directory"] += office_of(c.subject, district) == expected
         if misses and (c.field.value != case.field or c.subject != case.subject):
             missed.append(
                 f"{case.id} {case.subject}->{c.subject} ({c.field.value}, {c.confidence:.2f}) "
@@ -132,11 +155,21 @@ def evaluate(
     names = ["field", "message_class", "subject", "confidential"]
     if district_of is not None:
         names += ["district", "office"]
+    if office_of is not None:
+        names += ["office_directory"]
     result = {name: hits[name] / n for name in names}
     out.write(f"routing evaluation: {n} complaints ({EVAL_SET.name})\n")
-    for name in ("field", "message_class", "subject", "confidential", "district", "office"):
-        value = f"{result[name]:.3f}" if name in result else "n/a (place resolver not installed)"
-        out.write(f"  top-1 {name:14s} {value}\n")
+    for name in (
+        "field",
+        "message_class",
+        "subject",
+        "confidential",
+        "district",
+        "office",
+        "office_directory",
+    ):
+        value = f"{result[name]:.3f}" if name in result else "n/a (place resolver or directory not installed)"
+        out.write(f"  top-1 {name:16s} {value}\n")
     timings.sort()
     p50 = timings[n // 2] * 1000
     p99 = timings[min(n - 1, int(n * 0.99))] * 1000
