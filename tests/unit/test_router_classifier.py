@@ -193,3 +193,11 @@ def test_evidence_fits_the_assigned_event(classifier: Classifier) -> None:
     assert evidence.scores[0].subject == c.subject
     assert "detected-kind:corruption_report" in evidence.rules
     assert evidence.place.method == "none"
+
+
+def test_cash_at_a_shop_is_not_corruption_but_an_official_asking_is(classifier: Classifier) -> None:
+    assert not read(classifier, "공영주차장 직원이 카드는 안 되고 현금만 받는대요").confidential
+    boss = read(classifier, "회사 팀장이 회식 때 접대를 강요해요")
+    assert boss.evidence.detected_kind is not Kind.CORRUPTION_REPORT
+    c = read(classifier, "주민센터 담당 직원이 서류를 빨리 처리해 주겠다며 현금을 요구했습니다")
+    assert c.confidential and c.evidence.detected_kind is Kind.CORRUPTION_REPORT

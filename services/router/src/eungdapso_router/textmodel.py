@@ -52,7 +52,7 @@ class FeatureConfig:
     char_sizes: tuple[int, ...] = (2, 3)
     min_df: int = 1
     l2: float = 5e-5
-    steps: int = 300
+    steps: int = 500
     #: Weights smaller than this are left out of the artefact (they never decide anything).
     prune: float = 0.02
 
