@@ -11,6 +11,9 @@ from typing import Any, TypeVar
 import psycopg
 import pytest
 
+from eungdapso_casework.application import CaseworkApplication
+from eungdapso_casework.domainmodel import Case, CaseStatus, ComplaintFile
+from eungdapso_casework.settings import CaseworkSettings
 from eungdapso_devstack.infra import PostgresTarget
 from eungdapso_intake.application import OUTBOX as INTAKE_OUTBOX
 from eungdapso_intake.application import IntakeApplication
@@ -39,7 +42,10 @@ def make_app(request: pytest.FixtureRequest) -> AppFactory[Any]:
         if request.param == "popo":
             return cls(env=ServiceSettings.in_memory_env())  # type: ignore[call-arg]
         database: PostgresTarget = request.getfixturevalue("database")
-        settings_cls = IntakeSettings if cls is IntakeApplication else RouterSettings
+        settings_cls: type[ServiceSettings] = {
+            IntakeApplication: IntakeSettings,
+            CaseworkApplication: CaseworkSettings,
+        }.get(cls, RouterSettings)
         settings = settings_cls(**{k.lower(): v for k, v in database.env().items()})  # type: ignore[arg-type]
         return cls(env=settings.eventsourcing_env())  # type: ignore[call-arg]
 
@@ -144,3 +150,36 @@ def test_the_postgres_ledger_is_a_table_of_the_service_schema(database: Postgres
         migrations = conn.execute("SELECT component, version FROM router.schema_migrations").fetchall()
     assert rows == [("router.assignment", "event-1")]
     assert ("platform", 1) in migrations
+
+
+def test_a_case_and_its_complaint_file_come_back_as_recorded(make_app: AppFactory[Any]) -> None:
+    """Casework keeps the receipt (personal data, its own store only) and the case's typed events."""
+    from eungdapso_schemas.codes import Resolution
+    from eungdapso_schemas.events import ComplaintReceivedV2
+
+    app: CaseworkApplication = make_app(CaseworkApplication)
+    received = ComplaintReceivedV2.example().model_copy(update={"complaint_id": uuid.uuid4()})
+    file = ComplaintFile.open(received.complaint_id, received.receipt_no)
+    file.learn(received)
+    case = Case.open(
+        complaint_id=received.complaint_id,
+        receipt_no=received.receipt_no,
+        number=1,
+        office=OFFICE,
+        assigned_at=datetime(2026, 11, 20, tzinfo=UTC),
+        field=Field.ROADS_TRAFFIC,
+    )
+    file.note(case)
+    now = datetime(2026, 11, 20, 1, tzinfo=UTC)
+    with acting_as("office:seoul.eungdapso key:test"):
+        case.accept(staff="s-1", at=now)
+        case.answer(staff="s-1", text="답변", resolution=Resolution.PARTLY, objection="이의신청 안내", at=now)
+    app.save(file, case)
+    again, kept = app.case(case.id), app.file(received.complaint_id)
+    assert again is not None and kept is not None
+    assert kept.complaint == received and kept.complaint.citizen == received.citizen
+    assert again.status is CaseStatus.ANSWERED and again.resolution is Resolution.PARTLY
+    assert again.field is Field.ROADS_TRAFFIC and again.office == OFFICE
+    recorded = [app.mapper.to_domain_event(n) for n in app.recorder.select_notifications(1, 20)]
+    [answered] = [e for e in recorded if isinstance(e, Case.Answered)]
+    assert answered.meta["actor"] == "office:seoul.eungdapso key:test" and answered.office_code == OFFICE.code

@@ -25,7 +25,7 @@ from eungdapso_schemas.events import (
     SubmissionAnsweredV1,
     schema_file_stem,
 )
-from eungdapso_schemas.streams import ALL_TOPICS, PAYLOADS, STREAMS, stream_for
+from eungdapso_schemas.streams import ALL_TOPICS, FEEDS, OFFICE_FEEDS, PAYLOADS, STREAMS, stream_for
 from eungdapso_schemas.system import EXTERNAL_PARTIES
 
 
@@ -78,12 +78,15 @@ def test_each_event_type_travels_on_exactly_one_stream_its_owners() -> None:
         "eungdapso.intake.replies",
         "eungdapso.integrators.submissions",
         "eungdapso.router.events",
+        "eungdapso.casework.events",
         "eungdapso.deadletter",
     }
 
 
 def components_of_every_service() -> list[Component[Any]]:
     """Every consumer component the services build, without connecting to anything."""
+    from eungdapso_casework.bootstrap import build as casework
+    from eungdapso_casework.settings import CaseworkSettings
     from eungdapso_intake.bootstrap import build as intake
     from eungdapso_intake.settings import IntakeSettings
     from eungdapso_publisher.bootstrap import build as publisher
@@ -96,6 +99,7 @@ def components_of_every_service() -> list[Component[Any]]:
         *intake(IntakeSettings(), seams)[0].components,
         *router(RouterSettings(), seams).components,
         *publisher(PublisherSettings(), seams).components,
+        *casework(CaseworkSettings(), seams).components,
     ]
 
 
@@ -116,8 +120,10 @@ def test_the_registry_names_exactly_the_consumers_the_services_run() -> None:
 
 def test_asyncapi_has_a_message_per_type_and_an_operation_per_consumer() -> None:
     doc = yaml.safe_load(export.ASYNCAPI_FILE.read_text(encoding="utf-8"))
-    assert doc["info"]["version"] == "2.3.0"
-    assert {c["address"] for c in doc["channels"].values()} == {t.name for t in ALL_TOPICS}
+    assert doc["info"]["version"] == "2.4.0"
+    assert {c["address"] for c in doc["channels"].values()} == {t.name for t in ALL_TOPICS} | {
+        f.pattern for f in FEEDS
+    }
     assert {m for m in doc["components"]["messages"]} == {p.__name__ for p in PAYLOADS} | {"DeadLetter"}
     receives = {k: op for k, op in doc["operations"].items() if op["action"] == "receive"}
     for component in components_of_every_service():
@@ -209,3 +215,39 @@ def test_a_v1_reader_reads_a_v2_assignment_unchanged() -> None:
     as_v1 = ComplaintAssignedV1.model_validate(record)
     assert as_v1.model_dump() == v2.model_dump(include=set(ComplaintAssignedV1.model_fields))
     assert v2.office.code == "district.yongsan.roads" and v2.evidence.place.method == "address"
+
+
+def test_each_office_reads_its_own_feed_topic_documented_with_its_parameter_and_acls() -> None:
+    """Department services subscribe to their own office's cases only: a topic per office, whose
+    name Kafka ACLs can grant exactly (AsyncAPI: a channel with the parameter `{office}`)."""
+    doc = yaml.safe_load(export.ASYNCAPI_FILE.read_text(encoding="utf-8"))
+    [channel] = [c for c in doc["channels"].values() if c["address"] == "eungdapso.casework.office.{office}"]
+    assert set(channel["parameters"]) == {"office"}
+    assert set(channel["messages"]) == {p.__name__ for p in stream_for(OFFICE_FEEDS.payloads[0]).payloads}
+    acls = {(a["resourceType"], a["patternType"], a["resourceName"]) for a in channel["x-kafka-acls"]}
+    # The reader's topic is granted literally: a prefix on `district.gangnam` would also grant
+    # `district.gangnam.parking`; groups get a prefix ending in a character no code has.
+    assert ("TOPIC", "LITERAL", "eungdapso.casework.office.{office}") in acls
+    assert ("GROUP", "PREFIXED", "eungdapso-dept:{office}:") in acls
+    parking = "district.gangnam.parking"
+    assert OFFICE_FEEDS.topic(parking) == f"eungdapso.casework.office.{parking}"
+    receive = doc["operations"]["departments_consume_eungdapso_casework_office_office"]
+    assert receive["action"] == "receive" and len(receive["messages"]) == len(OFFICE_FEEDS.payloads)
+    # Nothing personal travels on the feeds: the office reads the case through the inbox API.
+    for model in OFFICE_FEEDS.payloads:
+        fields = set(model.model_fields)
+        assert not fields & {"citizen", "reply_to", "text", "place", "attachments"} or model.__name__ == (
+            "CaseAnsweredV1"
+        )
+
+
+def test_a_case_event_names_its_office_staff_and_time_and_a_rejection_counts() -> None:
+    from eungdapso_schemas.events import CaseRejectedV1, StaffAction
+
+    for model in OFFICE_FEEDS.payloads:
+        assert {"complaint_id", "receipt_no", "case_id", "office", "at"} <= set(model.model_fields)
+        if issubclass(model, StaffAction):
+            assert "staff" in model.model_fields
+    schema = json.loads((export.JSONSCHEMA_DIR / "case.rejected.v1.json").read_text())
+    assert {"reason", "rejections", "office", "staff"} <= set(schema["required"])
+    assert CaseRejectedV1.example().rejections == 1

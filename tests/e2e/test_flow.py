@@ -38,7 +38,9 @@ TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 
 @pytest.fixture
 async def system(make_stack: StackFactory, broker: str) -> AsyncIterator[tuple[Stack, httpx.AsyncClient]]:
-    stack = await make_stack(broker, services=("intake", "router", "sla", "notifier", "publisher", "rating"))
+    stack = await make_stack(
+        broker, services=("intake", "router", "sla", "notifier", "publisher", "rating", "casework")
+    )
     gateway = Gateway(stack.upstreams)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=gateway), base_url="http://eungdapso"

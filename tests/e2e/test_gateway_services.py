@@ -4,14 +4,18 @@ sends reaches the service that judges it, and the public GET answers HEAD."""
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
 import uvicorn
 
 from eungdapso_devstack.gateway import Gateway
-from eungdapso_devstack.infra import free_port
+from eungdapso_devstack.infra import PostgresTarget, free_port
 from tests.e2e.conftest import StackFactory
 from tests.support.waiting import eventually
 
@@ -20,7 +24,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
 @pytest.fixture
 async def base_url(make_stack: StackFactory, broker: str) -> AsyncIterator[str]:
-    stack = await make_stack(broker, services=("intake", "router", "publisher"))
+    stack = await make_stack(broker, services=("intake", "router", "publisher", "casework"))
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(Gateway(stack.upstreams), port=port, log_config=None))
     serving = asyncio.create_task(server.serve())
@@ -66,3 +70,61 @@ async def test_the_public_status_answers_head_like_get(base_url: str) -> None:
         assert missing.headers["content-type"] == "application/problem+json"
         for name in ("/healthz", "/services/publisher/readyz"):
             assert (await client.head(name)).status_code == 200
+
+
+def office_key(database: PostgresTarget, office: str) -> str:
+    """A key made as an operator makes it: `python -m eungdapso_casework offices create`."""
+    made = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "eungdapso_casework",
+            "offices",
+            "create",
+            "--office",
+            office,
+            "--name",
+            "e2e",
+        ],
+        env={**os.environ, **database.env()},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert made.returncode == 0, made.stderr
+    return made.stdout.splitlines()[-1]
+
+
+async def test_an_office_works_its_case_through_the_gateway_and_the_public_status_follows(
+    base_url: str, database: PostgresTarget
+) -> None:
+    key = {"X-Api-Key": await asyncio.to_thread(office_key, database, "seoul.transport")}
+    async with httpx.AsyncClient(base_url=base_url) as client:
+        assert (await client.get("/api/v1/inbox/cases")).status_code == 401  # casework answers, not 404
+        r = await client.post(
+            "/api/v1/complaints",
+            json={"text": "버스 정류장 안내판이 꺼졌어요", "kind": "complaint", "field": "roads_traffic"},
+        )
+        assert r.status_code == 201
+        receipt_no = r.json()["receipt_no"]
+
+        async def in_inbox() -> dict[str, Any] | None:
+            cases = (await client.get("/api/v1/inbox/cases", headers=key)).json()["cases"]
+            return next((c for c in cases if c["receipt_no"] == receipt_no), None)
+
+        case = await eventually(in_inbox, what="the case in seoul.transport's inbox")
+        path = f"/api/v1/inbox/cases/{case['case_id']}"
+        staff = {"staff": "transport-1"}
+        assert (await client.post(f"{path}/accept", headers=key, json=staff)).status_code == 200
+        answer = {**staff, "text": "안내판을 교체했습니다.", "resolution": "resolved"}
+        assert (await client.post(f"{path}/answer", headers=key, json=answer)).status_code == 200
+        assert (await client.post(f"{path}/close", headers=key, json=staff)).status_code == 200
+
+        async def closed() -> dict[str, Any] | None:
+            got = await client.get(f"/api/v1/complaints/{receipt_no}")
+            return got.json() if got.status_code == 200 and got.json()["status"] == "closed" else None
+
+        public = await eventually(closed, what="the public status closed")
+        assert public["office"]["code"] == "seoul.transport" and public["resolution"] == "resolved"
+        assert public["accepted_at"] and public["answered_at"] and public["closed_at"]
+        assert "안내판을 교체" not in str(public)  # the answer itself is not in the status

@@ -38,7 +38,7 @@ async def test_the_local_stack_starts_serves_and_stops_everything(tmp_path: Path
             await asyncio.sleep(0.2)
         children = psutil.Process(process.pid).children(recursive=True)
         names = " ".join(" ".join(c.cmdline()) for c in children)
-        for service in ("intake", "router", "sla", "notifier", "publisher", "rating"):
+        for service in ("intake", "router", "sla", "notifier", "publisher", "rating", "casework"):
             assert f"eungdapso_{service}" in names
         assert "tansu" in names
 

@@ -134,3 +134,16 @@ class ReplyMedium(StrEnum):
     SNS = "sns"  # a handle or user id, answered through the same city account
     POST = "post"  # a postal address (visit, mail, fax)
     WEB = "web"  # only the citizen page (receipt number and private link)
+
+
+class Resolution(StrEnum):
+    """How an office's answer settles the complaint (처리결과). An answer that does not fully
+    grant it must tell the citizen how to object (이의신청)."""
+
+    RESOLVED = "resolved"  # 수용
+    PARTLY = "partly"  # 일부 수용
+    NOT_POSSIBLE = "not_possible"  # 불수용
+
+    @property
+    def needs_objection_notice(self) -> bool:
+        return self is not Resolution.RESOLVED

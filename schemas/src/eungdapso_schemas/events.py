@@ -28,6 +28,7 @@ from eungdapso_schemas.codes import (
     MessageClass,
     OfficeLevel,
     ReplyMedium,
+    Resolution,
 )
 from eungdapso_schemas.codes import Field as AdminField
 from eungdapso_schemas.subjects import SubjectCode
@@ -443,3 +444,193 @@ class SubmissionAnsweredV1(Payload):
             complaint_id=_EXAMPLE_ID,
             receipt_no="2026-0000001",
         )
+
+
+# -- Casework: what offices do with their cases (DOMAIN.md, 처리) -------------------------------
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+AnswerText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000)]
+_EXAMPLE_CASE_ID = UUID("8c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f")
+_EXAMPLE_OFFICE = "district.yongsan.roads"
+
+
+class CaseEvent(ComplaintEvent):
+    """Something that happened to one case: one office's handling of one assignment of a
+    complaint (a reassignment opens a new case). Owned by casework."""
+
+    case_id: UUID
+    #: The office whose case it is (and whose feed, `eungdapso.casework.office.<office>`, carries it).
+    office: OfficeCode
+    at: AwareDatetime
+
+
+class StaffAction(CaseEvent):
+    """Something a person at the office did on the case."""
+
+    #: The office's staff member who acted (an employee id, not a name).
+    staff: StaffRef
+
+
+class CaseOpenedV1(CaseEvent):
+    """A case entered an office's inbox: the router assigned the complaint to it."""
+
+    event_type: ClassVar[str] = "kr.go.seoul.eungdapso.case.opened"
+    schema_version: ClassVar[int] = 1
+
+    #: 1 for the complaint's first case, then one more for each reassignment.
+    number: Annotated[int, Field(ge=1, le=1000)]
+    #: How many offices refused this complaint before this one.
+    rejections_before: Annotated[int, Field(ge=0, le=1000)] = 0
+    #: What the router read in the complaint (assigned.v2), or None (assigned.v1).
+    message_class: MessageClass | None = None
+    field: AdminField | None = None
+    subject: SubjectCode | None = None
+    district: District | None = None
+    confidential: bool = False
+
+    @classmethod
+    def example(cls) -> CaseOpenedV1:
+        return cls(
+            complaint_id=_EXAMPLE_ID,
+            receipt_no="2026-0000001",
+            case_id=_EXAMPLE_CASE_ID,
+            office=_EXAMPLE_OFFICE,
+            at=_EXAMPLE_TIME,
+            number=1,
+            message_class=MessageClass.FIELD,
+            field=AdminField.ROADS_TRAFFIC,
+            subject="footbridge",
+            district=District.YONGSAN,
+        )
+
+
+class CaseWithdrawnV1(CaseEvent):
+    """The router reassigned the complaint elsewhere: the case left this office's inbox, and the
+    office may no longer see or act on it."""
+
+    event_type: ClassVar[str] = "kr.go.seoul.eungdapso.case.withdrawn"
+    schema_version: ClassVar[int] = 1
+
+    #: The office the complaint went to.
+    to_office: OfficeCode
+
+    @classmethod
+    def example(cls) -> CaseWithdrawnV1:
+        return cls(
+            complaint_id=_EXAMPLE_ID,
+            receipt_no="2026-0000001",
+            case_id=_EXAMPLE_CASE_ID,
+            office=_EXAMPLE_OFFICE,
+            at=_EXAMPLE_TIME,
+            to_office="district.mapo.roads",
+        )
+
+
+def _staff_example(**values: object) -> dict[str, object]:
+    return {
+        "complaint_id": _EXAMPLE_ID,
+        "receipt_no": "2026-0000001",
+        "case_id": _EXAMPLE_CASE_ID,
+        "office": _EXAMPLE_OFFICE,
+        "at": _EXAMPLE_TIME,
+        "staff": "yongsan-0412",
+        **values,
+    }
+
+
+class CaseAcceptedV1(StaffAction):
+    """The office took the case (접수): it will answer it, transfer it or ask for more time."""
+
+    event_type: ClassVar[str] = "kr.go.seoul.eungdapso.case.accepted"
+    schema_version: ClassVar[int] = 1
+
+    @classmethod
+    def example(cls) -> CaseAcceptedV1:
+        return cls.model_validate(_staff_example())
+
+
+class CaseRejectedV1(StaffAction):
+    """The office refused the case as not its own (반려), saying why: the router reassigns it
+    (after two rejections of the same complaint, a person at the triage desk decides)."""
+
+    event_type: ClassVar[str] = "kr.go.seoul.eungdapso.case.rejected"
+    schema_version: ClassVar[int] = 1
+
+    reason: Reason
+    #: Rejections of this complaint so far, this one included (1 for the first).
+    rejections: Annotated[int, Field(ge=1, le=1000)]
+
+    @classmethod
+    def example(cls) -> CaseRejectedV1:
+        return cls.model_validate(
+            _staff_example(reason="시 도로(만리재로)는 도로사업소 소관입니다", rejections=1)
+        )
+
+
+class ExtensionRequestedV1(StaffAction):
+    """The office asked once for more time (처리기간 연장), saying why. The deadline itself
+    is the SLA service's to set."""
+
+    event_type: ClassVar[str] = "kr.go.seoul.eungdapso.case.extension_requested"
+    schema_version: ClassVar[int] = 1
+
+    reason: Reason
+
+    @classmethod
+    def example(cls) -> ExtensionRequestedV1:
+        return cls.model_validate(_staff_example(reason="현장 조사와 시공업체 견적이 필요합니다"))
+
+
+class CaseTransferredV1(StaffAction):
+    """The office transferred the case to the agency that handles it (이송), saying why."""
+
+    event_type: ClassVar[str] = "kr.go.seoul.eungdapso.case.transferred"
+    schema_version: ClassVar[int] = 1
+
+    #: An outside agency (`ext.…`) or an office of the city's directory.
+    to_office: OfficeCode
+    reason: Reason
+
+    @classmethod
+    def example(cls) -> CaseTransferredV1:
+        return cls.model_validate(
+            _staff_example(to_office="ext.seoul_police", reason="불법 주정차가 아닌 교통사고 신고입니다")
+        )
+
+
+class CaseAnsweredV1(StaffAction):
+    """The office answered the citizen (답변). An answer that does not fully resolve the
+    complaint tells the citizen how to object (이의신청): a refusal without it is no answer."""
+
+    event_type: ClassVar[str] = "kr.go.seoul.eungdapso.case.answered"
+    schema_version: ClassVar[int] = 1
+
+    text: AnswerText
+    resolution: Resolution
+    #: How to object (이의신청): where, how, within how long. Required unless resolved.
+    objection: Reason | None = None
+
+    @model_validator(mode="after")
+    def _objection_when_not_resolved(self) -> Self:
+        if self.resolution.needs_objection_notice and self.objection is None:
+            raise ValueError(f"a {self.resolution.value} answer tells the citizen how to object (objection)")
+        return self
+
+    @classmethod
+    def example(cls) -> CaseAnsweredV1:
+        return cls.model_validate(
+            _staff_example(
+                text="육교 계단 파손 부위를 11월 24일 보수했습니다. 불편을 드려 죄송합니다.",
+                resolution=Resolution.RESOLVED,
+            )
+        )
+
+
+class CaseClosedV1(StaffAction):
+    """The office closed the case (종결): nothing more happens to it."""
+
+    event_type: ClassVar[str] = "kr.go.seoul.eungdapso.case.closed"
+    schema_version: ClassVar[int] = 1
+
+    @classmethod
+    def example(cls) -> CaseClosedV1:
+        return cls.model_validate(_staff_example())

@@ -20,7 +20,7 @@ from eungdapso_schemas.events import (
     dataschema_uri,
     schema_file_stem,
 )
-from eungdapso_schemas.streams import CONTRACT_VERSION, DEAD_LETTER, PAYLOADS, STREAMS, Topic
+from eungdapso_schemas.streams import CONTRACT_VERSION, DEAD_LETTER, FEEDS, PAYLOADS, STREAMS, Feed, Topic
 from eungdapso_schemas.system import EXTERNAL_PARTIES
 
 SCHEMAS_DIR = Path(__file__).resolve().parents[2]
@@ -85,7 +85,7 @@ def _dead_letter_message() -> dict[str, Any]:
     }
 
 
-def _kafka_binding(topic: Topic) -> dict[str, Any]:
+def _kafka_binding(topic: Topic | Feed) -> dict[str, Any]:
     return {
         "kafka": {
             "bindingVersion": "0.5.0",
@@ -142,6 +142,9 @@ def asyncapi() -> dict[str, Any]:
                 ),
                 "messages": [{"$ref": f"#/channels/{channel_id}/messages/{name}"} for name in taken],
             }
+    for feed in FEEDS:
+        channels[_feed_id(feed)] = _feed_channel(feed)
+        operations.update(_feed_operations(feed))
     channel_id = DEAD_LETTER.name.replace(".", "_")
     messages["DeadLetter"] = _dead_letter_message()
     channels[channel_id] = {
@@ -169,6 +172,79 @@ def asyncapi() -> dict[str, Any]:
         "operations": operations,
         "components": {"messages": messages},
     }
+
+
+def _feed_id(feed: Feed) -> str:
+    return feed.prefix.rstrip(".").replace(".", "_") + f"_{feed.parameter}"
+
+
+def _feed_channel(feed: Feed) -> dict[str, Any]:
+    """A channel per family of topics, its address parametrised (`{office}`), with the Kafka
+    ACLs that keep each reader to its own topic (an `x-` extension: AsyncAPI has no field for
+    them)."""
+    param = f"{{{feed.parameter}}}"
+    return {
+        "address": feed.pattern,
+        "description": f"{feed.description} Owner: {feed.source.owner}; copied from {feed.source.name}.",
+        "parameters": {feed.parameter: {"description": feed.parameter_description}},
+        "messages": {m.__name__: {"$ref": f"#/components/messages/{m.__name__}"} for m in feed.payloads},
+        "bindings": _kafka_binding(feed),
+        "x-kafka-acls": [
+            {
+                "principal": f"User:{feed.source.owner}",
+                "resourceType": "TOPIC",
+                "patternType": "PREFIXED",
+                "resourceName": feed.prefix,
+                "operations": ["WRITE", "CREATE", "DESCRIBE"],
+                "why": f"{feed.source.owner} creates each topic when its first event comes; writes all",
+            },
+            {
+                "principal": f"User:{feed.parameter}-{param}",
+                "resourceType": "TOPIC",
+                "patternType": "LITERAL",
+                "resourceName": feed.pattern,
+                "operations": ["READ", "DESCRIBE"],
+                "why": "one topic exactly: a prefixed ACL on one code would also grant the codes that "
+                "extend it (district.gangnam → district.gangnam.parking)",
+            },
+            {
+                "principal": f"User:{feed.parameter}-{param}",
+                "resourceType": "GROUP",
+                "patternType": "PREFIXED",
+                "resourceName": f"eungdapso-dept:{param}:",
+                "operations": ["READ"],
+                "why": "the reader's own consumer groups, eungdapso-dept:<office>:<anything> (':' is in no "
+                "office code, so no office's prefix covers another's groups; topic names have no such "
+                "character, hence the literal topic ACL)",
+            },
+        ],
+    }
+
+
+def _feed_operations(feed: Feed) -> dict[str, Any]:
+    channel_id = _feed_id(feed)
+
+    def refs() -> list[dict[str, str]]:
+        return [{"$ref": f"#/channels/{channel_id}/messages/{m.__name__}"} for m in feed.payloads]
+
+    operations: dict[str, Any] = {
+        f"{feed.source.owner}_publishes_{channel_id}": {
+            "action": "send",
+            "channel": {"$ref": f"#/channels/{channel_id}"},
+            "summary": f"{feed.source.owner} copies the events of {feed.source.name} to the topic of "
+            f"their {feed.parameter} (a relay of its own, at least once; same ce_id as on the stream)",
+            "messages": refs(),
+        }
+    }
+    for reader in feed.readers:
+        operations[f"{reader}_consume_{channel_id}"] = {
+            "action": "receive",
+            "channel": {"$ref": f"#/channels/{channel_id}"},
+            "summary": f"{reader} each read their own {feed.parameter}'s topic only (Kafka ACLs), "
+            "deduplicating by ce_id (outside the system, with consumer groups of their own)",
+            "messages": refs(),
+        }
+    return operations
 
 
 def rendered() -> dict[Path, str]:

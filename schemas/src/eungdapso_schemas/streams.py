@@ -17,7 +17,11 @@ first-contact resolution), which intake publishes from then on; v1 records stay 
 2.2 adds the integrators' stream (`complaint.submitted`, owned by the integrators, outside
 the system) and intake's answers to them (`eungdapso.intake.replies`). 2.3 adds
 `complaint.assigned.v2` (message class, field, subject, district, evidence, confidence, who
-decided, reassignment count); v1 assignments stay readable.
+decided, reassignment count); v1 assignments stay readable. 2.4 adds casework's stream
+(`eungdapso.casework.events`: cases opened and withdrawn, accepted, rejected, extension
+requested, transferred, answered, closed) and the per-office feeds
+(`eungdapso.casework.office.{office}`), copies of it that department services read, each its
+own office's only.
 """
 
 from __future__ import annotations
@@ -25,17 +29,26 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from eungdapso_schemas.events import (
+    CaseAcceptedV1,
+    CaseAnsweredV1,
+    CaseClosedV1,
+    CaseEvent,
+    CaseOpenedV1,
+    CaseRejectedV1,
+    CaseTransferredV1,
+    CaseWithdrawnV1,
     ComplaintAssignedV1,
     ComplaintAssignedV2,
     ComplaintReceivedV1,
     ComplaintReceivedV2,
     ComplaintSubmittedV1,
+    ExtensionRequestedV1,
     Payload,
     SubmissionAnsweredV1,
 )
 
 #: Version of the stream layout (topics and which types travel where), in the AsyncAPI info.
-CONTRACT_VERSION = "2.3.0"
+CONTRACT_VERSION = "2.4.0"
 
 
 @dataclass(frozen=True)
@@ -79,11 +92,21 @@ INTAKE_EVENTS = Stream(
         # v1: what intake published before contract 2.1; still read, so history replays.
         Carried(
             ComplaintReceivedV1,
-            consumers=("router.assignment", "publisher.public_status", "intake.open311_requests"),
+            consumers=(
+                "router.assignment",
+                "publisher.public_status",
+                "intake.open311_requests",
+                "casework.inbox",
+            ),
         ),
         Carried(
             ComplaintReceivedV2,
-            consumers=("router.assignment", "publisher.public_status", "intake.open311_requests"),
+            consumers=(
+                "router.assignment",
+                "publisher.public_status",
+                "intake.open311_requests",
+                "casework.inbox",
+            ),
         ),
     ),
 )
@@ -93,8 +116,14 @@ ROUTER_EVENTS = Stream(
     description="What the router decided: assignments to offices (key: complaint id).",
     carries=(
         # v1: what the router published before contract 2.3; still read, so history replays.
-        Carried(ComplaintAssignedV1, consumers=("publisher.public_status", "intake.open311_requests")),
-        Carried(ComplaintAssignedV2, consumers=("publisher.public_status", "intake.open311_requests")),
+        Carried(
+            ComplaintAssignedV1,
+            consumers=("publisher.public_status", "intake.open311_requests", "casework.inbox"),
+        ),
+        Carried(
+            ComplaintAssignedV2,
+            consumers=("publisher.public_status", "intake.open311_requests", "casework.inbox"),
+        ),
     ),
 )
 INTEGRATOR_SUBMISSIONS = Stream(
@@ -115,6 +144,25 @@ INTAKE_REPLIES = Stream(
     ),
     carries=(Carried(SubmissionAnsweredV1, consumers=("integrators",)),),
 )
+CASEWORK_EVENTS = Stream(
+    name="eungdapso.casework.events",
+    owner="casework",
+    description=(
+        "What offices did with their cases: opened (assigned) and withdrawn (reassigned), accepted, "
+        "rejected, extension requested, transferred, answered, closed (key: complaint id)."
+    ),
+    carries=(
+        Carried(CaseOpenedV1, consumers=()),
+        Carried(CaseWithdrawnV1, consumers=()),
+        Carried(CaseAcceptedV1, consumers=("publisher.public_status",)),
+        # Rejections and transfers are the router's to act on (reassignment, triage).
+        Carried(CaseRejectedV1, consumers=()),
+        Carried(ExtensionRequestedV1, consumers=()),
+        Carried(CaseTransferredV1, consumers=("publisher.public_status",)),
+        Carried(CaseAnsweredV1, consumers=("publisher.public_status",)),
+        Carried(CaseClosedV1, consumers=("publisher.public_status",)),
+    ),
+)
 DEAD_LETTER = Topic(
     name="eungdapso.deadletter",
     description=(
@@ -124,7 +172,13 @@ DEAD_LETTER = Topic(
     ),
 )
 
-STREAMS: tuple[Stream, ...] = (INTAKE_EVENTS, ROUTER_EVENTS, INTEGRATOR_SUBMISSIONS, INTAKE_REPLIES)
+STREAMS: tuple[Stream, ...] = (
+    INTAKE_EVENTS,
+    ROUTER_EVENTS,
+    INTEGRATOR_SUBMISSIONS,
+    INTAKE_REPLIES,
+    CASEWORK_EVENTS,
+)
 ALL_TOPICS: tuple[Topic, ...] = (*STREAMS, DEAD_LETTER)
 PAYLOADS: tuple[type[Payload], ...] = tuple(p for s in STREAMS for p in s.payloads)
 
@@ -132,6 +186,60 @@ _BY_PAYLOAD: dict[type[Payload], Stream] = {p: s for s in STREAMS for p in s.pay
 _BY_TYPE: dict[str, type[Payload]] = {p.cloudevents_type(): p for p in PAYLOADS}
 if len(_BY_PAYLOAD) != len(PAYLOADS) or len(_BY_TYPE) != len(PAYLOADS):
     raise RuntimeError("an event type is registered twice in the stream registry")
+
+
+@dataclass(frozen=True)
+class Feed:
+    """A family of topics, one per value of a parameter, each carrying a copy of part of an
+    owner's stream: the same CloudEvents (same `ce_id`, key, headers), so a reader deduplicates
+    as on the stream. The topics are created by the owner as values appear (not by the topic
+    set-up), so that Kafka ACLs can grant each reader exactly its own topic."""
+
+    #: The topic name with `{<parameter>}` where the value goes.
+    pattern: str
+    parameter: str
+    parameter_description: str
+    description: str
+    #: The stream whose events are copied, by the value of `parameter` in their payload.
+    source: Stream
+    payloads: tuple[type[Payload], ...]
+    #: Who reads the topics: parties outside the system, each granted only its own topic.
+    readers: tuple[str, ...]
+    retention_ms: int = -1
+
+    @property
+    def prefix(self) -> str:
+        return self.pattern.split("{", 1)[0]
+
+    def topic(self, value: str) -> str:
+        return self.pattern.replace(f"{{{self.parameter}}}", value)
+
+    def kafka_configs(self) -> dict[str, str]:
+        return {"retention.ms": str(self.retention_ms), "cleanup.policy": "delete"}
+
+
+OFFICE_FEEDS = Feed(
+    pattern="eungdapso.casework.office.{office}",
+    parameter="office",
+    parameter_description="An office code of the organisation directory, e.g. district.gangnam.parking.",
+    description=(
+        "One topic per office: every event of eungdapso.casework.events about that office's cases "
+        "(opened, withdrawn, accepted, ...), as published there (same ce_id; key: complaint id). "
+        "Nothing of the citizen's (contact, the complaint's text, attachments): a department service "
+        "reads the case itself through casework's inbox API with its office key. Casework creates "
+        "an office's topic when its first case opens. In production, Kafka ACLs let each office's "
+        "principal read only its own topic: a LITERAL "
+        "topic ACL (a prefixed one on eungdapso.casework.office.district.gangnam would also grant "
+        "district.gangnam.parking's topic) and a PREFIXED group ACL on eungdapso-dept:<office>: "
+        "(deploy/k8s/README.md)."
+    ),
+    source=CASEWORK_EVENTS,
+    payloads=CASEWORK_EVENTS.payloads,
+    readers=("departments",),
+)
+FEEDS: tuple[Feed, ...] = (OFFICE_FEEDS,)
+if not all(issubclass(p, CaseEvent) for p in OFFICE_FEEDS.payloads):
+    raise RuntimeError("an office feed carries only events that name the office")
 
 
 def stream_for(payload: type[Payload]) -> Stream:

@@ -55,11 +55,13 @@ SERVICES: tuple[Service, ...] = (
     Service("notifier", 8004, "notifier (알림)"),
     Service("publisher", 8005, "publisher (공개)", routes=(Route("/api/v1/complaints/"),)),
     Service("rating", 8006, "rating (만족도)"),
+    Service("casework", 8007, "casework (처리)", routes=(Route("/api/v1/inbox/"),)),
 )
 SERVICE_NAMES: tuple[str, ...] = tuple(s.name for s in SERVICES)
 #: Parties outside the system that own or read a stream (nothing of theirs runs here):
-#: channel integrators publish submissions over Kafka and read intake's answers.
-EXTERNAL_PARTIES: tuple[str, ...] = ("integrators",)
+#: channel integrators publish submissions over Kafka and read intake's answers; department
+#: services read their own office's feed of cases.
+EXTERNAL_PARTIES: tuple[str, ...] = ("integrators", "departments")
 
 
 def service(name: str) -> Service:

@@ -11,6 +11,10 @@ publishes its notification log again from the beginning, and the consumers' ledg
 what they had already applied. It checks on taking over, after every broker error, and
 every `RELAY_HISTORY_CHECK_INTERVAL_S` seconds.
 
+A relay may also copy events to a family of topics instead of the owner's stream (`topic_for`
+picks each event's topic, or none; `TopicMaker` creates a topic the first time it is used):
+casework's per-office feeds are such a relay, with its own position and leadership.
+
 The notification log is the outbox: a decision is committed once, in the service's own
 event store, and the relay publishes it afterwards. The relay records how far it has
 published (`outbox_positions`) only after the broker acknowledged the batch, so a crash
@@ -23,7 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -45,8 +49,73 @@ E = TypeVar("E")
 #: for internal events that no other service needs.
 Translator = Callable[[DomainEventProtocol[Any]], Envelope[Any] | None]
 
+#: Where an integration event goes (its owner's stream unless the relay says otherwise), or
+#: None: not published by this relay.
+TopicFor = Callable[[Envelope[Any]], str | None]
+
 #: How often a standby replica tries to become the relay.
 FOLLOWER_POLL_S = 1.0
+#: Kafka's TOPIC_ALREADY_EXISTS: another replica (or an earlier run) created it first.
+_TOPIC_ALREADY_EXISTS = 36
+
+
+def owners_stream(envelope: Envelope[Any]) -> str:
+    return stream_for(type(envelope.data)).name
+
+
+class TopicMaker:
+    """Creates topics the first time a relay publishes to them (a feed's topic per office):
+    topics no topic set-up could list in advance."""
+
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        *,
+        partitions: int,
+        replication_factor: int,
+        configs: Mapping[str, str],
+    ) -> None:
+        self.settings = settings
+        self.partitions = partitions
+        self.replication_factor = replication_factor
+        self.configs = dict(configs)
+        self._known: set[str] = set()
+
+    def forget(self) -> None:
+        """After a broker error: the broker may have lost its topics meanwhile."""
+        self._known.clear()
+
+    async def ensure(self, topics: Iterable[str]) -> None:
+        wanted = set(topics) - self._known
+        if not wanted:
+            return
+        from aiokafka.admin import NewTopic
+
+        from eungdapso_platform.kafka import kafka_admin
+
+        admin = kafka_admin(self.settings, client_id=f"eungdapso-{self.settings.service_name}-topics")
+        await admin.start()
+        try:
+            missing = sorted(wanted - set(await admin.list_topics()))
+            if missing:
+                response = await admin.create_topics(
+                    [
+                        NewTopic(
+                            name=topic,
+                            num_partitions=self.partitions,
+                            replication_factor=self.replication_factor,
+                            topic_configs=self.configs,
+                        )
+                        for topic in missing
+                    ]
+                )
+                failed = [e for e in response.topic_errors if e[1] not in (0, _TOPIC_ALREADY_EXISTS)]
+                if failed:
+                    raise RuntimeError(f"cannot create topics: {failed}")
+                log.info("topics_created", topics=missing)
+        finally:
+            await admin.close()
+        self._known |= wanted
 
 
 class Outbox:
@@ -102,10 +171,14 @@ class OutboxRelay:
         translate: Translator,
         db: Database,
         settings: ServiceSettings,
+        topic_for: TopicFor = owners_stream,
+        topics: TopicMaker | None = None,
     ) -> None:
         self.name = name
         self.application = application
         self.translate = translate
+        self.topic_for = topic_for
+        self.topics = topics
         self.db = db
         self.settings = settings
         self.leadership = Leadership(
@@ -199,6 +272,8 @@ class OutboxRelay:
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 self._history_checked_at = None  # the broker may have restarted meanwhile
                 log.warning("relay_retrying", relay=self.name, error=self.last_error, backoff_s=backoff)
+                if self.topics is not None:
+                    self.topics.forget()
                 await self._close_producer()
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
@@ -295,6 +370,8 @@ class OutboxRelay:
                 (self.name,),
             )
         log.warning("relay_republishing_from_start", relay=self.name, was_at=self.position)
+        if self.topics is not None:
+            self.topics.forget()
         self.position = 0
         self.republished_from_start += 1
 
@@ -307,16 +384,19 @@ class OutboxRelay:
         )
         if not notifications:
             return 0
+        outgoing: list[tuple[str, Envelope[Any]]] = []
+        for notification in notifications:
+            envelope = self.translate(self.application.mapper.to_domain_event(notification))
+            topic = self.topic_for(envelope) if envelope is not None else None
+            if envelope is not None and topic is not None:
+                outgoing.append((topic, envelope))
         producer = await self._ensure_producer()
+        if self.topics is not None:
+            await self.topics.ensure(topic for topic, _ in outgoing)
         pending = []
         last_sent: tuple[str, str] | None = None
-        for notification in notifications:
-            domain_event = self.application.mapper.to_domain_event(notification)
-            envelope = self.translate(domain_event)
-            if envelope is None:
-                continue
+        for topic, envelope in outgoing:
             record = encode(envelope)
-            topic = stream_for(type(envelope.data)).name
             pending.append(
                 await producer.send(topic, value=record.value, key=record.key, headers=record.headers)
             )

@@ -17,20 +17,31 @@ router = APIRouter()
 
 class PublicOffice(BaseModel):
     code: str
-    name: str
-    level: str
+    name: str | None
+    level: str | None
 
 
 class PublicStatus(BaseModel):
     receipt_no: str
+    #: received → assigned → accepted → transferred / answered → closed
     status: str
     channel: str | None
     kind: str | None
+    #: As the router classified them, else as the receipt said; null for a confidential report.
     field: str | None
     district: str | None
+    #: The office handling it (its code alone until the assignment is known).
     office: PublicOffice | None
     received_at: datetime | None
     assigned_at: datetime | None
+    accepted_at: datetime | None
+    #: Transferred (이송) to an outside agency, by its code.
+    transferred_at: datetime | None
+    transferred_to: str | None
+    answered_at: datetime | None
+    #: resolved / partly / not_possible (the answer itself is not public here).
+    resolution: str | None
+    closed_at: datetime | None
 
 
 async def get_queries(request: Request) -> PublicStatusQueries:
@@ -54,6 +65,12 @@ def to_public(row: dict[str, Any]) -> PublicStatus:
         office=office,
         received_at=row["received_at"],
         assigned_at=row["assigned_at"],
+        accepted_at=row["accepted_at"],
+        transferred_at=row["transferred_at"],
+        transferred_to=row["transferred_to"],
+        answered_at=row["answered_at"],
+        resolution=row["resolution"],
+        closed_at=row["closed_at"],
     )
 
 

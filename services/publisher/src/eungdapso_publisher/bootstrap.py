@@ -11,6 +11,10 @@ from eungdapso_publisher import projection
 from eungdapso_publisher.api import router
 from eungdapso_publisher.settings import PublisherSettings
 from eungdapso_schemas.events import (
+    CaseAcceptedV1,
+    CaseAnsweredV1,
+    CaseClosedV1,
+    CaseTransferredV1,
     ComplaintAssignedV1,
     ComplaintAssignedV2,
     ComplaintReceivedV1,
@@ -35,6 +39,11 @@ def public_status(settings: PublisherSettings, db: Database) -> Projection:
         component.on(received, projection.on_received)
     for assigned in (ComplaintAssignedV1, ComplaintAssignedV2):
         component.on(assigned, projection.on_assigned)
+    # What the offices did (casework's stream).
+    component.on(CaseAcceptedV1, projection.on_accepted)
+    component.on(CaseTransferredV1, projection.on_transferred)
+    component.on(CaseAnsweredV1, projection.on_answered)
+    component.on(CaseClosedV1, projection.on_closed)
     return component
 
 

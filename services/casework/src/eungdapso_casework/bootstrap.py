@@ -1,0 +1,70 @@
+"""Casework's composition root."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from eungdapso_casework import consumers, feeds, inbox, offices
+from eungdapso_casework.api import router
+from eungdapso_casework.application import OUTBOX, CaseworkApplication
+from eungdapso_casework.services import Casework
+from eungdapso_casework.settings import CaseworkSettings
+from eungdapso_platform.consumer import Process
+from eungdapso_platform.db import Database
+from eungdapso_platform.outbox import OutboxRelay
+from eungdapso_platform.service import NO_OVERRIDES, Overrides, ServiceParts, create_app
+from eungdapso_schemas.events import (
+    ComplaintAssignedV1,
+    ComplaintAssignedV2,
+    ComplaintReceivedV1,
+    ComplaintReceivedV2,
+)
+from eungdapso_schemas.system import service
+
+SERVICE = service("casework")
+#: Casework's own tables, in version order.
+MIGRATIONS = (*offices.MIGRATIONS, *inbox.MIGRATIONS)
+
+
+def build(settings: CaseworkSettings, overrides: Overrides = NO_OVERRIDES) -> ServiceParts:
+    db = Database.for_service(settings, migrations=MIGRATIONS)
+    application = CaseworkApplication(env=overrides.eventsourcing_env(settings))
+    relay = OutboxRelay(name="casework", application=application, translate=OUTBOX, db=db, settings=settings)
+    office_feeds = feeds.office_feeds_relay(application, db, settings)
+
+    def recorded() -> None:
+        relay.wake()
+        office_feeds.wake()
+
+    process = Process(
+        "inbox",
+        service=settings.service_name,
+        application=application,
+        on_recorded=recorded,
+        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+    )
+    # v2 is a v1 with more fields: both are read (history replays v1).
+    for received in (ComplaintReceivedV1, ComplaintReceivedV2):
+        process.on(received, consumers.on_received)
+    for assigned in (ComplaintAssignedV1, ComplaintAssignedV2):
+        process.on(assigned, consumers.on_assigned)
+    return ServiceParts(
+        settings=settings,
+        db=db,
+        broker=overrides.broker_for(settings),
+        components=[process],
+        relays=[relay, office_feeds],
+        routers=[router],
+        state={
+            "application": application,
+            "casework": Casework(application, overrides.the_clock(), recorded),
+            "inbox": inbox.InboxQueries(db),
+            "office_keys": offices.OfficeKeys(db, cache_s=settings.office_key_cache_s),
+            "request_deadline_s": settings.request_deadline_s,
+        },
+    )
+
+
+def bootstrap(settings: CaseworkSettings | None = None, overrides: Overrides = NO_OVERRIDES) -> FastAPI:
+    settings = settings or CaseworkSettings()
+    return create_app(build(settings, overrides), title=f"Eung-Dap-So {SERVICE.title}")
