@@ -51,7 +51,7 @@ SERVICES: tuple[Service, ...] = (
         ),
     ),
     Service("router", 8002, "router (배정)", routes=(Route("/api/v1/directory"), Route("/api/v1/faq"))),
-    Service("sla", 8003, "SLA deadlines (처리기한)"),
+    Service("sla", 8003, "SLA deadlines (처리기한)", routes=(Route("/api/v1/deadlines"),)),
     Service("notifier", 8004, "notifier (알림)"),
     Service("publisher", 8005, "publisher (공개)", routes=(Route("/api/v1/complaints/"),)),
     Service("rating", 8006, "rating (만족도)"),

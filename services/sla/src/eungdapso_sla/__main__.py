@@ -1,11 +1,26 @@
+"""`python -m eungdapso_sla [serve]` serves the SLA service; `... due ...` computes a due
+moment (see cli.py)."""
+
+import argparse
+
 from eungdapso_platform.service import serve
 from eungdapso_platform.settings import load_settings
-from eungdapso_sla.bootstrap import bootstrap
 from eungdapso_sla.settings import SlaSettings
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    from eungdapso_sla import cli
+
+    parser = argparse.ArgumentParser(prog="python -m eungdapso_sla", description=__doc__)
+    commands = parser.add_subparsers(dest="command", metavar="{serve,due}")
+    commands.add_parser("serve", help="serve the SLA service (the default)")
+    cli.add_commands(commands)
+    args = parser.parse_args(argv)
     settings = load_settings(SlaSettings)
+    if args.command == "due":
+        raise SystemExit(cli.run_due(args, settings))
+    from eungdapso_sla.bootstrap import bootstrap
+
     serve(bootstrap(settings), settings)
 
 
