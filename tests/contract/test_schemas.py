@@ -21,6 +21,7 @@ from eungdapso_schemas.events import (
     ComplaintReceivedV1,
     ComplaintReceivedV2,
     ComplaintSubmittedV1,
+    DeadlineBreachedV1,
     Payload,
     SubmissionAnsweredV1,
     schema_file_stem,
@@ -79,8 +80,10 @@ def test_each_event_type_travels_on_exactly_one_stream_its_owners() -> None:
         "eungdapso.integrators.submissions",
         "eungdapso.router.events",
         "eungdapso.casework.events",
+        "eungdapso.sla.events",
         "eungdapso.deadletter",
     }
+    assert stream_for(DeadlineBreachedV1).owner == "sla"
 
 
 def components_of_every_service() -> list[Component[Any]]:
@@ -93,6 +96,8 @@ def components_of_every_service() -> list[Component[Any]]:
     from eungdapso_publisher.settings import PublisherSettings
     from eungdapso_router.bootstrap import build as router
     from eungdapso_router.settings import RouterSettings
+    from eungdapso_sla.bootstrap import build as sla
+    from eungdapso_sla.settings import SlaSettings
 
     seams = Overrides(in_memory_ledger=True)
     return [
@@ -100,6 +105,7 @@ def components_of_every_service() -> list[Component[Any]]:
         *router(RouterSettings(), seams).components,
         *publisher(PublisherSettings(), seams).components,
         *casework(CaseworkSettings(), seams).components,
+        *sla(SlaSettings(), seams).components,
     ]
 
 
@@ -120,7 +126,7 @@ def test_the_registry_names_exactly_the_consumers_the_services_run() -> None:
 
 def test_asyncapi_has_a_message_per_type_and_an_operation_per_consumer() -> None:
     doc = yaml.safe_load(export.ASYNCAPI_FILE.read_text(encoding="utf-8"))
-    assert doc["info"]["version"] == "2.4.0"
+    assert doc["info"]["version"] == "2.5.0"
     assert {c["address"] for c in doc["channels"].values()} == {t.name for t in ALL_TOPICS} | {
         f.pattern for f in FEEDS
     }

@@ -634,3 +634,141 @@ class CaseClosedV1(StaffAction):
     @classmethod
     def example(cls) -> CaseClosedV1:
         return cls.model_validate(_staff_example())
+
+
+# -- SLA: statutory deadlines (처리기한, 민원 처리에 관한 법률 제19조) ------------------------------
+DeadlineUnit = Literal["days", "weeks", "months", "years", "working_hours", "hours", "same_day"]
+DeadlineRule = Literal["working_hours", "working_days", "calendar", "same_day", "elapsed"]
+_EXAMPLE_DUE = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)  # 18:00 in Seoul
+
+
+class DeadlineEvent(ComplaintEvent):
+    """Something that happened to one complaint's deadline. Owned by the SLA service."""
+
+    #: When the complaint is due (Asia/Seoul offset), after any extension.
+    due: AwareDatetime
+    #: The office the complaint is assigned to (the one warned), when known.
+    office: OfficeCode | None = None
+
+
+class DeadlineSetV1(DeadlineEvent):
+    """The deadline was counted from the moment of receipt (once receipt and assignment were
+    both known): the period, how it was counted and on which legal basis."""
+
+    event_type: ClassVar[str] = "kr.go.seoul.eungdapso.deadline.set"
+    schema_version: ClassVar[int] = 1
+
+    received_at: AwareDatetime
+    #: The period as the law or rule states it: `amount` of `unit` (0 for `same_day`).
+    amount: Annotated[int, Field(ge=0, le=10_000)]
+    unit: DeadlineUnit
+    rule: DeadlineRule
+    #: The case type the period comes from (sla's periods table) and its legal basis.
+    category: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,59}$")]
+    basis: Annotated[str, StringConstraints(min_length=1, max_length=500)]
+
+    @classmethod
+    def example(cls) -> DeadlineSetV1:
+        return cls(
+            complaint_id=_EXAMPLE_ID,
+            receipt_no="2026-0000001",
+            due=_EXAMPLE_DUE,
+            office=_EXAMPLE_OFFICE,
+            received_at=_EXAMPLE_TIME,
+            amount=7,
+            unit="days",
+            rule="working_days",
+            category="grievance",
+            basis="민원 처리에 관한 법률 시행령 제17조제1항 (고충민원: 7일)",
+        )
+
+
+class DeadlineExtendedV1(DeadlineEvent):
+    """The office's request for more time was granted: once, by at most the original period."""
+
+    event_type: ClassVar[str] = "kr.go.seoul.eungdapso.deadline.extended"
+    schema_version: ClassVar[int] = 1
+
+    previous_due: AwareDatetime
+    reason: Reason
+
+    @classmethod
+    def example(cls) -> DeadlineExtendedV1:
+        return cls(
+            complaint_id=_EXAMPLE_ID,
+            receipt_no="2026-0000001",
+            due=datetime(2026, 12, 10, 9, 0, tzinfo=UTC),
+            office=_EXAMPLE_OFFICE,
+            previous_due=_EXAMPLE_DUE,
+            reason="현장 조사와 시공업체 견적이 필요합니다",
+        )
+
+
+class DeadlineWarnedV1(DeadlineEvent):
+    """The deadline is near (a share of the period passed, or an hour left): the office is told."""
+
+    event_type: ClassVar[str] = "kr.go.seoul.eungdapso.deadline.warned"
+    schema_version: ClassVar[int] = 1
+
+    at: AwareDatetime
+    #: `share`: the configured share of the period has passed; `last_hour`: one working hour left.
+    stage: Literal["share", "last_hour"]
+
+    @classmethod
+    def example(cls) -> DeadlineWarnedV1:
+        return cls(
+            complaint_id=_EXAMPLE_ID,
+            receipt_no="2026-0000001",
+            due=_EXAMPLE_DUE,
+            office=_EXAMPLE_OFFICE,
+            at=datetime(2026, 11, 30, 8, 0, tzinfo=UTC),
+            stage="last_hour",
+        )
+
+
+class DeadlineBreachedV1(DeadlineEvent):
+    """The due moment passed without an answer (처리기한 경과)."""
+
+    event_type: ClassVar[str] = "kr.go.seoul.eungdapso.deadline.breached"
+    schema_version: ClassVar[int] = 1
+
+    at: AwareDatetime
+
+    @classmethod
+    def example(cls) -> DeadlineBreachedV1:
+        return cls(
+            complaint_id=_EXAMPLE_ID,
+            receipt_no="2026-0000001",
+            due=_EXAMPLE_DUE,
+            office=_EXAMPLE_OFFICE,
+            at=datetime(2026, 12, 1, 9, 0, 1, tzinfo=UTC),
+        )
+
+
+class DeadlineMetV1(DeadlineEvent):
+    """The complaint was answered: the statutory and the actual processing period in the same
+    unit (the one the period is counted in), which the speed index compares."""
+
+    event_type: ClassVar[str] = "kr.go.seoul.eungdapso.deadline.met"
+    schema_version: ClassVar[int] = 1
+
+    answered_at: AwareDatetime
+    statutory: Annotated[float, Field(ge=0)]
+    actual: Annotated[float, Field(ge=0)]
+    measured_in: Literal["working_hours", "working_days", "days", "hours"]
+    #: Answered by the due moment.
+    within: bool
+
+    @classmethod
+    def example(cls) -> DeadlineMetV1:
+        return cls(
+            complaint_id=_EXAMPLE_ID,
+            receipt_no="2026-0000001",
+            due=_EXAMPLE_DUE,
+            office=_EXAMPLE_OFFICE,
+            answered_at=datetime(2026, 11, 26, 5, 0, tzinfo=UTC),
+            statutory=7,
+            actual=5,
+            measured_in="working_days",
+            within=True,
+        )

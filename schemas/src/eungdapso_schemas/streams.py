@@ -21,7 +21,9 @@ decided, reassignment count); v1 assignments stay readable. 2.4 adds casework's 
 (`eungdapso.casework.events`: cases opened and withdrawn, accepted, rejected, extension
 requested, transferred, answered, closed) and the per-office feeds
 (`eungdapso.casework.office.{office}`), copies of it that department services read, each its
-own office's only.
+own office's only. 2.5 adds the SLA service's stream (`eungdapso.sla.events`: deadlines set,
+extended, warned, breached, met) and its `sla.deadlines` consumer of receipts, assignments and
+casework's extension requests, transfers and answers.
 """
 
 from __future__ import annotations
@@ -42,13 +44,18 @@ from eungdapso_schemas.events import (
     ComplaintReceivedV1,
     ComplaintReceivedV2,
     ComplaintSubmittedV1,
+    DeadlineBreachedV1,
+    DeadlineExtendedV1,
+    DeadlineMetV1,
+    DeadlineSetV1,
+    DeadlineWarnedV1,
     ExtensionRequestedV1,
     Payload,
     SubmissionAnsweredV1,
 )
 
 #: Version of the stream layout (topics and which types travel where), in the AsyncAPI info.
-CONTRACT_VERSION = "2.4.0"
+CONTRACT_VERSION = "2.5.0"
 
 
 @dataclass(frozen=True)
@@ -97,6 +104,7 @@ INTAKE_EVENTS = Stream(
                 "publisher.public_status",
                 "intake.open311_requests",
                 "casework.inbox",
+                "sla.deadlines",
             ),
         ),
         Carried(
@@ -106,6 +114,7 @@ INTAKE_EVENTS = Stream(
                 "publisher.public_status",
                 "intake.open311_requests",
                 "casework.inbox",
+                "sla.deadlines",
             ),
         ),
     ),
@@ -118,11 +127,21 @@ ROUTER_EVENTS = Stream(
         # v1: what the router published before contract 2.3; still read, so history replays.
         Carried(
             ComplaintAssignedV1,
-            consumers=("publisher.public_status", "intake.open311_requests", "casework.inbox"),
+            consumers=(
+                "publisher.public_status",
+                "intake.open311_requests",
+                "casework.inbox",
+                "sla.deadlines",
+            ),
         ),
         Carried(
             ComplaintAssignedV2,
-            consumers=("publisher.public_status", "intake.open311_requests", "casework.inbox"),
+            consumers=(
+                "publisher.public_status",
+                "intake.open311_requests",
+                "casework.inbox",
+                "sla.deadlines",
+            ),
         ),
     ),
 )
@@ -157,10 +176,25 @@ CASEWORK_EVENTS = Stream(
         Carried(CaseAcceptedV1, consumers=("publisher.public_status",)),
         # Rejections and transfers are the router's to act on (reassignment, triage).
         Carried(CaseRejectedV1, consumers=()),
-        Carried(ExtensionRequestedV1, consumers=()),
-        Carried(CaseTransferredV1, consumers=("publisher.public_status",)),
-        Carried(CaseAnsweredV1, consumers=("publisher.public_status",)),
+        Carried(ExtensionRequestedV1, consumers=("sla.deadlines",)),
+        Carried(CaseTransferredV1, consumers=("publisher.public_status", "sla.deadlines")),
+        Carried(CaseAnsweredV1, consumers=("publisher.public_status", "sla.deadlines")),
         Carried(CaseClosedV1, consumers=("publisher.public_status",)),
+    ),
+)
+SLA_EVENTS = Stream(
+    name="eungdapso.sla.events",
+    owner="sla",
+    description=(
+        "Statutory deadlines (처리기한): set from the receipt, extended once, warned, breached, met "
+        "with the statutory and actual processing periods (key: complaint id)."
+    ),
+    carries=(
+        Carried(DeadlineSetV1, consumers=()),
+        Carried(DeadlineExtendedV1, consumers=()),
+        Carried(DeadlineWarnedV1, consumers=()),
+        Carried(DeadlineBreachedV1, consumers=()),
+        Carried(DeadlineMetV1, consumers=()),
     ),
 )
 DEAD_LETTER = Topic(
@@ -178,6 +212,7 @@ STREAMS: tuple[Stream, ...] = (
     INTEGRATOR_SUBMISSIONS,
     INTAKE_REPLIES,
     CASEWORK_EVENTS,
+    SLA_EVENTS,
 )
 ALL_TOPICS: tuple[Topic, ...] = (*STREAMS, DEAD_LETTER)
 PAYLOADS: tuple[type[Payload], ...] = tuple(p for s in STREAMS for p in s.payloads)

@@ -125,6 +125,22 @@ class BusinessCalendar:
             left -= b - a
         raise AssertionError("unreachable: the calendar has no end")
 
+    def subtract_working_time(self, moment: datetime, amount: timedelta) -> datetime:
+        """The moment `amount` of working time before `moment` (for warnings)."""
+        local = in_seoul(moment)
+        left = amount
+        day = local.date()
+        while True:
+            if self.is_working_day(day):
+                for a, b in reversed(self.hours.intervals(day)):
+                    if a >= local:
+                        continue
+                    end = min(b, local)
+                    if end - a >= left:
+                        return end - left
+                    left -= end - a
+            day -= timedelta(days=1)
+
     def working_time_between(self, start: datetime, end: datetime) -> timedelta:
         """Working time from `start` to `end` (zero when `end` is not later)."""
         end = in_seoul(end)

@@ -202,3 +202,56 @@ class PeriodTable:
         if subject is not None and subject in self.by_subject:
             return self.by_subject[subject]
         return self.by_kind[kind]
+
+
+def extended_due(previous: datetime, period: Period, cal: BusinessCalendar) -> datetime:
+    """The due moment after one extension by the original period, counted on from the
+    previous due moment by the same rule (시행령 제21조: at most the original period)."""
+    previous = in_seoul(previous)
+    match period.rule:
+        case Rule.WORKING_HOURS | Rule.ELAPSED:
+            return due(previous, period, cal)
+        case Rule.WORKING_DAYS:
+            first = cal.next_working_day(previous.date())
+            return cal.close_of(_nth_working_day(first, period.amount, cal))
+        case Rule.CALENDAR:
+            last = _calendar_last_day(previous.date() + timedelta(days=1), period)
+            return cal.close_of(cal.working_day_on_or_after(last))
+        case Rule.SAME_DAY:
+            return cal.close_of(cal.next_working_day(previous.date()))
+
+
+def measure(
+    received: datetime, due_at: datetime, answered: datetime, period: Period, cal: BusinessCalendar
+) -> tuple[float, float, str]:
+    """The statutory period (received → due, extension included) and the actual processing
+    period (received → answered) in one unit, the one the period is counted in: what the
+    speed index compares. Returns (statutory, actual, unit)."""
+    match period.rule:
+        case Rule.WORKING_HOURS | Rule.SAME_DAY:
+            hours = timedelta(hours=1)
+            return (
+                round(cal.working_time_between(received, due_at) / hours, 2),
+                round(cal.working_time_between(received, answered) / hours, 2),
+                "working_hours",
+            )
+        case Rule.WORKING_DAYS:
+            first = in_seoul(received).date()
+            return (
+                float(cal.working_days_between(first, in_seoul(due_at).date())),
+                float(max(1, cal.working_days_between(first, in_seoul(answered).date()))),
+                "working_days",
+            )
+        case Rule.CALENDAR:
+            first = in_seoul(received).date()
+            return (
+                float((in_seoul(due_at).date() - first).days + 1),
+                float(max(1, (in_seoul(answered).date() - first).days + 1)),
+                "days",
+            )
+        case Rule.ELAPSED:
+            return (
+                round((due_at - received) / timedelta(hours=1), 2),
+                round(max(timedelta(), answered - received) / timedelta(hours=1), 2),
+                "hours",
+            )

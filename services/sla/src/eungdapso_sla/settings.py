@@ -18,10 +18,9 @@ class SlaSettings(ServiceSettings):
     lunch_end: time = time(13)
 
     # --- Warnings and breaches (scheduler.py)
-    #: A deadline is warned once this share of its period has passed ...
+    #: A deadline is warned once this share of its period has passed, and again one working
+    #: hour before it falls due.
     warn_at_share: float = Field(default=0.75, gt=0, lt=1)
-    #: ... or this long before it falls due, whichever comes first.
-    warn_before_s: int = Field(default=3600, ge=0)
     #: How often the scheduler looks for warnings and breaches that fell due.
     scheduler_interval_s: float = Field(default=1.0, gt=0, le=60)
     scheduler_batch_size: int = Field(default=500, ge=1, le=10_000)

@@ -1,0 +1,107 @@
+"""The SLA service's entry point from Kafka: thin handlers that turn what intake, the router
+and casework recorded into decisions on the complaint's `Deadline`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from uuid import UUID
+
+from eungdapso_platform.consumer import Process, Unit
+from eungdapso_platform.logging import get_logger
+from eungdapso_schemas.envelope import Envelope
+from eungdapso_schemas.events import (
+    CaseAnsweredV1,
+    CaseTransferredV1,
+    ComplaintAssignedV1,
+    ComplaintAssignedV2,
+    ComplaintEvent,
+    ComplaintReceivedV1,
+    ComplaintReceivedV2,
+    ExtensionRequestedV1,
+)
+from eungdapso_sla.calendar import BusinessCalendar
+from eungdapso_sla.domainmodel import Deadline, deadline_id
+from eungdapso_sla.opendeadlines import row_of
+from eungdapso_sla.periods import PeriodTable
+
+log = get_logger("eungdapso.sla")
+
+#: Offices outside the city (이송): a transfer to one stops the city's clock.
+EXTERNAL_PREFIX = "ext."
+
+
+class Deadlines:
+    """The `deadlines` process: each complaint's deadline set, extended, stopped and met."""
+
+    def __init__(self, table: PeriodTable, calendar: BusinessCalendar, warn_at_share: float) -> None:
+        self.table = table
+        self.calendar = calendar
+        self.share = warn_at_share
+
+    def register(self, process: Process) -> None:
+        # v2 payloads are v1 with more fields: both are read (history replays v1).
+        for received in (ComplaintReceivedV1, ComplaintReceivedV2):
+            process.on(received, self.on_received, aggregate_ids=self.aggregate_ids)
+        for assigned in (ComplaintAssignedV1, ComplaintAssignedV2):
+            process.on(assigned, self.on_assigned, aggregate_ids=self.aggregate_ids)
+        process.on(ExtensionRequestedV1, self.on_extension_requested, aggregate_ids=self.aggregate_ids)
+        process.on(CaseTransferredV1, self.on_transferred, aggregate_ids=self.aggregate_ids)
+        process.on(CaseAnsweredV1, self.on_answered, aggregate_ids=self.aggregate_ids)
+
+    def aggregate_ids(self, envelope: Envelope[ComplaintEvent]) -> Iterable[UUID]:
+        return (deadline_id(envelope.data.complaint_id),)
+
+    def _deadline(self, unit: Unit, event: ComplaintEvent) -> Deadline:
+        """The complaint's deadline, started by whichever owner's event comes first."""
+        found = unit.get(Deadline, deadline_id(event.complaint_id))
+        if found is None:
+            found = Deadline.start(event.complaint_id, event.receipt_no)
+            unit.add(found)
+        return found
+
+    def _settle(self, unit: Unit, deadline: Deadline) -> None:
+        if deadline.set_when_known(self.table, self.calendar):
+            log.info("deadline_set", due=deadline.due.isoformat() if deadline.due else None)
+        row = row_of(deadline, self.calendar, self.share)
+        unit.write(row.statement, *row.params)
+
+    def on_received(self, unit: Unit, envelope: Envelope[ComplaintReceivedV1]) -> None:
+        received = envelope.data
+        deadline = self._deadline(unit, received)
+        deadline.learn_receipt(received.received_at, received.kind, received.channel)
+        self._settle(unit, deadline)
+
+    def on_assigned(self, unit: Unit, envelope: Envelope[ComplaintAssignedV1]) -> None:
+        assigned = envelope.data
+        deadline = self._deadline(unit, assigned)
+        if isinstance(assigned, ComplaintAssignedV2):
+            deadline.learn_assignment(assigned.office.code, assigned.subject, assigned.message_class)
+        else:
+            deadline.learn_assignment(assigned.office.code, None, None)
+        self._settle(unit, deadline)
+
+    def on_extension_requested(self, unit: Unit, envelope: Envelope[ExtensionRequestedV1]) -> None:
+        requested = envelope.data
+        deadline = self._deadline(unit, requested)
+        refusal = deadline.extend(requested.reason, requested.office, self.calendar)
+        if refusal is not None:
+            # Recorded as `Deadline.ExtensionRefused` with this reason; the office's request stands
+            # in casework, the deadline does not move.
+            log.warning("extension_refused", office=requested.office, refusal=refusal)
+        else:
+            log.info("deadline_extended", due=deadline.due.isoformat() if deadline.due else None)
+        self._settle(unit, deadline)
+
+    def on_transferred(self, unit: Unit, envelope: Envelope[CaseTransferredV1]) -> None:
+        transferred = envelope.data
+        if not transferred.to_office.startswith(EXTERNAL_PREFIX):
+            return  # a transfer inside the city: the router reassigns, the clock runs on
+        deadline = self._deadline(unit, transferred)
+        deadline.stop(transferred.at, transferred.to_office)
+        self._settle(unit, deadline)
+
+    def on_answered(self, unit: Unit, envelope: Envelope[CaseAnsweredV1]) -> None:
+        answered = envelope.data
+        deadline = self._deadline(unit, answered)
+        deadline.meet(answered.at, answered.office, self.calendar)
+        self._settle(unit, deadline)
