@@ -109,6 +109,9 @@ def test_warnings_at_the_share_and_one_working_hour_before_then_a_breach_once() 
     set_pothole(d, seoul("2026-11-02", 9))
     planned = d.warnings(CAL, 0.75)
     assert [stage for stage, _ in planned] == ["share", "last_hour"]
+    # 7 working days from Mon 2 Nov 09:00 are 56 working hours; 75% is 42, reached Mon 9 Nov
+    # 11:00 (working time, not wall time: a warning on Sunday reaches no one).
+    assert planned[0][1] == seoul("2026-11-09", 11)
     assert planned[1][1] == seoul("2026-11-10", 17)
     assert d.warn("share", planned[0][1]) and not d.warn("share", planned[0][1])
     with pytest.raises(DomainError):

@@ -317,7 +317,11 @@ class Deadline(RecordedAggregate):
         if self.status is not Status.OPEN or self.breached or self.due is None or self.received_at is None:
             return []
         last_hour = calendar.subtract_working_time(self.due, timedelta(hours=1))
-        at_share = self.received_at + (self.due - self.received_at) * share
+        if self.period is not None and self.period.rule is Rule.ELAPSED:
+            at_share = self.received_at + (self.due - self.received_at) * share
+        else:  # a share of the working time: a warning on a Sunday would reach no one
+            working = calendar.working_time_between(self.received_at, self.due)
+            at_share = calendar.add_working_time(self.received_at, working * share)
         planned = [("share", at_share)] if at_share < last_hour else []
         planned.append(("last_hour", last_hour))
         return [(stage, at) for stage, at in planned if stage not in self.warned_stages]

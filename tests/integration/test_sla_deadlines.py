@@ -1,0 +1,254 @@
+"""The SLA service on a real PostgreSQL and broker, with a fixed clock the test moves:
+a complaint received and assigned gets its deadline, is warned and breached, each exactly once
+across a restart of sla and a second replica's scheduler; another is extended once (the second
+request refused) and met; an answer that arrives before the deadline is set still meets it;
+a transfer outside the city stops the clock."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+import pytest
+from asgi_lifespan import LifespanManager
+
+from eungdapso_devstack.infra import PostgresTarget
+from eungdapso_platform.clock import FixedClock
+from eungdapso_platform.db import Database
+from eungdapso_platform.service import Overrides
+from eungdapso_schemas.codes import Channel, Kind, MessageClass, OfficeLevel, Resolution
+from eungdapso_schemas.envelope import Envelope, decode, encode
+from eungdapso_schemas.events import (
+    CaseAnsweredV1,
+    CaseTransferredV1,
+    ComplaintAssignedV2,
+    ComplaintReceivedV2,
+    ExtensionRequestedV1,
+    Office,
+)
+from eungdapso_schemas.streams import CASEWORK_EVENTS, INTAKE_EVENTS, ROUTER_EVENTS, SLA_EVENTS
+from eungdapso_sla.application import SlaApplication
+from eungdapso_sla.bootstrap import bootstrap
+from eungdapso_sla.calendar import SEOUL, BusinessCalendar
+from eungdapso_sla.opendeadlines import MIGRATIONS
+from eungdapso_sla.scheduler import Scheduler
+from eungdapso_sla.settings import SlaSettings
+from tests.conftest import settings_for
+from tests.support.kafka import produce, read_topic
+
+pytestmark = pytest.mark.integration
+
+ROADS = Office(code="district.yongsan.roads", name="용산구 도로과", level=OfficeLevel.DISTRICT)
+
+
+def seoul(day: str, hh: int, mm: int = 0) -> datetime:
+    return datetime.combine(date.fromisoformat(day), time(hh, mm), SEOUL)
+
+
+def envelope(payload: Any, source: str) -> Envelope[Any]:
+    return Envelope(
+        id=str(uuid.uuid4()),
+        source=source,
+        time=datetime.now(UTC),
+        subject=str(payload.complaint_id),
+        data=payload,
+    )
+
+
+def received(cid: uuid.UUID, no: str, at: datetime) -> Envelope[Any]:
+    payload = ComplaintReceivedV2.example().model_copy(
+        update={
+            "complaint_id": cid,
+            "receipt_no": no,
+            "received_at": at,
+            "kind": Kind.COMPLAINT,
+            "channel": Channel.WEB,
+        }
+    )
+    return envelope(payload, "/test/intake")
+
+
+def assigned(cid: uuid.UUID, no: str, at: datetime) -> Envelope[Any]:
+    payload = ComplaintAssignedV2.example().model_copy(
+        update={
+            "complaint_id": cid,
+            "receipt_no": no,
+            "office": ROADS,
+            "assigned_at": at,
+            "subject": "pothole",
+            "message_class": MessageClass.FIELD,
+        }
+    )
+    return envelope(payload, "/test/router")
+
+
+def case_event(model: Any, cid: uuid.UUID, no: str, at: datetime, **values: Any) -> Envelope[Any]:
+    payload = model.example().model_copy(
+        update={"complaint_id": cid, "receipt_no": no, "office": ROADS.code, "at": at, **values}
+    )
+    return envelope(payload, "/test/casework")
+
+
+async def publish(broker: str, topic: str, *envelopes: Envelope[Any]) -> None:
+    records = [encode(e) for e in envelopes]
+    await produce(broker, topic, [(r.key, r.value, r.headers) for r in records])
+
+
+async def sla_events(broker: str, at_least: int) -> list[Envelope[Any]]:
+    return [
+        decode(r.headers, r.key, r.value)
+        for r in await read_topic(broker, SLA_EVENTS.name, at_least=at_least)
+    ]
+
+
+def of(events: list[Envelope[Any]], cid: uuid.UUID, kind: str) -> list[Any]:
+    return [e.data for e in events if e.data.complaint_id == cid and type(e.data).__name__ == kind]
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(seoul("2026-11-02", 9, 30))
+
+
+@pytest.fixture
+def settings(database: PostgresTarget, broker: str) -> SlaSettings:
+    return settings_for(
+        SlaSettings,
+        database,
+        kafka_bootstrap_servers=broker,
+        relay_poll_interval_s=0.1,
+        scheduler_interval_s=0.05,
+    )
+
+
+@pytest.fixture
+def running(settings: SlaSettings, clock: FixedClock) -> Callable[[], Any]:
+    @asynccontextmanager
+    async def run() -> AsyncIterator[Any]:
+        app = bootstrap(settings, Overrides(clock=clock))
+        async with LifespanManager(app, startup_timeout=60, shutdown_timeout=30):
+            yield app
+
+    return run
+
+
+async def test_warned_and_breached_once_across_a_restart_and_two_replicas(
+    settings: SlaSettings, broker: str, clock: FixedClock, running: Callable[[], Any]
+) -> None:
+    cid, no = uuid.uuid4(), "2026-0000101"
+    async with running():
+        # The assignment first: order across owners is not guaranteed.
+        await publish(broker, ROUTER_EVENTS.name, assigned(cid, no, seoul("2026-11-02", 9, 5)))
+        await publish(broker, INTAKE_EVENTS.name, received(cid, no, seoul("2026-11-02", 9)))
+        events = await sla_events(broker, 1)
+        (deadline,) = of(events, cid, "DeadlineSetV1")
+        # A pothole is a grievance (7 days, 시행령 제17조①): Mon 2 Nov 2026 → Tue 10 Nov 18:00.
+        assert deadline.due == seoul("2026-11-10", 18)
+        assert (deadline.amount, deadline.unit, deadline.rule) == (7, "days", "working_days")
+        # 75% of 56 working hours: Mon 9 Nov 11:00.
+        clock.at = seoul("2026-11-09", 11, 1)
+        events = await sla_events(broker, 2)
+        assert [w.stage for w in of(events, cid, "DeadlineWarnedV1")] == ["share"]
+    # sla restarts between the warning and the breach; meanwhile a second replica's scheduler
+    # runs on the same tables.
+    db = Database.for_service(settings, migrations=MIGRATIONS)
+    await db.open()
+    other = Scheduler(
+        application=SlaApplication(env=settings.eventsourcing_env()),
+        db=db,
+        calendar=BusinessCalendar(),
+        clock=clock,
+        warn_at_share=settings.warn_at_share,
+    )
+    try:
+        async with running():
+            clock.at = seoul("2026-11-10", 17, 0)
+            await asyncio.gather(*(other.run_once() for _ in range(5)))
+            events = await sla_events(broker, 3)
+            clock.at = seoul("2026-11-10", 18) + timedelta(seconds=1)
+            await asyncio.gather(*(other.run_once() for _ in range(5)))
+            events = await sla_events(broker, 4)
+            await asyncio.sleep(1.0)  # time for a duplicate to show, if there were one
+            events = await sla_events(broker, 4)
+    finally:
+        await db.close()
+    assert [w.stage for w in of(events, cid, "DeadlineWarnedV1")] == ["share", "last_hour"]
+    (breach,) = of(events, cid, "DeadlineBreachedV1")
+    assert breach.due == seoul("2026-11-10", 18) and breach.office == ROADS.code
+    assert len(of(events, cid, "DeadlineSetV1")) == 1
+    assert len({e.id for e in events}) == len(events)
+
+
+async def test_extended_once_then_met_and_an_early_answer_still_meets(
+    broker: str, clock: FixedClock, running: Callable[[], Any]
+) -> None:
+    cid, no = uuid.uuid4(), "2026-0000102"
+    early, early_no = uuid.uuid4(), "2026-0000103"
+    away, away_no = uuid.uuid4(), "2026-0000104"
+    async with running():
+        await publish(broker, INTAKE_EVENTS.name, received(cid, no, seoul("2026-11-02", 9)))
+        await publish(broker, ROUTER_EVENTS.name, assigned(cid, no, seoul("2026-11-02", 9, 5)))
+        await sla_events(broker, 1)
+        await publish(
+            broker,
+            CASEWORK_EVENTS.name,
+            case_event(ExtensionRequestedV1, cid, no, seoul("2026-11-05", 10), reason="현장 조사 필요"),
+            case_event(ExtensionRequestedV1, cid, no, seoul("2026-11-06", 10), reason="한 번 더"),
+            case_event(
+                CaseAnsweredV1,
+                cid,
+                no,
+                seoul("2026-11-12", 15),
+                text="보수했습니다",
+                resolution=Resolution.RESOLVED,
+            ),
+        )
+        # The answer reaches sla before the receipt and the assignment of another complaint.
+        await publish(
+            broker,
+            CASEWORK_EVENTS.name,
+            case_event(
+                CaseAnsweredV1,
+                early,
+                early_no,
+                seoul("2026-11-03", 11),
+                text="완료",
+                resolution=Resolution.RESOLVED,
+            ),
+        )
+        await publish(broker, INTAKE_EVENTS.name, received(early, early_no, seoul("2026-11-02", 10)))
+        await publish(broker, ROUTER_EVENTS.name, assigned(early, early_no, seoul("2026-11-02", 10, 5)))
+        # A third is transferred to the police: no warning, no breach, ever.
+        await publish(broker, INTAKE_EVENTS.name, received(away, away_no, seoul("2026-11-02", 10)))
+        await publish(broker, ROUTER_EVENTS.name, assigned(away, away_no, seoul("2026-11-02", 10, 5)))
+        await publish(
+            broker,
+            CASEWORK_EVENTS.name,
+            case_event(
+                CaseTransferredV1,
+                away,
+                away_no,
+                seoul("2026-11-02", 11),
+                to_office="ext.seoul_police",
+                reason="형사",
+            ),
+        )
+        events = await sla_events(broker, 6)
+        clock.at = seoul("2026-12-31", 18)
+        await asyncio.sleep(1.0)
+        events = await sla_events(broker, 6)
+
+    (extended,) = of(events, cid, "DeadlineExtendedV1")
+    # Tue 10 Nov 18:00 plus 7 working days: Thu 19 Nov 18:00.
+    assert (extended.previous_due, extended.due) == (seoul("2026-11-10", 18), seoul("2026-11-19", 18))
+    (met,) = of(events, cid, "DeadlineMetV1")
+    # Statutory 14 working days with the extension; answered Thu 12 Nov, the 9th working day.
+    assert (met.statutory, met.actual, met.measured_in, met.within) == (14, 9, "working_days", True)
+    (early_met,) = of(events, early, "DeadlineMetV1")
+    assert early_met.within and early_met.actual == 2
+    assert of(events, away, "DeadlineSetV1") and not of(events, away, "DeadlineBreachedV1")
+    assert not of(events, away, "DeadlineWarnedV1")
