@@ -12,7 +12,7 @@ consumer's index or storage (a btree entry is at most ~2.7 kB).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, ClassVar, Literal, Self
 from uuid import UUID
 
@@ -701,6 +701,28 @@ class DeadlineExtendedV1(DeadlineEvent):
             office=_EXAMPLE_OFFICE,
             previous_due=_EXAMPLE_DUE,
             reason="현장 조사와 시공업체 견적이 필요합니다",
+        )
+
+
+class DeadlineMovedV1(DeadlineEvent):
+    """A holiday declared at run time moved the open deadline (counted again from receipt)."""
+
+    event_type: ClassVar[str] = "kr.go.seoul.eungdapso.deadline.moved"
+    schema_version: ClassVar[int] = 1
+
+    previous_due: AwareDatetime
+    #: Every holiday declared at run time the new due moment was counted with (YYYY-MM-DD).
+    declared: Annotated[tuple[date, ...], Field(max_length=1000)]
+
+    @classmethod
+    def example(cls) -> DeadlineMovedV1:
+        return cls(
+            complaint_id=_EXAMPLE_ID,
+            receipt_no="2026-0000001",
+            due=datetime(2026, 12, 2, 9, 0, tzinfo=UTC),
+            office=_EXAMPLE_OFFICE,
+            previous_due=_EXAMPLE_DUE,
+            declared=(date(2026, 11, 25),),
         )
 
 

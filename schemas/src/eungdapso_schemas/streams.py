@@ -22,8 +22,8 @@ decided, reassignment count); v1 assignments stay readable. 2.4 adds casework's 
 requested, transferred, answered, closed) and the per-office feeds
 (`eungdapso.casework.office.{office}`), copies of it that department services read, each its
 own office's only. 2.5 adds the SLA service's stream (`eungdapso.sla.events`: deadlines set,
-extended, warned, breached, met) and its `sla.deadlines` consumer of receipts, assignments and
-casework's extension requests, transfers and answers.
+extended, moved by a declared holiday, warned, breached, met) and its `sla.deadlines` consumer
+of receipts, assignments and casework's extension requests, transfers and answers.
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ from eungdapso_schemas.events import (
     DeadlineBreachedV1,
     DeadlineExtendedV1,
     DeadlineMetV1,
+    DeadlineMovedV1,
     DeadlineSetV1,
     DeadlineWarnedV1,
     ExtensionRequestedV1,
@@ -192,6 +193,7 @@ SLA_EVENTS = Stream(
     carries=(
         Carried(DeadlineSetV1, consumers=()),
         Carried(DeadlineExtendedV1, consumers=()),
+        Carried(DeadlineMovedV1, consumers=()),
         Carried(DeadlineWarnedV1, consumers=()),
         Carried(DeadlineBreachedV1, consumers=()),
         Carried(DeadlineMetV1, consumers=()),

@@ -1,5 +1,5 @@
 """`python -m eungdapso_sla [serve]` serves the SLA service; `... due ...` computes a due
-moment (see cli.py)."""
+moment; `... holidays declare|list` manages holidays declared at run time (see cli.py)."""
 
 import argparse
 
@@ -12,13 +12,16 @@ def main(argv: list[str] | None = None) -> None:
     from eungdapso_sla import cli
 
     parser = argparse.ArgumentParser(prog="python -m eungdapso_sla", description=__doc__)
-    commands = parser.add_subparsers(dest="command", metavar="{serve,due}")
+    commands = parser.add_subparsers(dest="command", metavar="{serve,due,holidays}")
     commands.add_parser("serve", help="serve the SLA service (the default)")
     cli.add_commands(commands)
+    cli.add_holiday_commands(commands)
     args = parser.parse_args(argv)
     settings = load_settings(SlaSettings)
     if args.command == "due":
         raise SystemExit(cli.run_due(args, settings))
+    if args.command == "holidays":
+        raise SystemExit(cli.run_holidays(args, settings))
     from eungdapso_sla.bootstrap import bootstrap
 
     serve(bootstrap(settings), settings)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from eungdapso_platform.domain import EventSourcedApplication
 from eungdapso_platform.outbox import Outbox
 from eungdapso_schemas.events import (
     DeadlineBreachedV1,
     DeadlineExtendedV1,
     DeadlineMetV1,
+    DeadlineMovedV1,
     DeadlineSetV1,
     DeadlineWarnedV1,
 )
@@ -48,6 +51,17 @@ def extended_v1(e: Deadline.Extended) -> DeadlineExtendedV1:
     )
 
 
+def moved_v1(e: Deadline.Moved) -> DeadlineMovedV1:
+    return DeadlineMovedV1(
+        complaint_id=e.complaint_id,
+        receipt_no=e.receipt_no,
+        office=e.office,
+        due=e.due,
+        previous_due=e.previous_due,
+        declared=tuple(date.fromisoformat(d) for d in e.declared),
+    )
+
+
 def warned_v1(e: Deadline.Warned) -> DeadlineWarnedV1:
     return DeadlineWarnedV1(
         complaint_id=e.complaint_id,
@@ -83,6 +97,7 @@ def met_v1(e: Deadline.Met) -> DeadlineMetV1:
 OUTBOX = Outbox(SOURCE)
 OUTBOX.translate(Deadline.Set, set_v1)
 OUTBOX.translate(Deadline.Extended, extended_v1)
+OUTBOX.translate(Deadline.Moved, moved_v1)
 OUTBOX.translate(Deadline.Warned, warned_v1)
 OUTBOX.translate(Deadline.Breached, breached_v1)
 OUTBOX.translate(Deadline.Met, met_v1)

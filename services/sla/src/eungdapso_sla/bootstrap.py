@@ -13,6 +13,7 @@ from eungdapso_sla import compute_api
 from eungdapso_sla.application import OUTBOX, SlaApplication
 from eungdapso_sla.calendar import BusinessCalendar
 from eungdapso_sla.consumers import Deadlines
+from eungdapso_sla.holidays import Calendars
 from eungdapso_sla.opendeadlines import MIGRATIONS
 from eungdapso_sla.periods import PeriodTable
 from eungdapso_sla.scheduler import Scheduler
@@ -26,6 +27,7 @@ def build(settings: SlaSettings, overrides: Overrides = NO_OVERRIDES) -> Service
     application = SlaApplication(env=overrides.eventsourcing_env(settings))
     relay = OutboxRelay(name="sla", application=application, translate=OUTBOX, db=db, settings=settings)
     calendar = BusinessCalendar(hours=settings.working_hours())
+    calendars = Calendars(calendar)
     process = Process(
         "deadlines",
         service=settings.service_name,
@@ -33,11 +35,11 @@ def build(settings: SlaSettings, overrides: Overrides = NO_OVERRIDES) -> Service
         on_recorded=relay.wake,
         fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
     )
-    Deadlines(PeriodTable.packaged(), calendar, settings.warn_at_share).register(process)
+    Deadlines(PeriodTable.packaged(), calendars, settings.warn_at_share).register(process)
     scheduler = Scheduler(
         application=application,
         db=db,
-        calendar=calendar,
+        calendars=calendars,
         clock=overrides.the_clock(),
         warn_at_share=settings.warn_at_share,
         batch_size=settings.scheduler_batch_size,
@@ -53,7 +55,7 @@ def build(settings: SlaSettings, overrides: Overrides = NO_OVERRIDES) -> Service
         routers=[compute_api.router],
         on_start=[scheduler.start],
         on_stop=[scheduler.stop],
-        state={"calendar": calendar, "application": application, "scheduler": scheduler},
+        state={"calendars": calendars, "application": application, "scheduler": scheduler},
     )
 
 

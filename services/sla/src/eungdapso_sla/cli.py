@@ -4,6 +4,13 @@ Prints the due moment as ISO 8601 with its offset (Asia/Seoul). Exactly one peri
 `--days N`, `--weeks N`, `--months N`, `--years N`, `--immediately` (3 working hours) or
 `--simple` (same day before 18:00). `--holiday YYYY-MM-DD` (repeatable) adds a declared
 holiday. Exit status: 0 answered, 2 bad input (the message says what to change).
+
+`python -m eungdapso_sla holidays declare YYYY-MM-DD --name NAME` records a holiday declared
+at run time (an election day, 임시공휴일); running sla services count the open deadlines it
+affects again within `SCHEDULER_INTERVAL_S` and record each move (`DeadlineMoved`).
+`holidays list` shows the declared ones. Settings (the database) come from the environment,
+as the service reads them. Exit status: 0 done, 1 refused (already declared, not a working
+day, the database unreachable), 2 bad arguments.
 """
 
 from __future__ import annotations
@@ -11,8 +18,14 @@ from __future__ import annotations
 import argparse
 import sys
 
+from eungdapso_platform.domain import DomainError, acting_as, command_line_actor
+from eungdapso_platform.errors import is_transient
+from eungdapso_platform.eventstore import IntegrityError
+from eungdapso_platform.logging import configure_logging
+from eungdapso_sla.application import SlaApplication
 from eungdapso_sla.calendar import BusinessCalendar
-from eungdapso_sla.compute import BadQuestion, question
+from eungdapso_sla.compute import BadQuestion, parse_holiday, question
+from eungdapso_sla.holidays import HOLIDAYS_ID, DeclaredHolidays
 from eungdapso_sla.settings import SlaSettings
 
 
@@ -26,6 +39,58 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     due.add_argument(
         "--holiday", action="append", default=[], metavar="YYYY-MM-DD", help="a declared holiday"
     )
+
+
+def add_holiday_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    holidays = commands.add_parser("holidays", help="holidays declared at run time: declare, list")
+    actions = holidays.add_subparsers(dest="action", required=True, metavar="{declare,list}")
+    declare = actions.add_parser("declare", help="declare a holiday (moves the open deadlines it affects)")
+    declare.add_argument("day", help="YYYY-MM-DD")
+    declare.add_argument("--name", required=True, help="what the holiday is, e.g. 임시공휴일")
+    actions.add_parser("list", help="the holidays declared so far")
+
+
+def run_holidays(args: argparse.Namespace, settings: SlaSettings) -> int:
+    configure_logging("sla-holidays", "WARNING")
+    day = None
+    if args.action == "declare":
+        try:
+            day = parse_holiday(args.day)
+        except BadQuestion as exc:
+            sys.stderr.write(f"python -m eungdapso_sla holidays declare: error: {exc}\n")
+            return 2
+    application = SlaApplication(env=settings.eventsourcing_env())
+    try:
+        found = application.find(HOLIDAYS_ID)
+        declared = found if isinstance(found, DeclaredHolidays) else DeclaredHolidays.start()
+        if day is not None:
+            calendar = BusinessCalendar(declared.dates, settings.working_hours())
+            try:
+                with acting_as(command_line_actor()):
+                    declared.declare(day, args.name, calendar)
+                    application.save(declared)
+            except DomainError as exc:
+                sys.stderr.write(f"refused: {exc}\n")
+                return 1
+            except IntegrityError:
+                sys.stderr.write(
+                    "refused: another declaration was recorded meanwhile; run the command again\n"
+                )
+                return 1
+            sys.stdout.write(
+                f"declared {day.isoformat()} ({args.name.strip()}): calendar version {declared.version}\n"
+            )
+            return 0
+        for d, name in sorted(declared.days.items()):
+            sys.stdout.write(f"{d}  {name}\n")
+        return 0
+    except Exception as exc:
+        if not is_transient(exc):
+            raise
+        sys.stderr.write(f"cannot reach the database: {type(exc).__name__}: {exc}\n")
+        return 1
+    finally:
+        application.close()
 
 
 def run_due(args: argparse.Namespace, settings: SlaSettings) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, datetime
 from typing import Annotated
 
@@ -9,8 +10,10 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
 from eungdapso_platform.problems import Problem
+from eungdapso_sla.application import SlaApplication
 from eungdapso_sla.calendar import BusinessCalendar
 from eungdapso_sla.compute import BadQuestion, question
+from eungdapso_sla.holidays import HOLIDAYS_ID, Calendars, DeclaredHolidays
 
 router = APIRouter()
 
@@ -55,12 +58,46 @@ async def compute_due(
         )
     except BadQuestion as exc:
         raise Problem(422, "Cannot compute the deadline", str(exc), type_="deadline-question") from None
-    calendar: BusinessCalendar = request.app.state.calendar
+    _, calendar = await current_calendar(request)
     return ComputedDue(
         received=asked.received,
         due=asked.answer(calendar),
         amount=asked.period.amount,
         unit=asked.period.unit.value,
         rule=asked.period.rule.value,
-        declared_holidays=list(asked.declared),
+        declared_holidays=sorted(calendar.declared | set(asked.declared)),
+    )
+
+
+async def current_calendar(request: Request) -> tuple[int, BusinessCalendar]:
+    """The service's calendar with the holidays declared so far (one read of the store)."""
+    calendars: Calendars = request.app.state.calendars
+    application: SlaApplication = request.app.state.application
+    return await asyncio.to_thread(lambda: calendars.of(application.find(HOLIDAYS_ID)))
+
+
+class DeclaredHoliday(BaseModel):
+    day: date
+    name: str
+
+
+class DeclaredHolidayList(BaseModel):
+    #: The version of the declarations (each declaration adds one).
+    version: int
+    holidays: list[DeclaredHoliday]
+
+
+@router.get(
+    "/api/v1/deadlines/holidays",
+    response_model=DeclaredHolidayList,
+    summary="Holidays declared at run time, on top of the public holidays of the law",
+)
+async def declared_holidays(request: Request) -> DeclaredHolidayList:
+    application: SlaApplication = request.app.state.application
+    found = await asyncio.to_thread(application.find, HOLIDAYS_ID)
+    if not isinstance(found, DeclaredHolidays):
+        return DeclaredHolidayList(version=0, holidays=[])
+    return DeclaredHolidayList(
+        version=found.version,
+        holidays=[DeclaredHoliday(day=date.fromisoformat(d), name=n) for d, n in sorted(found.days.items())],
     )

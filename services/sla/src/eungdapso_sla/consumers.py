@@ -21,6 +21,7 @@ from eungdapso_schemas.events import (
 )
 from eungdapso_sla.calendar import BusinessCalendar
 from eungdapso_sla.domainmodel import Deadline, deadline_id
+from eungdapso_sla.holidays import HOLIDAYS_ID, Calendars, DeclaredHolidays
 from eungdapso_sla.opendeadlines import row_of
 from eungdapso_sla.periods import PeriodTable
 
@@ -33,9 +34,9 @@ EXTERNAL_PREFIX = "ext."
 class Deadlines:
     """The `deadlines` process: each complaint's deadline set, extended, stopped and met."""
 
-    def __init__(self, table: PeriodTable, calendar: BusinessCalendar, warn_at_share: float) -> None:
+    def __init__(self, table: PeriodTable, calendars: Calendars, warn_at_share: float) -> None:
         self.table = table
-        self.calendar = calendar
+        self.calendars = calendars
         self.share = warn_at_share
 
     def register(self, process: Process) -> None:
@@ -49,7 +50,11 @@ class Deadlines:
         process.on(CaseAnsweredV1, self.on_answered, aggregate_ids=self.aggregate_ids)
 
     def aggregate_ids(self, envelope: Envelope[ComplaintEvent]) -> Iterable[UUID]:
-        return (deadline_id(envelope.data.complaint_id),)
+        return (deadline_id(envelope.data.complaint_id), HOLIDAYS_ID)
+
+    def _calendar(self, unit: Unit) -> tuple[int, BusinessCalendar]:
+        """The calendar with the holidays declared as recorded now (read once per batch)."""
+        return self.calendars.of(unit.get(DeclaredHolidays, HOLIDAYS_ID))
 
     def _deadline(self, unit: Unit, event: ComplaintEvent) -> Deadline:
         """The complaint's deadline, started by whichever owner's event comes first."""
@@ -60,9 +65,12 @@ class Deadlines:
         return found
 
     def _settle(self, unit: Unit, deadline: Deadline) -> None:
-        if deadline.set_when_known(self.table, self.calendar):
+        version, calendar = self._calendar(unit)
+        if deadline.set_when_known(self.table, calendar, version):
             log.info("deadline_set", due=deadline.due.isoformat() if deadline.due else None)
-        row = row_of(deadline, self.calendar, self.share)
+        elif deadline.recount(calendar, version):
+            log.info("deadline_moved", due=deadline.due.isoformat() if deadline.due else None)
+        row = row_of(deadline, calendar, self.share)
         unit.write(row.statement, *row.params)
 
     def on_received(self, unit: Unit, envelope: Envelope[ComplaintReceivedV1]) -> None:
@@ -83,13 +91,15 @@ class Deadlines:
     def on_extension_requested(self, unit: Unit, envelope: Envelope[ExtensionRequestedV1]) -> None:
         requested = envelope.data
         deadline = self._deadline(unit, requested)
-        refusal = deadline.extend(requested.reason, requested.office, self.calendar)
+        refusal = deadline.extend(requested.reason, requested.office, self._calendar(unit)[1])
         if refusal is not None:
             # Recorded as `Deadline.ExtensionRefused` with this reason; the office's request stands
             # in casework, the deadline does not move.
             log.warning("extension_refused", office=requested.office, refusal=refusal)
         else:
-            log.info("deadline_extended", due=deadline.due.isoformat() if deadline.due else None)
+            log.info(
+                "extension_granted", pending=deadline.pending_extension is not None and not deadline.extended
+            )
         self._settle(unit, deadline)
 
     def on_transferred(self, unit: Unit, envelope: Envelope[CaseTransferredV1]) -> None:
@@ -103,5 +113,5 @@ class Deadlines:
     def on_answered(self, unit: Unit, envelope: Envelope[CaseAnsweredV1]) -> None:
         answered = envelope.data
         deadline = self._deadline(unit, answered)
-        deadline.meet(answered.at, answered.office, self.calendar)
+        deadline.meet(answered.at, answered.office, self._calendar(unit)[1])
         self._settle(unit, deadline)

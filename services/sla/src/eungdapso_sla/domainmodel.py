@@ -72,13 +72,35 @@ class Deadline(RecordedAggregate):
         rule: Rule
         category: str
         basis: str
-        #: Holidays declared at run time when it was counted (a replay needs them).
+        #: Holidays declared at run time when it was counted (a replay needs them), and the
+        #: version of the declarations they are.
         declared: tuple[str, ...]
+        calendar_version: int
 
     class Extended(Published):
         previous_due: datetime
         due: datetime
         reason: str
+
+    class Moved(Published):
+        """Counted again with holidays declared since: the due moment moved."""
+
+        previous_due: datetime
+        due: datetime
+        declared: tuple[str, ...]
+        calendar_version: int
+
+    class Recounted(RecordedAggregate.Event):
+        """Counted again with holidays declared since: the due moment stays."""
+
+        declared: tuple[str, ...]
+        calendar_version: int
+
+    class ExtensionPending(RecordedAggregate.Event):
+        """An extension asked for before the deadline was set: granted when it is."""
+
+        reason: str
+        office: str
 
     class ExtensionRefused(RecordedAggregate.Event):
         reason: str
@@ -124,6 +146,8 @@ class Deadline(RecordedAggregate):
         self.period: Period | None = None
         self.due: datetime | None = None
         self.declared: tuple[str, ...] = ()
+        self.calendar_version = 0
+        self.pending_extension: tuple[str, str] | None = None
         self.extended = False
         self.warned_stages: tuple[str, ...] = ()
         self.breached = False
@@ -173,13 +197,17 @@ class Deadline(RecordedAggregate):
         category: str,
         basis: str,
         declared: tuple[str, ...],
+        calendar_version: int,
     ) -> None:
         self.status = Status.OPEN
         self.period = Period(amount, unit)
         self.due = due
         self.declared = tuple(declared)
+        self.calendar_version = calendar_version
 
-    def set_when_known(self, table: PeriodTable, calendar: BusinessCalendar) -> bool:
+    def set_when_known(
+        self, table: PeriodTable, calendar: BusinessCalendar, calendar_version: int = 0
+    ) -> bool:
         """Set the deadline once receipt and assignment are both known; True if it was."""
         if self.status is not Status.WAITING or self.received_at is None or not self.assigned:
             return False
@@ -196,10 +224,59 @@ class Deadline(RecordedAggregate):
             rule=chosen.period.rule,
             category=chosen.category,
             basis=chosen.basis,
-            declared=tuple(sorted(d.isoformat() for d in calendar.declared)),
+            declared=_iso(calendar),
+            calendar_version=calendar_version,
         )
+        if self.pending_extension is not None:  # asked for before the deadline was set
+            reason, office = self.pending_extension
+            self.extend(reason, office, calendar)
         if self.answered_at is not None:  # the answer came before the deadline was set
             self.meet(self.answered_at, self.office or "", calendar)
+        return True
+
+    # -- declared holidays -----------------------------------------------------------------
+    @event(Moved)
+    def _moved(
+        self,
+        complaint_id: UUID,
+        receipt_no: str,
+        office: str | None,
+        previous_due: datetime,
+        due: datetime,
+        declared: tuple[str, ...],
+        calendar_version: int,
+    ) -> None:
+        self.due = due
+        self.declared = tuple(declared)
+        self.calendar_version = calendar_version
+        # The warnings not given yet follow the new due moment; those given stay given.
+
+    @event(Recounted)
+    def _recounted(self, declared: tuple[str, ...], calendar_version: int) -> None:
+        self.declared = tuple(declared)
+        self.calendar_version = calendar_version
+
+    def recount(self, calendar: BusinessCalendar, calendar_version: int) -> bool:
+        """Count the deadline again with the holidays declared since it was counted; True if
+        it moved. Only an open deadline not yet breached moves: a breach is history."""
+        if calendar_version <= self.calendar_version:
+            return False
+        if self.status is not Status.OPEN or self.breached:
+            return False
+        assert self.received_at is not None and self.period is not None and self.due is not None
+        counted = due(self.received_at, self.period, calendar)
+        if self.extended:
+            counted = extended_due(counted, self.period, calendar)
+        if counted == self.due:
+            self._recounted(declared=_iso(calendar), calendar_version=calendar_version)
+            return False
+        self._moved(
+            **self._published(),
+            previous_due=self.due,
+            due=counted,
+            declared=_iso(calendar),
+            calendar_version=calendar_version,
+        )
         return True
 
     # -- what offices do -------------------------------------------------------------------
@@ -221,12 +298,20 @@ class Deadline(RecordedAggregate):
     def _refused(self, reason: str, office: str) -> None:
         pass
 
+    @event(ExtensionPending)
+    def _pending(self, reason: str, office: str) -> None:
+        self.pending_extension = (reason, office)
+
     def extend(self, reason: str, office: str, calendar: BusinessCalendar) -> str | None:
         """Extend once by the original period (시행령 제21조: once, within the period); a
-        second request, or one on a deadline not open, is refused: the reason is returned."""
+        second request, or one on a deadline not open, is refused: the reason is returned.
+        A request before the deadline is set (order across owners) waits for it."""
         refusal = None
         if self.status is Status.WAITING:
-            refusal = "the deadline is not set yet: the receipt or the assignment is still unknown"
+            if self.pending_extension is None:
+                self._pending(reason=reason, office=office)
+                return None
+            refusal = "an extension is already waiting for the deadline to be set; a second is not allowed"
         elif self.status is not Status.OPEN:
             refusal = f"the deadline is {self.status.value}: nothing to extend"
         elif self.extended:
@@ -340,3 +425,7 @@ class Deadline(RecordedAggregate):
             raise DomainError("a deadline is breached only once its due moment has passed")
         self._breached(**self._published(), due=self.due, at=at)
         return True
+
+
+def _iso(calendar: BusinessCalendar) -> tuple[str, ...]:
+    return tuple(sorted(d.isoformat() for d in calendar.declared))

@@ -30,6 +30,9 @@ MIGRATIONS: tuple[Migration, ...] = (
             " next_at timestamptz NOT NULL,"
             # A replica working on the row holds it until then (a crashed one lets it go).
             " claimed_until timestamptz,"
+            # The version of the declared holidays it was counted with (holidays.py): an
+            # older one is counted again.
+            " calendar_version integer NOT NULL,"
             " version integer NOT NULL)",
             "CREATE INDEX open_deadlines_next ON {schema}.open_deadlines (next_at)",
         ),
@@ -38,11 +41,12 @@ MIGRATIONS: tuple[Migration, ...] = (
 
 _UPSERT = (
     "INSERT INTO {schema}.open_deadlines AS t"
-    " (deadline_id, complaint_id, office, due, warn_at, warn_stage, next_at, claimed_until, version)"
-    " VALUES (%s, %s, %s, %s, %s, %s, %s, NULL, %s)"
+    " (deadline_id, complaint_id, office, due, warn_at, warn_stage, next_at, claimed_until,"
+    " calendar_version, version)"
+    " VALUES (%s, %s, %s, %s, %s, %s, %s, NULL, %s, %s)"
     " ON CONFLICT (deadline_id) DO UPDATE SET office=EXCLUDED.office, due=EXCLUDED.due,"
     " warn_at=EXCLUDED.warn_at, warn_stage=EXCLUDED.warn_stage, next_at=EXCLUDED.next_at,"
-    " claimed_until=NULL, version=EXCLUDED.version"
+    " claimed_until=NULL, calendar_version=EXCLUDED.calendar_version, version=EXCLUDED.version"
     " WHERE t.version <= EXCLUDED.version"
 )
 _DELETE = "DELETE FROM {schema}.open_deadlines WHERE deadline_id = %s"
@@ -65,6 +69,7 @@ def row_of(deadline: Deadline, calendar: BusinessCalendar, share: float) -> Writ
             warn_at,
             stage,
             next_at,
+            deadline.calendar_version,
             deadline.version,
         ),
     )

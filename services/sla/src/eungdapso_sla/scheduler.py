@@ -14,6 +14,7 @@ is breached without its stale warnings.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from uuid import UUID
 
@@ -24,6 +25,7 @@ from eungdapso_platform.logging import get_logger
 from eungdapso_sla.application import SlaApplication
 from eungdapso_sla.calendar import BusinessCalendar
 from eungdapso_sla.domainmodel import Deadline
+from eungdapso_sla.holidays import HOLIDAYS_ID, Calendars
 from eungdapso_sla.opendeadlines import row_of
 
 log = get_logger("eungdapso.sla.scheduler")
@@ -34,7 +36,7 @@ CLAIM_S = 60
 _CLAIM = (
     "UPDATE {schema}.open_deadlines SET claimed_until = %s WHERE deadline_id IN ("
     " SELECT deadline_id FROM {schema}.open_deadlines"
-    " WHERE next_at <= %s AND (claimed_until IS NULL OR claimed_until < %s)"
+    " WHERE (next_at <= %s OR calendar_version < %s) AND (claimed_until IS NULL OR claimed_until < %s)"
     " ORDER BY next_at LIMIT %s FOR UPDATE SKIP LOCKED)"
     " RETURNING deadline_id"
 )
@@ -46,16 +48,16 @@ class Scheduler:
         *,
         application: SlaApplication,
         db: Database,
-        calendar: BusinessCalendar,
+        calendars: Calendars,
         clock: Clock,
         warn_at_share: float,
         batch_size: int = 500,
         interval_s: float = 1.0,
-        on_recorded: object = None,
+        on_recorded: Callable[[], None] | None = None,
     ) -> None:
         self.application = application
         self.db = db
-        self.calendar = calendar
+        self.calendars = calendars
         self.clock = clock
         self.share = warn_at_share
         self.batch_size = batch_size
@@ -88,33 +90,34 @@ class Scheduler:
     async def run_once(self) -> int:
         """Fire what has fallen due by the clock's now; how many deadlines were claimed."""
         now = self.clock.now()
+        version, calendar = await asyncio.to_thread(self.calendars.of, self.application.find(HOLIDAYS_ID))
         async with self.db.transaction() as conn:
             cursor = await conn.execute(
-                self.db.sql(_CLAIM), (now + timedelta(seconds=CLAIM_S), now, now, self.batch_size)
+                self.db.sql(_CLAIM), (now + timedelta(seconds=CLAIM_S), now, version, now, self.batch_size)
             )
             claimed = [row["deadline_id"] for row in await cursor.fetchall()]
         if claimed:
-            fired = await asyncio.to_thread(self._fire_all, claimed, now)
-            if fired and callable(self.on_recorded):
+            fired = await asyncio.to_thread(self._fire_all, claimed, now, version, calendar)
+            if fired and self.on_recorded is not None:
                 self.on_recorded()
         return len(claimed)
 
-    def _fire_all(self, claimed: list[UUID], now: datetime) -> int:
-        return sum(self._fire(deadline_id, now) for deadline_id in claimed)
+    def _fire_all(self, claimed: list[UUID], now: datetime, version: int, calendar: BusinessCalendar) -> int:
+        return sum(self._fire(deadline_id, now, version, calendar) for deadline_id in claimed)
 
-    def _fire(self, deadline_id: UUID, now: datetime) -> bool:
+    def _fire(self, deadline_id: UUID, now: datetime, version: int, calendar: BusinessCalendar) -> bool:
         deadline = self.application.find(deadline_id)
         if not isinstance(deadline, Deadline):
             return False
-        fired = False
+        fired = deadline.recount(calendar, version)
         if deadline.due is not None and deadline.due <= now:
-            fired = deadline.breach(now)
+            fired = deadline.breach(now) or fired
         else:
-            for stage, at in deadline.warnings(self.calendar, self.share):
+            for stage, at in deadline.warnings(calendar, self.share):
                 if at <= now:
                     fired = deadline.warn(stage, now) or fired
         try:
-            self.application.save(deadline, writes=[row_of(deadline, self.calendar, self.share)])
+            self.application.save(deadline, writes=[row_of(deadline, calendar, self.share)])
         except IntegrityError:
             log.info("scheduler_step_already_recorded", deadline_id=str(deadline_id))
             return False
