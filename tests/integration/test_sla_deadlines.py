@@ -7,12 +7,16 @@ a transfer outside the city stops the clock."""
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
@@ -34,10 +38,11 @@ from eungdapso_schemas.streams import CASEWORK_EVENTS, INTAKE_EVENTS, ROUTER_EVE
 from eungdapso_sla.application import SlaApplication
 from eungdapso_sla.bootstrap import bootstrap
 from eungdapso_sla.calendar import SEOUL, BusinessCalendar
+from eungdapso_sla.holidays import Calendars
 from eungdapso_sla.opendeadlines import MIGRATIONS
 from eungdapso_sla.scheduler import Scheduler
 from eungdapso_sla.settings import SlaSettings
-from tests.conftest import settings_for
+from tests.conftest import service_env, settings_for
 from tests.support.kafka import produce, read_topic
 
 pytestmark = pytest.mark.integration
@@ -160,7 +165,7 @@ async def test_warned_and_breached_once_across_a_restart_and_two_replicas(
     other = Scheduler(
         application=SlaApplication(env=settings.eventsourcing_env()),
         db=db,
-        calendar=BusinessCalendar(),
+        calendars=Calendars(BusinessCalendar()),
         clock=clock,
         warn_at_share=settings.warn_at_share,
     )
@@ -252,3 +257,52 @@ async def test_extended_once_then_met_and_an_early_answer_still_meets(
     assert early_met.within and early_met.actual == 2
     assert of(events, away, "DeadlineSetV1") and not of(events, away, "DeadlineBreachedV1")
     assert not of(events, away, "DeadlineWarnedV1")
+
+
+async def test_a_holiday_declared_at_run_time_moves_open_deadlines_each_move_recorded(
+    settings: SlaSettings, database: PostgresTarget, broker: str, running: Callable[[], Any]
+) -> None:
+    cid, no = uuid.uuid4(), "2026-0000105"
+    later, later_no = uuid.uuid4(), "2026-0000106"
+    env = {**os.environ, **service_env(database, broker)}
+
+    def holidays(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "eungdapso_sla", "holidays", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+            check=False,
+        )
+
+    async with running() as app:
+        await publish(broker, INTAKE_EVENTS.name, received(cid, no, seoul("2026-11-02", 9)))
+        await publish(broker, ROUTER_EVENTS.name, assigned(cid, no, seoul("2026-11-02", 9, 5)))
+        await sla_events(broker, 1)
+        done = await asyncio.to_thread(holidays, "declare", "2026-11-04", "--name", "임시공휴일")
+        assert done.returncode == 0, done.stderr
+        # Wed 4 Nov no longer counts: 7 working days from Mon 2 Nov end Wed 11 Nov.
+        events = await sla_events(broker, 2)
+        (moved,) = of(events, cid, "DeadlineMovedV1")
+        assert (moved.previous_due, moved.due) == (seoul("2026-11-10", 18), seoul("2026-11-11", 18))
+        assert moved.declared == (date(2026, 11, 4),)
+        again = await asyncio.to_thread(holidays, "declare", "2026-11-04", "--name", "임시공휴일")
+        assert again.returncode == 1 and "already declared" in again.stderr
+        # A complaint counted after the declaration counts with it from the start.
+        await publish(broker, INTAKE_EVENTS.name, received(later, later_no, seoul("2026-11-02", 9)))
+        await publish(broker, ROUTER_EVENTS.name, assigned(later, later_no, seoul("2026-11-02", 9, 5)))
+        events = await sla_events(broker, 3)
+        (counted,) = of(events, later, "DeadlineSetV1")
+        assert counted.due == seoul("2026-11-11", 18)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sla") as http:
+            listed = (await http.get("/api/v1/deadlines/holidays")).json()
+            assert listed == {"version": 2, "holidays": [{"day": "2026-11-04", "name": "임시공휴일"}]}
+            computed = await http.get(
+                "/api/v1/deadlines/compute", params={"received": "2026-11-02T09:00+09:00", "days": 7}
+            )
+            assert computed.json()["due"] == "2026-11-11T18:00:00+09:00"
+        await asyncio.sleep(0.5)
+        events = await sla_events(broker, 3)
+    assert len(of(events, cid, "DeadlineMovedV1")) == 1
+    assert not of(events, later, "DeadlineMovedV1")

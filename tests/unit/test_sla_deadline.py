@@ -128,3 +128,38 @@ def test_one_working_hour_before_skips_the_night_and_the_weekend() -> None:
     assert CAL.subtract_working_time(seoul("2026-11-09", 13, 30), CAL.hours.per_day / 8) == seoul(
         "2026-11-09", 11, 30
     )
+
+
+def test_a_declared_holiday_moves_an_open_deadline_once() -> None:
+    d = fresh()
+    set_pothole(d, seoul("2026-11-02", 9))
+    # Wed 4 Nov declared a holiday (version 1 of the declarations): 7 working days from
+    # Mon 2 Nov now end Wed 11 Nov.
+    declared = CAL.with_holidays([date(2026, 11, 4)])
+    assert d.recount(declared, 1)
+    assert d.due == seoul("2026-11-11", 18)
+    moved = d.collect_events()[-1]
+    assert isinstance(moved, Deadline.Moved) and moved.previous_due == seoul("2026-11-10", 18)
+    assert not d.recount(declared, 1)  # that version is counted already
+    # A holiday after the due moment changes nothing, and says so without a move.
+    later = declared.with_holidays([date(2026, 12, 1)])
+    assert not d.recount(later, 2)
+    assert isinstance(d.collect_events()[-1], Deadline.Recounted)
+
+
+def test_an_extended_deadline_is_recounted_with_its_extension() -> None:
+    d = fresh()
+    set_pothole(d, seoul("2026-11-02", 9))
+    d.extend("현장 조사", "district.yongsan.roads", CAL)
+    assert d.due == seoul("2026-11-19", 18)
+    assert d.recount(CAL.with_holidays([date(2026, 11, 16)]), 1)
+    assert d.due == seoul("2026-11-20", 18)
+
+
+def test_an_extension_asked_before_the_deadline_is_set_applies_when_it_is() -> None:
+    d = fresh()
+    assert d.extend("현장 조사", "district.yongsan.roads", CAL) is None
+    refusal = d.extend("또", "district.yongsan.roads", CAL)
+    assert refusal is not None and "already waiting" in refusal
+    set_pothole(d, seoul("2026-11-02", 9))
+    assert d.extended and d.due == seoul("2026-11-19", 18)
