@@ -306,3 +306,41 @@ async def test_a_holiday_declared_at_run_time_moves_open_deadlines_each_move_rec
         events = await sla_events(broker, 3)
     assert len(of(events, cid, "DeadlineMovedV1")) == 1
     assert not of(events, later, "DeadlineMovedV1")
+
+
+async def test_the_admin_api_declares_holidays_with_an_admin_key_only(
+    settings: SlaSettings, database: PostgresTarget, broker: str, running: Callable[[], Any]
+) -> None:
+    env = {**os.environ, **service_env(database, broker)}
+    made = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "eungdapso_sla", "admin-keys", "create", "--name", "civil-affairs"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert made.returncode == 0, made.stderr
+    key = made.stdout.strip().splitlines()[-1]
+    async with running() as app:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sla") as http:
+            path = "/api/v1/deadlines/holidays"
+            body = {"day": "2026-12-24", "name": "임시공휴일"}
+            assert (await http.post(path, json=body)).status_code == 401
+            wrong = await http.post(path, json=body, headers={"Authorization": "Bearer eds_000000000000_x"})
+            assert wrong.status_code == 401
+            declared = await http.post(path, json=body, headers={"Authorization": f"Bearer {key}"})
+            assert declared.status_code == 201, declared.text
+            assert declared.json()["holidays"] == [{"day": "2026-12-24", "name": "임시공휴일"}]
+            again = await http.post(path, json=body, headers={"X-Api-Key": key})
+            assert again.status_code == 409 and "already declared" in again.json()["detail"]
+            sunday = await http.post(
+                path, json={"day": "2026-12-27", "name": "x"}, headers={"X-Api-Key": key}
+            )
+            assert sunday.status_code == 409 and "not a working day" in sunday.json()["detail"]
+            bad = await http.post(path, json={"day": "2026-02-30", "name": "x"}, headers={"X-Api-Key": key})
+            assert bad.status_code == 422
+            assert bad.headers["content-type"].startswith("application/problem+json")
+            listed = await http.get(path)
+            assert listed.json()["holidays"] == [{"day": "2026-12-24", "name": "임시공휴일"}]

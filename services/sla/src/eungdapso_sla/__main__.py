@@ -1,5 +1,6 @@
 """`python -m eungdapso_sla [serve]` serves the SLA service; `... due ...` computes a due
-moment; `... holidays declare|list` manages holidays declared at run time (see cli.py)."""
+moment; `... holidays declare|list` manages holidays declared at run time (see cli.py);
+`... admin-keys create|revoke|list` the keys of the admin API (see admin.py)."""
 
 import argparse
 
@@ -9,19 +10,24 @@ from eungdapso_sla.settings import SlaSettings
 
 
 def main(argv: list[str] | None = None) -> None:
-    from eungdapso_sla import cli
+    from eungdapso_sla import admin, cli
 
     parser = argparse.ArgumentParser(prog="python -m eungdapso_sla", description=__doc__)
-    commands = parser.add_subparsers(dest="command", metavar="{serve,due,holidays}")
+    commands = parser.add_subparsers(dest="command", metavar="{serve,due,holidays,admin-keys}")
     commands.add_parser("serve", help="serve the SLA service (the default)")
     cli.add_commands(commands)
     cli.add_holiday_commands(commands)
+    admin.add_commands(commands)
     args = parser.parse_args(argv)
     settings = load_settings(SlaSettings)
     if args.command == "due":
         raise SystemExit(cli.run_due(args, settings))
     if args.command == "holidays":
         raise SystemExit(cli.run_holidays(args, settings))
+    if args.command == "admin-keys":
+        from eungdapso_sla.bootstrap import MIGRATIONS
+
+        raise SystemExit(admin.run(args, settings, MIGRATIONS))
     from eungdapso_sla.bootstrap import bootstrap
 
     serve(bootstrap(settings), settings)

@@ -9,21 +9,23 @@ from eungdapso_platform.db import Database
 from eungdapso_platform.outbox import OutboxRelay
 from eungdapso_platform.service import NO_OVERRIDES, Overrides, ServiceParts, create_app
 from eungdapso_schemas.system import service
-from eungdapso_sla import compute_api
+from eungdapso_sla import admin, compute_api, opendeadlines
+from eungdapso_sla.admin import AdminKeys
 from eungdapso_sla.application import OUTBOX, SlaApplication
 from eungdapso_sla.calendar import BusinessCalendar
 from eungdapso_sla.consumers import Deadlines
 from eungdapso_sla.holidays import Calendars
-from eungdapso_sla.opendeadlines import MIGRATIONS
 from eungdapso_sla.periods import PeriodTable
 from eungdapso_sla.scheduler import Scheduler
 from eungdapso_sla.settings import SlaSettings
 
 SERVICE = service("sla")
+MIGRATIONS = (*opendeadlines.MIGRATIONS, *admin.MIGRATIONS)
 
 
 def build(settings: SlaSettings, overrides: Overrides = NO_OVERRIDES) -> ServiceParts:
     db = Database.for_service(settings, migrations=MIGRATIONS)
+    admin_keys = AdminKeys(db)
     application = SlaApplication(env=overrides.eventsourcing_env(settings))
     relay = OutboxRelay(name="sla", application=application, translate=OUTBOX, db=db, settings=settings)
     calendar = BusinessCalendar(hours=settings.working_hours())
@@ -55,7 +57,12 @@ def build(settings: SlaSettings, overrides: Overrides = NO_OVERRIDES) -> Service
         routers=[compute_api.router],
         on_start=[scheduler.start],
         on_stop=[scheduler.stop],
-        state={"calendars": calendars, "application": application, "scheduler": scheduler},
+        state={
+            "calendars": calendars,
+            "application": application,
+            "scheduler": scheduler,
+            "admin_keys": admin_keys,
+        },
     )
 
 

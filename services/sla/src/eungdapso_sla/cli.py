@@ -25,7 +25,7 @@ from eungdapso_platform.logging import configure_logging
 from eungdapso_sla.application import SlaApplication
 from eungdapso_sla.calendar import BusinessCalendar
 from eungdapso_sla.compute import BadQuestion, parse_holiday, question
-from eungdapso_sla.holidays import HOLIDAYS_ID, DeclaredHolidays
+from eungdapso_sla.holidays import HOLIDAYS_ID, DeclaredHolidays, declare_holiday
 from eungdapso_sla.settings import SlaSettings
 
 
@@ -61,14 +61,12 @@ def run_holidays(args: argparse.Namespace, settings: SlaSettings) -> int:
             return 2
     application = SlaApplication(env=settings.eventsourcing_env())
     try:
-        found = application.find(HOLIDAYS_ID)
-        declared = found if isinstance(found, DeclaredHolidays) else DeclaredHolidays.start()
         if day is not None:
-            calendar = BusinessCalendar(declared.dates, settings.working_hours())
             try:
                 with acting_as(command_line_actor()):
-                    declared.declare(day, args.name, calendar)
-                    application.save(declared)
+                    declared = declare_holiday(
+                        application, day, args.name, BusinessCalendar(hours=settings.working_hours())
+                    )
             except DomainError as exc:
                 sys.stderr.write(f"refused: {exc}\n")
                 return 1
@@ -81,7 +79,9 @@ def run_holidays(args: argparse.Namespace, settings: SlaSettings) -> int:
                 f"declared {day.isoformat()} ({args.name.strip()}): calendar version {declared.version}\n"
             )
             return 0
-        for d, name in sorted(declared.days.items()):
+        found = application.find(HOLIDAYS_ID)
+        listed = found.days if isinstance(found, DeclaredHolidays) else {}
+        for d, name in sorted(listed.items()):
             sys.stdout.write(f"{d}  {name}\n")
         return 0
     except Exception as exc:

@@ -6,14 +6,18 @@ import asyncio
 from datetime import date, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, StringConstraints
 
+from eungdapso_platform.credentials import Client
+from eungdapso_platform.domain import DomainError, acting_as
+from eungdapso_platform.eventstore import IntegrityError
 from eungdapso_platform.problems import Problem
+from eungdapso_sla.admin import AdminScope, require_admin
 from eungdapso_sla.application import SlaApplication
 from eungdapso_sla.calendar import BusinessCalendar
 from eungdapso_sla.compute import BadQuestion, question
-from eungdapso_sla.holidays import HOLIDAYS_ID, Calendars, DeclaredHolidays
+from eungdapso_sla.holidays import HOLIDAYS_ID, Calendars, DeclaredHolidays, declare_holiday
 
 router = APIRouter()
 
@@ -81,6 +85,11 @@ class DeclaredHoliday(BaseModel):
     name: str
 
 
+class HolidayDeclaration(BaseModel):
+    day: date
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+
+
 class DeclaredHolidayList(BaseModel):
     #: The version of the declarations (each declaration adds one).
     version: int
@@ -94,10 +103,50 @@ class DeclaredHolidayList(BaseModel):
 )
 async def declared_holidays(request: Request) -> DeclaredHolidayList:
     application: SlaApplication = request.app.state.application
-    found = await asyncio.to_thread(application.find, HOLIDAYS_ID)
+    return _listed(await asyncio.to_thread(application.find, HOLIDAYS_ID))
+
+
+def _listed(found: object) -> DeclaredHolidayList:
     if not isinstance(found, DeclaredHolidays):
         return DeclaredHolidayList(version=0, holidays=[])
     return DeclaredHolidayList(
         version=found.version,
         holidays=[DeclaredHoliday(day=date.fromisoformat(d), name=n) for d, n in sorted(found.days.items())],
     )
+
+
+@router.post(
+    "/api/v1/deadlines/holidays",
+    response_model=DeclaredHolidayList,
+    status_code=201,
+    summary="Declare a holiday at run time (admin key, scope `holidays`): open deadlines move",
+    responses={
+        401: {"description": "No or an unknown key (RFC 9457 problem)"},
+        403: {"description": "A key without the `holidays` scope"},
+        409: {"description": "Already declared, or not a working day anyway"},
+    },
+)
+async def declare(
+    request: Request,
+    body: HolidayDeclaration,
+    admin: Annotated[Client[AdminScope], Depends(require_admin(AdminScope.HOLIDAYS))],
+) -> DeclaredHolidayList:
+    application: SlaApplication = request.app.state.application
+    calendars: Calendars = request.app.state.calendars
+
+    def record() -> DeclaredHolidays:
+        with acting_as(f"admin:{admin.name}"):
+            return declare_holiday(application, body.day, body.name, calendars.base)
+
+    try:
+        declared = await asyncio.to_thread(record)
+    except DomainError as exc:
+        raise Problem(409, "Not declared", str(exc), type_="holiday-declaration") from None
+    except IntegrityError:
+        raise Problem(
+            409,
+            "Declared meanwhile",
+            "Another declaration was recorded at the same moment; send it again.",
+            type_="holiday-declaration",
+        ) from None
+    return _listed(declared)

@@ -7,6 +7,7 @@ move recorded) by the scheduler or the next event about it."""
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import event
@@ -54,6 +55,16 @@ class DeclaredHolidays(RecordedAggregate):
     @property
     def dates(self) -> tuple[date, ...]:
         return tuple(sorted(date.fromisoformat(d) for d in self.days))
+
+
+def declare_holiday(application: Any, day: date, name: str, base: BusinessCalendar) -> DeclaredHolidays:
+    """Record `day` as a declared holiday (raises `DomainError` when refused, `IntegrityError`
+    when another declaration was recorded at the same moment: ask again)."""
+    found = application.find(HOLIDAYS_ID)
+    declared = found if isinstance(found, DeclaredHolidays) else DeclaredHolidays.start()
+    declared.declare(day, name, base.with_holidays(declared.dates))
+    application.save(declared)
+    return declared
 
 
 class Calendars:

@@ -106,6 +106,19 @@ class Scheduler:
         return sum(self._fire(deadline_id, now, version, calendar) for deadline_id in claimed)
 
     def _fire(self, deadline_id: UUID, now: datetime, version: int, calendar: BusinessCalendar) -> bool:
+        # A conflict means something else recorded on the deadline meanwhile (the process, a
+        # replica whose claim had expired): decide once more on what is recorded now, so the
+        # row's claim is released at once rather than when it expires.
+        try:
+            return self._decide(deadline_id, now, version, calendar)
+        except IntegrityError:
+            try:
+                return self._decide(deadline_id, now, version, calendar)
+            except IntegrityError:
+                log.info("scheduler_step_already_recorded", deadline_id=str(deadline_id))
+                return False
+
+    def _decide(self, deadline_id: UUID, now: datetime, version: int, calendar: BusinessCalendar) -> bool:
         deadline = self.application.find(deadline_id)
         if not isinstance(deadline, Deadline):
             return False
@@ -116,11 +129,7 @@ class Scheduler:
             for stage, at in deadline.warnings(calendar, self.share):
                 if at <= now:
                     fired = deadline.warn(stage, now) or fired
-        try:
-            self.application.save(deadline, writes=[row_of(deadline, calendar, self.share)])
-        except IntegrityError:
-            log.info("scheduler_step_already_recorded", deadline_id=str(deadline_id))
-            return False
+        self.application.save(deadline, writes=[row_of(deadline, calendar, self.share)])
         if fired:
             log.info("deadline_step", deadline_id=str(deadline_id), breached=deadline.breached)
         return fired

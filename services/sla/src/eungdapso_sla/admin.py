@@ -1,0 +1,88 @@
+"""Administrators' keys for the SLA service's admin API (declaring holidays at run time).
+
+Keys, their storage (hashed), the audit trail (`sla.admin_key_events`) and the HTTP answers
+are the platform's (`eungdapso_platform.credentials`); the one scope is `holidays`.
+
+    python -m eungdapso_sla admin-keys create --name N   (the key alone on the last line)
+    python -m eungdapso_sla admin-keys revoke --name N
+    python -m eungdapso_sla admin-keys list
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from enum import StrEnum
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from eungdapso_platform import credentials
+from eungdapso_platform.credentials import (
+    CredentialTables,
+    add_revoke_and_list,
+    admit,
+    name_argument,
+    presented_key,
+    print_clients,
+    revoke_command,
+    run_command,
+    say,
+)
+from eungdapso_platform.db import Database
+from eungdapso_platform.domain import command_line_actor
+from eungdapso_platform.migrations import Migration
+from eungdapso_sla.settings import SlaSettings
+
+TABLES = CredentialTables(clients="admin_keys", events="admin_key_events")
+#: Sla migration 2 (1 is `opendeadlines.MIGRATIONS`).
+MIGRATIONS: tuple[Migration, ...] = (
+    TABLES.migration("sla", 2, "administrators' keys (stored hashed) and their audit trail"),
+)
+
+
+class AdminScope(StrEnum):
+    HOLIDAYS = "holidays"
+
+
+class AdminKeys(credentials.ClientDirectory[AdminScope]):
+    def __init__(self, db: Database) -> None:
+        super().__init__(db, tables=TABLES, scope=AdminScope)
+
+
+def require_admin(scope: AdminScope):  # type: ignore[no-untyped-def]  # a dependency factory
+    async def dependency(
+        request: Request, key: Annotated[str | None, Depends(presented_key)]
+    ) -> credentials.Client[AdminScope]:
+        keys: AdminKeys = request.app.state.admin_keys
+        return await admit(keys, key, scope)
+
+    return dependency
+
+
+def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    keys = commands.add_parser("admin-keys", help="administrators' API keys: create, revoke, list")
+    actions = keys.add_subparsers(dest="action", required=True, metavar="{create,revoke,list}")
+    create = actions.add_parser("create", help="a new key; printed alone on the last line")
+    create.add_argument("--name", required=True, type=name_argument, help="unique, e.g. civil-affairs-admin")
+    add_revoke_and_list(actions, what="an administrator's key")
+
+
+def run(args: argparse.Namespace, settings: SlaSettings, migrations: tuple[Migration, ...]) -> int:
+    async def work(db: Database) -> int:
+        keys = AdminKeys(db)
+        if args.action == "revoke":
+            return await revoke_command(keys, args.name, list_command="admin-keys list")
+        if args.action == "list":
+            print_clients(await keys.list(), rate=False)
+            return 0
+        try:
+            client, key = await keys.create(args.name, [AdminScope.HOLIDAYS], actor=command_line_actor())
+        except credentials.ClientExists as exc:
+            sys.stderr.write(f"{exc}; choose another name\n")
+            return 1
+        say(f"created admin key {client.name!r}: scopes {', '.join(sorted(client.scopes))}")
+        say(key)
+        return 0
+
+    return run_command(settings, migrations, work, name="sla-admin-keys")
