@@ -2,7 +2,8 @@
 
 A working day is a weekday that is not a public holiday. Public holidays are those of
 `holidays.KR` (관공서의 공휴일에 관한 규정: New Year, Seollal and Chuseok with their eves,
-Buddha's Birthday, substitute holidays, election days the library knows) plus holidays
+Buddha's Birthday, substitute holidays, election days the library knows; from 2026 also
+노동절 and 제헌절, per the 인사혁신처 release the library cites) plus holidays
 **declared** by the city at run time (an election day, a one-off temporary holiday), which
 are passed in so that a replay with the same declarations computes the same deadlines.
 Sundays are public holidays under the same regulation (제2조제1호) and Saturdays are not
