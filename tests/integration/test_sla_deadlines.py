@@ -344,3 +344,21 @@ async def test_the_admin_api_declares_holidays_with_an_admin_key_only(
             assert bad.headers["content-type"].startswith("application/problem+json")
             listed = await http.get(path)
             assert listed.json()["holidays"] == [{"day": "2026-12-24", "name": "임시공휴일"}]
+
+
+async def test_after_downtime_a_deadline_already_past_is_breached_without_stale_warnings(
+    broker: str, clock: FixedClock, running: Callable[[], Any]
+) -> None:
+    cid, no = uuid.uuid4(), "2026-0000107"
+    async with running():
+        await publish(broker, INTAKE_EVENTS.name, received(cid, no, seoul("2026-11-02", 9)))
+        await publish(broker, ROUTER_EVENTS.name, assigned(cid, no, seoul("2026-11-02", 9, 5)))
+        await sla_events(broker, 1)
+    clock.at = seoul("2026-11-16", 9)  # sla was down past both warnings and the due moment
+    async with running():
+        events = await sla_events(broker, 2)
+        await asyncio.sleep(0.5)
+        events = await sla_events(broker, 2)
+    (breach,) = of(events, cid, "DeadlineBreachedV1")
+    assert breach.at == seoul("2026-11-16", 9) and breach.due == seoul("2026-11-10", 18)
+    assert not of(events, cid, "DeadlineWarnedV1")
