@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from typing import Annotated
 
@@ -50,7 +51,9 @@ class AdminKeys(credentials.ClientDirectory[AdminScope]):
         super().__init__(db, tables=TABLES, scope=AdminScope)
 
 
-def require_admin(scope: AdminScope):  # type: ignore[no-untyped-def]  # a dependency factory
+def require_admin(scope: AdminScope) -> Callable[..., Awaitable[credentials.Client[AdminScope]]]:
+    """A FastAPI dependency: the administrator's key, with `scope`, or a 401/403 problem."""
+
     async def dependency(
         request: Request, key: Annotated[str | None, Depends(presented_key)]
     ) -> credentials.Client[AdminScope]:
