@@ -32,6 +32,7 @@ from eungdapso_schemas.events import (
     ComplaintAssignedV2,
     ComplaintReceivedV2,
     ExtensionRequestedV1,
+    FirstContactResolution,
     Office,
 )
 from eungdapso_schemas.streams import CASEWORK_EVENTS, INTAKE_EVENTS, ROUTER_EVENTS, SLA_EVENTS
@@ -64,7 +65,7 @@ def envelope(payload: Any, source: str) -> Envelope[Any]:
     )
 
 
-def received(cid: uuid.UUID, no: str, at: datetime) -> Envelope[Any]:
+def received(cid: uuid.UUID, no: str, at: datetime, **values: Any) -> Envelope[Any]:
     payload = ComplaintReceivedV2.example().model_copy(
         update={
             "complaint_id": cid,
@@ -72,6 +73,7 @@ def received(cid: uuid.UUID, no: str, at: datetime) -> Envelope[Any]:
             "received_at": at,
             "kind": Kind.COMPLAINT,
             "channel": Channel.WEB,
+            **values,
         }
     )
     return envelope(payload, "/test/intake")
@@ -194,6 +196,7 @@ async def test_extended_once_then_met_and_an_early_answer_still_meets(
     cid, no = uuid.uuid4(), "2026-0000102"
     early, early_no = uuid.uuid4(), "2026-0000103"
     away, away_no = uuid.uuid4(), "2026-0000104"
+    phoned, phoned_no = uuid.uuid4(), "2026-0000108"
     async with running():
         await publish(broker, INTAKE_EVENTS.name, received(cid, no, seoul("2026-11-02", 9)))
         await publish(broker, ROUTER_EVENTS.name, assigned(cid, no, seoul("2026-11-02", 9, 5)))
@@ -242,10 +245,20 @@ async def test_extended_once_then_met_and_an_early_answer_still_meets(
                 reason="형사",
             ),
         )
-        events = await sla_events(broker, 6)
+        # A 120 agent answered this one on the call (1차 상담 종결): met at that moment.
+        first_contact = FirstContactResolution(
+            agent="dasan-0042", answer="표준 답변을 안내했습니다", answered_at=seoul("2026-11-02", 10, 10)
+        )
+        await publish(
+            broker,
+            INTAKE_EVENTS.name,
+            received(phoned, phoned_no, seoul("2026-11-02", 10), first_contact=first_contact),
+        )
+        await publish(broker, ROUTER_EVENTS.name, assigned(phoned, phoned_no, seoul("2026-11-02", 10, 15)))
+        events = await sla_events(broker, 8)
         clock.at = seoul("2026-12-31", 18)
         await asyncio.sleep(1.0)
-        events = await sla_events(broker, 6)
+        events = await sla_events(broker, 8)
 
     (extended,) = of(events, cid, "DeadlineExtendedV1")
     # Tue 10 Nov 18:00 plus 7 working days: Thu 19 Nov 18:00.
@@ -257,6 +270,9 @@ async def test_extended_once_then_met_and_an_early_answer_still_meets(
     assert early_met.within and early_met.actual == 2
     assert of(events, away, "DeadlineSetV1") and not of(events, away, "DeadlineBreachedV1")
     assert not of(events, away, "DeadlineWarnedV1")
+    (phoned_met,) = of(events, phoned, "DeadlineMetV1")
+    assert phoned_met.within and phoned_met.answered_at == seoul("2026-11-02", 10, 10)
+    assert not of(events, phoned, "DeadlineBreachedV1")
 
 
 async def test_a_holiday_declared_at_run_time_moves_open_deadlines_each_move_recorded(

@@ -77,6 +77,10 @@ class Deadlines:
         received = envelope.data
         deadline = self._deadline(unit, received)
         deadline.learn_receipt(received.received_at, received.kind, received.channel)
+        if isinstance(received, ComplaintReceivedV2) and received.first_contact is not None:
+            # Answered at first contact (FAQ, standard answer): the citizen has the answer, so
+            # the deadline is met then, whatever the router and casework do with it later.
+            deadline.meet(received.first_contact.answered_at, "first_contact", self._calendar(unit)[1])
         self._settle(unit, deadline)
 
     def on_assigned(self, unit: Unit, envelope: Envelope[ComplaintAssignedV1]) -> None:
