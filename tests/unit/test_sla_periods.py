@@ -201,6 +201,13 @@ def test_the_decree_defaults_by_kind() -> None:
     assert table.categories["other"].period == Period.immediately()
     assert table.period_for(kind=Kind.COMPLAINT, simple=True).period == Period.same_day()
     assert table.period_for(kind=Kind.COMPLAINT, subject="certificates").category == "other"
+    # The nature of the request decides first: a proposal about potholes is a proposal (14
+    # days), an inquiry about housing law a law question, a corruption report a grievance.
+    assert table.period_for(kind=Kind.PROPOSAL, subject="pothole").category == "proposal"
+    assert table.period_for(kind=Kind.INQUIRY, subject="housing").category == "question_law"
+    assert table.period_for(kind=Kind.INQUIRY, subject="pothole").category == "question_procedure"
+    assert table.period_for(kind=Kind.CORRUPTION_REPORT, subject="certificates").category == "grievance"
+    assert table.period_for(kind=Kind.COMPLAINT, subject="city_policy").category == "proposal"
     assert all("제" in c.basis or "DOMAIN" in c.basis for c in table.categories.values())
 
 

@@ -156,7 +156,8 @@ class StatutoryPeriod:
 
 
 class PeriodTable:
-    """Which period applies to a case: channel, then message class, then subject, then kind."""
+    """Which period applies to a case: the channel's or the message class's (the city's rules,
+    stricter), else the subject's when the kind takes it, else the kind's."""
 
     def __init__(self, data: dict[str, Any]) -> None:
         self.version = int(data["version"])
@@ -164,7 +165,11 @@ class PeriodTable:
             code: StatutoryPeriod(code, Period(int(c["amount"]), Unit(c["unit"])), str(c["basis"]))
             for code, c in data["category"].items()
         }
-        self.by_kind = {Kind(k): self._category(v) for k, v in data["kind"].items()}
+        self.by_kind = {Kind(k): self._category(v["default"]) for k, v in data["kind"].items()}
+        self.kind_takes_from_subject = {
+            Kind(k): frozenset(self._category(c).category for c in v["from_subject"])
+            for k, v in data["kind"].items()
+        }
         self.by_message_class = {MessageClass(k): self._category(v) for k, v in data["message_class"].items()}
         self.by_channel = {Channel(k): self._category(v) for k, v in data["channel"].items()}
         self.by_subject = {k: self._category(v) for k, v in data["subject"].items()}
@@ -200,7 +205,9 @@ class PeriodTable:
         if message_class is not None and message_class in self.by_message_class:
             return self.by_message_class[message_class]
         if subject is not None and subject in self.by_subject:
-            return self.by_subject[subject]
+            from_subject = self.by_subject[subject]
+            if from_subject.category in self.kind_takes_from_subject[kind]:
+                return from_subject
         return self.by_kind[kind]
 
 
