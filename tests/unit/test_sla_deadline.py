@@ -163,3 +163,14 @@ def test_an_extension_asked_before_the_deadline_is_set_applies_when_it_is() -> N
     assert refusal is not None and "already waiting" in refusal
     set_pothole(d, seoul("2026-11-02", 9))
     assert d.extended and d.due == seoul("2026-11-19", 18)
+
+
+def test_a_transfer_before_the_deadline_is_set_gives_the_same_outcome_as_after() -> None:
+    d = fresh()
+    d.learn_assignment("district.yongsan.roads", "pothole", MessageClass.FIELD)
+    d.stop(seoul("2026-11-02", 11), "ext.seoul_police")
+    assert d.status is Status.WAITING
+    d.learn_receipt(seoul("2026-11-02", 9), Kind.COMPLAINT, Channel.WEB)
+    assert d.set_when_known(TABLE, CAL)
+    assert d.status is Status.STOPPED and d.due == seoul("2026-11-10", 18)
+    assert d.warnings(CAL, 0.75) == []

@@ -152,6 +152,7 @@ class Deadline(RecordedAggregate):
         self.warned_stages: tuple[str, ...] = ()
         self.breached = False
         self.answered_at: datetime | None = None
+        self.stopped_at: datetime | None = None
 
     @classmethod
     def start(cls, complaint_id: UUID, receipt_no: str) -> Deadline:
@@ -199,7 +200,9 @@ class Deadline(RecordedAggregate):
         declared: tuple[str, ...],
         calendar_version: int,
     ) -> None:
-        self.status = Status.OPEN
+        # A transfer outside that came before the deadline was set stops it at once: the
+        # outcome does not depend on the order the owners' events arrived in.
+        self.status = Status.STOPPED if self.stopped_at is not None else Status.OPEN
         self.period = Period(amount, unit)
         self.due = due
         self.declared = tuple(declared)
@@ -332,11 +335,14 @@ class Deadline(RecordedAggregate):
 
     @event(Stopped)
     def _stopped(self, at: datetime, to_office: str) -> None:
-        self.status = Status.STOPPED
+        self.stopped_at = at
+        if self.status is Status.OPEN:
+            self.status = Status.STOPPED
 
     def stop(self, at: datetime, to_office: str) -> None:
-        """A transfer to an outside agency (이송) ends the city's clock."""
-        if self.status in (Status.STOPPED, Status.MET):
+        """A transfer to an outside agency (이송) ends the city's clock (before the deadline is
+        set too: it is then set and stopped at once)."""
+        if self.stopped_at is not None or self.status is Status.MET:
             return
         self._stopped(at=at, to_office=to_office)
 
