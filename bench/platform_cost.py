@@ -13,8 +13,9 @@ this section's do not mix):
     message context: structlog ids, OpenTelemetry span, actor): a `Projection` whose
     handler does nothing, one whose handler inserts one row, a `Process` whose handler
     decides nothing (its batch records only ledger entries, in the PostgreSQL event store),
-    and the router's `assignment` process as its bootstrap builds it (its handler and its
-    batch lookup; every complaint new to it: an event store of its own each round);
+    and the router's `assignment` process as its bootstrap builds it (its handler, which reads
+    each complaint: classification, place, standard answers, duplicates; its batch lookup; its
+    tables; every complaint new to it: an event store of its own each round);
   - the no-op `Projection` subscribed the way services run it (a faststream `KafkaBroker`,
     consumer group, offsets committed per batch), timed from its first batch (the group
     join is not counted) next to the raw consume + decode timed from its first record;
@@ -322,17 +323,20 @@ async def projection(
     return component
 
 
-def router_assignment(
+async def router_assignment(
     postgres: PostgresTarget, bootstrap: str, schema: str
-) -> tuple[Process, RouterApplication]:
-    """The router's `assignment` process as its bootstrap builds it, on an event store (schema) of its own."""
+) -> tuple[Process, RouterApplication, Database]:
+    """The router's `assignment` process as its bootstrap builds it, on an event store (schema)
+    of its own, with its tables (its decisions write them) and its models loaded before timing."""
     settings = RouterSettings(**service_values(postgres, bootstrap, schema))
     parts = build_router(settings)
     [component] = parts.components
     application = parts.state["application"]
     if not isinstance(component, Process) or not isinstance(application, RouterApplication):
         raise RuntimeError(f"the router's bootstrap changed: {parts.components}, {application!r}")
-    return component, application
+    await parts.db.open()
+    await parts.state["decider"].models.warm()  # once per process: not a cost per complaint
+    return component, application, parts.db
 
 
 async def drive(component: Projection | Process, settings: KafkaSettings, expected: int) -> Span:
@@ -480,11 +484,14 @@ async def platform_cost(
             )
             decider.on(received, decide_nothing)
             process.add(n, await drive(decider, kafka, n))
-            assignment, routings = router_assignment(postgres, bootstrap, f"bench_router_{r}")
+            assignment, routings, router_db = await router_assignment(
+                postgres, bootstrap, f"bench_router_{r}"
+            )
             try:
                 router.add(n, await drive(assignment, kafka, n))
             finally:
                 routings.close()
+                await router_db.close()
             component = await projection(consumers_db, kafka, f"subscribed_{r}", received, inserting=False)
             subscribed_noop.add(n, await subscribed(component, intake_settings, n))
 

@@ -9,6 +9,9 @@ Baselines (same payloads, same machine, same run):
 Platform: the shared machinery's own cost (bench/platform_cost.py): events/s through
           consumer components (projection, process) and the outbox relay, each next to a
           raw aiokafka consume + decode or produce of the same records.
+Routing:  what reading a complaint costs the router, in process (bench/routing_cost.py):
+          classification and the whole decision per complaint, p50/p99 ms, next to kiwi's
+          raw tokenizer on the same texts.
 Prints the tables and writes bench/results/latest.json (with --only: only-<section>.json, not kept).
 """
 
@@ -36,6 +39,7 @@ from psycopg_pool import AsyncConnectionPool
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import channels
 import platform_cost
+import routing_cost
 from workload import complaints
 
 from eungdapso_devstack.infra import PostgresTarget, TansuBroker, embedded_postgres, ensure_topics
@@ -378,6 +382,11 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         },
         "params": vars(args),
     }
+    if args.only in (None, "routing"):
+        log.info("routing_section", complaints=args.events)
+        result["routing"] = routing_cost.routing_cost(complaints(args.events))
+        if args.only == "routing":
+            return result
     postgres, server = local_postgres()
     try:
         if args.only in (None, "system"):
@@ -401,6 +410,8 @@ def report(result: dict[str, Any]) -> str:
         parts.append(system_report(result))
     if "platform" in result:
         parts.append(platform_cost.report(result["platform"]))
+    if "routing" in result:
+        parts.append(routing_cost.report(result["routing"]))
     return "\n\n".join(parts)
 
 
@@ -462,7 +473,7 @@ if __name__ == "__main__":
     parser.add_argument(
         "--log-level", default="WARNING", help="the platform's log level in this process (services: WARNING)"
     )
-    parser.add_argument("--only", choices=("system", "platform"), help="run one section")
+    parser.add_argument("--only", choices=("system", "platform", "routing"), help="run one section")
     os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
     args = parser.parse_args()
     configure_logging("bench", args.log_level)

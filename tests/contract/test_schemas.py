@@ -126,7 +126,7 @@ def test_the_registry_names_exactly_the_consumers_the_services_run() -> None:
 
 def test_asyncapi_has_a_message_per_type_and_an_operation_per_consumer() -> None:
     doc = yaml.safe_load(export.ASYNCAPI_FILE.read_text(encoding="utf-8"))
-    assert doc["info"]["version"] == "2.5.0"
+    assert doc["info"]["version"] == "2.6.0"
     assert {c["address"] for c in doc["channels"].values()} == {t.name for t in ALL_TOPICS} | {
         f.pattern for f in FEEDS
     }

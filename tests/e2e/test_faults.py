@@ -44,9 +44,10 @@ def assigned(database: PostgresTarget) -> int:
     return count(database, "SELECT count(*) FROM publisher.public_complaints WHERE status='assigned'")
 
 
-#: The router's routing decisions (its store also records the directory's versions).
+#: The router's first decision about each complaint (its store also records the directory's
+#: versions, and a decision may be followed by an instant answer or a duplicate link).
 ROUTINGS = (
-    "SELECT count(*) FROM router.router_events WHERE topic LIKE 'eungdapso_router.domainmodel:Routing.%'"
+    "SELECT count(*) FROM router.router_events WHERE topic = 'eungdapso_router.domainmodel:Routing.Assigned'"
 )
 
 

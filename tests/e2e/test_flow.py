@@ -79,7 +79,12 @@ async def test_submit_then_public_status_shows_the_assigned_office_and_no_person
 
     public = await eventually(lambda: status_of(client, receipt_no), what="public status assigned")
     assert public["receipt_no"] == receipt_no
-    assert public["office"] == {"code": "seoul.transport", "name": "도시교통실", "level": "headquarters"}
+    # Read from the text and the place: a footbridge in Yongsan is the district's road division.
+    assert public["office"] == {
+        "code": "district.yongsan.roads",
+        "name": "용산구 도로과",
+        "level": "district",
+    }
     assert public["kind"] == "complaint" and public["field"] == "roads_traffic" and public["channel"] == "web"
     assert public["received_at"] and public["assigned_at"] and public["assigned_at"] >= public["received_at"]
     text = json.dumps(public, ensure_ascii=False)

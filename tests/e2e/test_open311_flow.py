@@ -82,7 +82,7 @@ async def test_a_form_post_shows_the_routers_assignment_in_the_get_answers(
 
     request = await eventually(assigned, timeout=60, what="the assignment in GET requests")
     validate([request], "requests.json")
-    assert request["agency_responsible"] == "도시교통실" and request["status"] == "open"
+    assert request["agency_responsible"] == "용산구 도로과" and request["status"] == "open"
     assert request["service_code"] == "pothole"
     assert request["description"] == "만리재로 193 앞 도로에 구멍, 연락은 [비공개]"
     assert (request["lat"], request["long"]) == (37.554, 126.968)
@@ -95,7 +95,7 @@ async def test_a_form_post_shows_the_routers_assignment_in_the_get_answers(
         params={"start_date": (now - timedelta(hours=1)).isoformat(), "end_date": now.isoformat()},
     )
     [update] = [u for u in updates.json() if u["service_request_id"] == receipt_no]
-    assert update["status"] == "open" and "도시교통실" in update["description"]
+    assert update["status"] == "open" and "용산구 도로과" in update["description"]
     listed = (await client.get("/open311/v2/requests.json")).json()
     validate(listed, "requests.json")
     assert receipt_no in {r["service_request_id"] for r in listed}

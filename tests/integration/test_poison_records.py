@@ -26,14 +26,15 @@ from eungdapso_publisher.projection import PublicStatusQueries
 from eungdapso_publisher.settings import PublisherSettings
 from eungdapso_router.application import RouterApplication
 from eungdapso_router.bootstrap import build as build_router
+from eungdapso_router.directory import packaged_directory
 from eungdapso_router.domainmodel import Routing
-from eungdapso_router.rules import DEFAULT
 from eungdapso_router.settings import RouterSettings
 from eungdapso_schemas.envelope import Envelope, encode
 from eungdapso_schemas.events import ComplaintReceivedV1
 from eungdapso_schemas.streams import DEAD_LETTER, INTAKE_EVENTS
 from tests.conftest import settings_for
 from tests.support.kafka import produce, read_topic
+from tests.support.routing import routing_models
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
@@ -82,15 +83,19 @@ class Router:
 @pytest.fixture
 async def running_router(database: PostgresTarget, broker: str) -> AsyncIterator[Router]:
     """The router's real `assignment` process (event store on PostgreSQL), on the test's broker."""
-    parts = build_router(settings_for(RouterSettings, database, kafka_bootstrap_servers=broker))
+    parts = build_router(
+        settings_for(RouterSettings, database, kafka_bootstrap_servers=broker), models=routing_models()
+    )
     [assignment] = parts.components
     application = parts.state["application"]
     assert isinstance(assignment, Process) and isinstance(application, RouterApplication)
     assert parts.broker is not None
+    await parts.db.open()  # the router's own tables, written with its decisions
     assignment.subscribe(parts.broker)
     await parts.broker.start()
     yield Router(assignment, application)
     await parts.broker.stop()
+    await parts.db.close()
     application.close()
 
 
@@ -257,7 +262,7 @@ async def test_a_value_the_database_refuses_in_a_process_is_dead_lettered_at_onc
             Routing.assign(
                 complaint_id=e.complaint_id,
                 receipt_no=e.receipt_no,
-                office=DEFAULT,
+                office=packaged_directory().triage.ref,
                 rule="test",
                 at=e.received_at,
             )

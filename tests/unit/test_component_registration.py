@@ -17,6 +17,9 @@ from eungdapso_platform.consumer import IncomingRecord, Process, Unit
 from eungdapso_platform.settings import ServiceSettings
 from eungdapso_router.application import RouterApplication
 from eungdapso_router.consumers import Assignment
+from eungdapso_router.decision import Decider, RoutingModels
+from eungdapso_router.directory import packaged_directory
+from eungdapso_router.tables import MemoryTables
 from eungdapso_schemas.envelope import Envelope, encode
 from eungdapso_schemas.events import ComplaintAssignedV1, ComplaintEvent, ComplaintReceivedV1
 from eungdapso_schemas.streams import DEAD_LETTER, INTAKE_EVENTS
@@ -44,7 +47,12 @@ def incoming(envelope: Envelope[Any], offset: int = 0) -> IncomingRecord:
 
 def test_the_same_handler_twice_for_a_type_is_refused() -> None:
     process = a_process()
-    assignment = Assignment(FixedClock(datetime(2026, 11, 20, tzinfo=UTC)))
+    assignment = Assignment(
+        FixedClock(datetime(2026, 11, 20, tzinfo=UTC)),
+        Decider(RoutingModels()),  # never loaded: nothing is decided here
+        packaged_directory,
+        MemoryTables(),
+    )
     process.on(ComplaintReceivedV1, assignment.on_received)
     with pytest.raises(ValueError, match="already registered"):
         process.on(ComplaintReceivedV1, assignment.on_received)  # a new bound method, same handler

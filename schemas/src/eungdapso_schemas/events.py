@@ -344,6 +344,69 @@ class ComplaintAssignedV2(ComplaintAssignedV1):
         )
 
 
+FaqId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.\-]{0,79}$")]
+
+
+class ComplaintAnsweredInstantlyV1(ComplaintEvent):
+    """The Eung-Dap-So desk answered an everyday question at once from its standard answers
+    (즉시 답변), without a department. Owned by router. The complaint is also assigned, for the
+    record, to the office of its subject (`complaint.assigned`, just before on the same
+    partition); this answer closes it: nobody else works on it."""
+
+    event_type: ClassVar[str] = "kr.go.seoul.eungdapso.complaint.answered_instantly"
+    schema_version: ClassVar[int] = 1
+
+    answered_at: AwareDatetime
+    #: The standard answer given (the FAQ entry's id): the answer is the city's text, public.
+    answer_id: FaqId
+    answer: Annotated[str, StringConstraints(min_length=1, max_length=4000)]
+    #: How well the standard answer covers the question (0..1).
+    confidence: Annotated[float, Field(ge=0.0, le=1.0)]
+
+    @classmethod
+    def example(cls) -> ComplaintAnsweredInstantlyV1:
+        return cls(
+            complaint_id=_EXAMPLE_ID,
+            receipt_no="2026-0000001",
+            answered_at=_EXAMPLE_TIME,
+            answer_id="faq-bulky-waste-01",
+            answer="구청 누리집이나 대형폐기물 배출 신고 앱에서 품목을 신고하고 수수료를 낸 뒤, "
+            "배출번호를 붙여 정해진 날 지정 장소에 내놓으면 됩니다.",
+            confidence=0.92,
+        )
+
+
+class ComplaintLinkedV1(ComplaintEvent):
+    """The complaint is about the same thing at the same place as an open one (중복 민원): it is
+    linked to that one and follows it. When the first is answered, the linked complaints are
+    answered with it (each citizen told), and none is closed twice. Owned by router; the
+    complaint is assigned, for the record, to the office handling the first."""
+
+    event_type: ClassVar[str] = "kr.go.seoul.eungdapso.complaint.linked"
+    schema_version: ClassVar[int] = 1
+
+    linked_at: AwareDatetime
+    #: The open complaint this one duplicates.
+    duplicate_of: UUID
+    duplicate_of_receipt_no: ReceiptNo
+    #: Text similarity of the two complaints (0..1).
+    similarity: Annotated[float, Field(ge=0.0, le=1.0)]
+    #: Metres between the two places, when both had coordinates.
+    distance_m: Annotated[float, Field(ge=0.0, le=100_000.0)] | None = None
+
+    @classmethod
+    def example(cls) -> ComplaintLinkedV1:
+        return cls(
+            complaint_id=UUID("0b7e3d52-1c4f-4a8e-9d26-7f1e2a3b4c5d"),
+            receipt_no="2026-0000002",
+            linked_at=_EXAMPLE_TIME,
+            duplicate_of=_EXAMPLE_ID,
+            duplicate_of_receipt_no="2026-0000001",
+            similarity=0.71,
+            distance_m=38.5,
+        )
+
+
 def dataschema_uri(model: type[Payload]) -> str:
     """The CloudEvents `dataschema` of a payload: the checked-in JSON Schema file."""
     return f"urn:eungdapso:schema:{schema_file_stem(model)}"

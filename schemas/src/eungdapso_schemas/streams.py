@@ -24,6 +24,9 @@ requested, transferred, answered, closed) and the per-office feeds
 own office's only. 2.5 adds the SLA service's stream (`eungdapso.sla.events`: deadlines set,
 extended, moved by a declared holiday, warned, breached, met) and its `sla.deadlines` consumer
 of receipts, assignments and casework's extension requests, transfers and answers.
+2.6 adds the router's instant answers (`complaint.answered_instantly`) and duplicate links
+(`complaint.linked`), each just after the complaint's assignment on the router's stream; the
+router reads casework's rejections, transfers and answers.
 """
 
 from __future__ import annotations
@@ -39,8 +42,10 @@ from eungdapso_schemas.events import (
     CaseRejectedV1,
     CaseTransferredV1,
     CaseWithdrawnV1,
+    ComplaintAnsweredInstantlyV1,
     ComplaintAssignedV1,
     ComplaintAssignedV2,
+    ComplaintLinkedV1,
     ComplaintReceivedV1,
     ComplaintReceivedV2,
     ComplaintSubmittedV1,
@@ -56,7 +61,7 @@ from eungdapso_schemas.events import (
 )
 
 #: Version of the stream layout (topics and which types travel where), in the AsyncAPI info.
-CONTRACT_VERSION = "2.5.0"
+CONTRACT_VERSION = "2.6.0"
 
 
 @dataclass(frozen=True)
@@ -123,7 +128,10 @@ INTAKE_EVENTS = Stream(
 ROUTER_EVENTS = Stream(
     name="eungdapso.router.events",
     owner="router",
-    description="What the router decided: assignments to offices (key: complaint id).",
+    description=(
+        "What the router decided: assignments to offices (first, reassigned, transferred), instant "
+        "answers and duplicate links (key: complaint id)."
+    ),
     carries=(
         # v1: what the router published before contract 2.3; still read, so history replays.
         Carried(
@@ -144,6 +152,9 @@ ROUTER_EVENTS = Stream(
                 "sla.deadlines",
             ),
         ),
+        # Read by the notifier and the publisher when they learn them (later issues).
+        Carried(ComplaintAnsweredInstantlyV1, consumers=()),
+        Carried(ComplaintLinkedV1, consumers=()),
     ),
 )
 INTEGRATOR_SUBMISSIONS = Stream(
@@ -176,10 +187,12 @@ CASEWORK_EVENTS = Stream(
         Carried(CaseWithdrawnV1, consumers=()),
         Carried(CaseAcceptedV1, consumers=("publisher.public_status",)),
         # Rejections and transfers are the router's to act on (reassignment, triage).
-        Carried(CaseRejectedV1, consumers=()),
+        Carried(CaseRejectedV1, consumers=("router.assignment",)),
         Carried(ExtensionRequestedV1, consumers=("sla.deadlines",)),
-        Carried(CaseTransferredV1, consumers=("publisher.public_status", "sla.deadlines")),
-        Carried(CaseAnsweredV1, consumers=("publisher.public_status", "sla.deadlines")),
+        Carried(
+            CaseTransferredV1, consumers=("publisher.public_status", "sla.deadlines", "router.assignment")
+        ),
+        Carried(CaseAnsweredV1, consumers=("publisher.public_status", "sla.deadlines", "router.assignment")),
         Carried(CaseClosedV1, consumers=("publisher.public_status",)),
     ),
 )

@@ -50,7 +50,17 @@ SERVICES: tuple[Service, ...] = (
             Route("/open311/"),
         ),
     ),
-    Service("router", 8002, "router (배정)", routes=(Route("/api/v1/directory"), Route("/api/v1/faq"))),
+    Service(
+        "router",
+        8002,
+        "router (배정)",
+        routes=(
+            Route("/api/v1/directory"),
+            Route("/api/v1/faq"),
+            Route("/api/v1/routing/"),
+            Route("/api/v1/triage/"),
+        ),
+    ),
     Service("sla", 8003, "SLA deadlines (처리기한)", routes=(Route("/api/v1/deadlines"),)),
     Service("notifier", 8004, "notifier (알림)"),
     Service("publisher", 8005, "publisher (공개)", routes=(Route("/api/v1/complaints/"),)),

@@ -11,3 +11,17 @@ class RouterSettings(ServiceSettings):
     #: How often a running router looks for a newer published directory version (one indexed
     #: read): a publication takes effect within this long.
     directory_poll_interval_s: float = Field(default=2.0, gt=0, le=60)
+
+    # --- Routing (decision.py, duplicates.py, triage.py)
+    #: Below this confidence in the subject, a person at the triage desk decides.
+    triage_below_confidence: float = Field(default=0.3, ge=0, le=1)
+    #: A complaint duplicates an open one received this many days before it at most...
+    duplicate_window_days: int = Field(default=14, ge=0, le=365)
+    #: ...pinned this close to it, or in its district with nearly the same text (0..1), or
+    #: naming the same place (a dong, road, station, landmark) with a text this alike.
+    duplicate_radius_m: float = Field(default=100.0, gt=0, le=5000)
+    duplicate_min_similarity: float = Field(default=0.6, ge=0, le=1)
+    duplicate_min_similarity_same_place: float = Field(default=0.3, ge=0, le=1)
+    #: How long a replica may keep accepting a staff key it has checked: a revoked key stops
+    #: working everywhere within this many seconds (at once on the replica that revoked it).
+    staff_key_cache_s: float = Field(default=10.0, ge=0, le=300)
