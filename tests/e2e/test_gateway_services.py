@@ -98,12 +98,12 @@ def office_key(database: PostgresTarget, office: str) -> str:
 async def test_an_office_works_its_case_through_the_gateway_and_the_public_status_follows(
     base_url: str, database: PostgresTarget
 ) -> None:
-    key = {"X-Api-Key": await asyncio.to_thread(office_key, database, "seoul.transport")}
+    key = {"X-Api-Key": await asyncio.to_thread(office_key, database, "seoul.transport.bus_policy")}
     async with httpx.AsyncClient(base_url=base_url) as client:
         assert (await client.get("/api/v1/inbox/cases")).status_code == 401  # casework answers, not 404
         r = await client.post(
             "/api/v1/complaints",
-            json={"text": "버스 정류장 안내판이 꺼졌어요", "kind": "complaint", "field": "roads_traffic"},
+            json={"text": "버스 정류장 안내판이 꺼졌어요", "kind": "complaint", "subject": "bus_stop"},
         )
         assert r.status_code == 201
         receipt_no = r.json()["receipt_no"]
@@ -112,7 +112,7 @@ async def test_an_office_works_its_case_through_the_gateway_and_the_public_statu
             cases = (await client.get("/api/v1/inbox/cases", headers=key)).json()["cases"]
             return next((c for c in cases if c["receipt_no"] == receipt_no), None)
 
-        case = await eventually(in_inbox, what="the case in seoul.transport's inbox")
+        case = await eventually(in_inbox, what="the case in the bus policy division's inbox")
         path = f"/api/v1/inbox/cases/{case['case_id']}"
         staff = {"staff": "transport-1"}
         assert (await client.post(f"{path}/accept", headers=key, json=staff)).status_code == 200
@@ -125,6 +125,6 @@ async def test_an_office_works_its_case_through_the_gateway_and_the_public_statu
             return got.json() if got.status_code == 200 and got.json()["status"] == "closed" else None
 
         public = await eventually(closed, what="the public status closed")
-        assert public["office"]["code"] == "seoul.transport" and public["resolution"] == "resolved"
+        assert public["office"]["code"] == "seoul.transport.bus_policy" and public["resolution"] == "resolved"
         assert public["accepted_at"] and public["answered_at"] and public["closed_at"]
         assert "안내판을 교체" not in str(public)  # the answer itself is not in the status
