@@ -23,6 +23,7 @@ from eungdapso_schemas.events import (
     ComplaintSubmittedV1,
     DeadlineBreachedV1,
     Payload,
+    RatedV1,
     SubmissionAnsweredV1,
     schema_file_stem,
 )
@@ -81,9 +82,11 @@ def test_each_event_type_travels_on_exactly_one_stream_its_owners() -> None:
         "eungdapso.router.events",
         "eungdapso.casework.events",
         "eungdapso.sla.events",
+        "eungdapso.rating.events",
         "eungdapso.deadletter",
     }
     assert stream_for(DeadlineBreachedV1).owner == "sla"
+    assert stream_for(RatedV1).owner == "rating"
 
 
 def components_of_every_service() -> list[Component[Any]]:
@@ -126,7 +129,7 @@ def test_the_registry_names_exactly_the_consumers_the_services_run() -> None:
 
 def test_asyncapi_has_a_message_per_type_and_an_operation_per_consumer() -> None:
     doc = yaml.safe_load(export.ASYNCAPI_FILE.read_text(encoding="utf-8"))
-    assert doc["info"]["version"] == "2.6.0"
+    assert doc["info"]["version"] == "2.7.0"
     assert {c["address"] for c in doc["channels"].values()} == {t.name for t in ALL_TOPICS} | {
         f.pattern for f in FEEDS
     }

@@ -857,3 +857,93 @@ class DeadlineMetV1(DeadlineEvent):
             measured_in="working_days",
             within=True,
         )
+
+
+# -- Rating: the citizen's satisfaction with the answer (만족도 평가) -----------------------------
+Score = Annotated[int, Field(ge=1, le=5)]
+#: What gave the citizen the answer they rate.
+AnsweredBy = Literal["office", "instant", "duplicate"]
+RatingComment = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+
+
+class RatingEvent(ComplaintEvent):
+    """Something about the rating of one complaint's answer. Owned by the rating service."""
+
+    #: Identifies the invitation (and the single-use link made from it; the link itself never
+    #: travels on this stream).
+    invitation_id: UUID
+    #: The office whose answer is rated (None for the desk's instant answers).
+    office: OfficeCode | None = None
+
+
+class RatingInvitedV1(RatingEvent):
+    """The complaint was answered: the citizen is invited to rate the answer 1–5 until
+    `expires_at`. The notifier sends the link (it asks the rating service for it)."""
+
+    event_type: ClassVar[str] = "kr.go.seoul.eungdapso.rating.invited"
+    schema_version: ClassVar[int] = 1
+
+    answered_by: AnsweredBy
+    answered_at: AwareDatetime
+    expires_at: AwareDatetime
+
+    @classmethod
+    def example(cls) -> RatingInvitedV1:
+        return cls(
+            complaint_id=_EXAMPLE_ID,
+            receipt_no="2026-0000001",
+            invitation_id=_EXAMPLE_CASE_ID,
+            office=_EXAMPLE_OFFICE,
+            answered_by="office",
+            answered_at=datetime(2026, 11, 26, 5, 0, tzinfo=UTC),
+            expires_at=datetime(2026, 12, 26, 5, 0, tzinfo=UTC),
+        )
+
+
+class RatedV1(RatingEvent):
+    """The citizen rated the answer (once per invitation). `comment` is personal by default:
+    only casework (the office) may read it; nothing public shows it."""
+
+    event_type: ClassVar[str] = "kr.go.seoul.eungdapso.rating.rated"
+    schema_version: ClassVar[int] = 1
+
+    score: Score
+    rated_at: AwareDatetime
+    answered_by: AnsweredBy
+    comment: RatingComment | None = None
+
+    @classmethod
+    def example(cls) -> RatedV1:
+        return cls(
+            complaint_id=_EXAMPLE_ID,
+            receipt_no="2026-0000001",
+            invitation_id=_EXAMPLE_CASE_ID,
+            office=_EXAMPLE_OFFICE,
+            score=4,
+            rated_at=datetime(2026, 11, 27, 1, 0, tzinfo=UTC),
+            answered_by="office",
+        )
+
+
+class ReviewRequestedV1(RatingEvent):
+    """A low score (1–2): the office is asked to review how it handled the case (casework
+    shows it in the office's review queue)."""
+
+    event_type: ClassVar[str] = "kr.go.seoul.eungdapso.rating.review_requested"
+    schema_version: ClassVar[int] = 1
+
+    score: Score
+    rated_at: AwareDatetime
+    comment: RatingComment | None = None
+
+    @classmethod
+    def example(cls) -> ReviewRequestedV1:
+        return cls(
+            complaint_id=_EXAMPLE_ID,
+            receipt_no="2026-0000001",
+            invitation_id=_EXAMPLE_CASE_ID,
+            office=_EXAMPLE_OFFICE,
+            score=1,
+            rated_at=datetime(2026, 11, 27, 1, 0, tzinfo=UTC),
+            comment="답변이 현장 상황과 다릅니다",
+        )

@@ -27,6 +27,9 @@ of receipts, assignments and casework's extension requests, transfers and answer
 2.6 adds the router's instant answers (`complaint.answered_instantly`) and duplicate links
 (`complaint.linked`), each just after the complaint's assignment on the router's stream; the
 router reads casework's rejections, transfers and answers.
+2.7 adds the rating service's stream (`eungdapso.rating.events`: invitations to rate an
+answer, ratings, review requests after a low score). A rating's comment is personal; the
+single-use rating link never travels on a stream.
 """
 
 from __future__ import annotations
@@ -57,11 +60,14 @@ from eungdapso_schemas.events import (
     DeadlineWarnedV1,
     ExtensionRequestedV1,
     Payload,
+    RatedV1,
+    RatingInvitedV1,
+    ReviewRequestedV1,
     SubmissionAnsweredV1,
 )
 
 #: Version of the stream layout (topics and which types travel where), in the AsyncAPI info.
-CONTRACT_VERSION = "2.6.0"
+CONTRACT_VERSION = "2.7.0"
 
 
 @dataclass(frozen=True)
@@ -212,6 +218,19 @@ SLA_EVENTS = Stream(
         Carried(DeadlineMetV1, consumers=()),
     ),
 )
+RATING_EVENTS = Stream(
+    name="eungdapso.rating.events",
+    owner="rating",
+    description=(
+        "Satisfaction with answers (만족도): invitations to rate, ratings 1–5 (the comment is "
+        "personal), review requests to the office after a score of 1–2 (key: complaint id)."
+    ),
+    carries=(
+        Carried(RatingInvitedV1, consumers=()),
+        Carried(RatedV1, consumers=()),
+        Carried(ReviewRequestedV1, consumers=()),
+    ),
+)
 DEAD_LETTER = Topic(
     name="eungdapso.deadletter",
     description=(
@@ -228,6 +247,7 @@ STREAMS: tuple[Stream, ...] = (
     INTAKE_REPLIES,
     CASEWORK_EVENTS,
     SLA_EVENTS,
+    RATING_EVENTS,
 )
 ALL_TOPICS: tuple[Topic, ...] = (*STREAMS, DEAD_LETTER)
 PAYLOADS: tuple[type[Payload], ...] = tuple(p for s in STREAMS for p in s.payloads)
