@@ -699,6 +699,36 @@ class CaseClosedV1(StaffAction):
         return cls.model_validate(_staff_example())
 
 
+class DuplicateAnsweredV1(CaseEvent):
+    """A complaint linked as a duplicate (중복 민원) of another was answered with the answer the
+    office gave to that other one: `case_id` and `office` are the answering case's. Exactly one
+    per linked complaint, whichever of the link and the answer arrived first."""
+
+    event_type: ClassVar[str] = "kr.go.seoul.eungdapso.case.duplicate_answered"
+    schema_version: ClassVar[int] = 1
+
+    #: The complaint whose answer this is.
+    duplicate_of: UUID
+    duplicate_of_receipt_no: ReceiptNo
+    text: AnswerText
+    resolution: Resolution
+    objection: Reason | None = None
+
+    @classmethod
+    def example(cls) -> DuplicateAnsweredV1:
+        return cls(
+            complaint_id=UUID("0b7e3d52-1c4f-4a8e-9d26-7f1e2a3b4c5d"),
+            receipt_no="2026-0000002",
+            case_id=_EXAMPLE_CASE_ID,
+            office=_EXAMPLE_OFFICE,
+            at=_EXAMPLE_TIME,
+            duplicate_of=_EXAMPLE_ID,
+            duplicate_of_receipt_no="2026-0000001",
+            text="육교 계단 파손 부위를 11월 24일 보수했습니다. 불편을 드려 죄송합니다.",
+            resolution=Resolution.RESOLVED,
+        )
+
+
 # -- SLA: statutory deadlines (처리기한, 민원 처리에 관한 법률 제19조) ------------------------------
 DeadlineUnit = Literal["days", "weeks", "months", "years", "working_hours", "hours", "same_day"]
 DeadlineRule = Literal["working_hours", "working_days", "calendar", "same_day", "elapsed"]
@@ -946,4 +976,30 @@ class ReviewRequestedV1(RatingEvent):
             score=1,
             rated_at=datetime(2026, 11, 27, 1, 0, tzinfo=UTC),
             comment="답변이 현장 상황과 다릅니다",
+        )
+
+
+RatingToken = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_\-.:]{16,512}$")]
+
+
+class RatingLinkIssuedV1(RatingEvent):
+    """The single-use rating token of an invitation, for the notifier to send to the citizen
+    (and to nobody else): it travels only on `eungdapso.rating.links`, which only the
+    notifier may read."""
+
+    event_type: ClassVar[str] = "kr.go.seoul.eungdapso.rating.link_issued"
+    schema_version: ClassVar[int] = 1
+
+    token: RatingToken
+    expires_at: AwareDatetime
+
+    @classmethod
+    def example(cls) -> RatingLinkIssuedV1:
+        return cls(
+            complaint_id=_EXAMPLE_ID,
+            receipt_no="2026-0000001",
+            invitation_id=_EXAMPLE_CASE_ID,
+            office=_EXAMPLE_OFFICE,
+            token="eyJpIjoiOGMxZDJlM2YifQ.Z1x2Yw.Qm9ndXNTaWduYXR1cmVFeGFtcGxl",
+            expires_at=datetime(2026, 12, 26, 5, 0, tzinfo=UTC),
         )

@@ -29,7 +29,9 @@ of receipts, assignments and casework's extension requests, transfers and answer
 router reads casework's rejections, transfers and answers.
 2.7 adds the rating service's stream (`eungdapso.rating.events`: invitations to rate an
 answer, ratings, review requests after a low score). A rating's comment is personal; the
-single-use rating link never travels on a stream.
+single-use rating token travels only on `eungdapso.rating.links`, which only the notifier reads.
+Casework's stream gains `case.duplicate_answered`: a linked duplicate answered with the
+answer to the complaint it duplicates.
 """
 
 from __future__ import annotations
@@ -57,10 +59,12 @@ from eungdapso_schemas.events import (
     DeadlineMetV1,
     DeadlineMovedV1,
     DeadlineSetV1,
+    DuplicateAnsweredV1,
     DeadlineWarnedV1,
     ExtensionRequestedV1,
     Payload,
     RatedV1,
+    RatingLinkIssuedV1,
     RatingInvitedV1,
     ReviewRequestedV1,
     SubmissionAnsweredV1,
@@ -200,6 +204,7 @@ CASEWORK_EVENTS = Stream(
         ),
         Carried(CaseAnsweredV1, consumers=("publisher.public_status", "sla.deadlines", "router.assignment")),
         Carried(CaseClosedV1, consumers=("publisher.public_status",)),
+        Carried(DuplicateAnsweredV1, consumers=()),
     ),
 )
 SLA_EVENTS = Stream(
@@ -231,6 +236,16 @@ RATING_EVENTS = Stream(
         Carried(ReviewRequestedV1, consumers=()),
     ),
 )
+RATING_LINKS = Stream(
+    name="eungdapso.rating.links",
+    owner="rating",
+    description=(
+        "The single-use rating tokens, one per invitation, for the notifier to send to the citizen. "
+        "A bearer credential: in production a Kafka ACL lets only the notifier's principal read it "
+        "(key: complaint id)."
+    ),
+    carries=(Carried(RatingLinkIssuedV1, consumers=()),),
+)
 DEAD_LETTER = Topic(
     name="eungdapso.deadletter",
     description=(
@@ -248,6 +263,7 @@ STREAMS: tuple[Stream, ...] = (
     CASEWORK_EVENTS,
     SLA_EVENTS,
     RATING_EVENTS,
+    RATING_LINKS,
 )
 ALL_TOPICS: tuple[Topic, ...] = (*STREAMS, DEAD_LETTER)
 PAYLOADS: tuple[type[Payload], ...] = tuple(p for s in STREAMS for p in s.payloads)
