@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from eungdapso_platform.consumer import Projection
 from eungdapso_platform.db import Database
 from eungdapso_platform.service import NO_OVERRIDES, Overrides, ServiceParts, create_app
-from eungdapso_publisher import projection
+from eungdapso_publisher import pages, projection
 from eungdapso_publisher.api import router
 from eungdapso_publisher.settings import PublisherSettings
 from eungdapso_schemas.events import (
@@ -54,11 +54,13 @@ def build(settings: PublisherSettings, overrides: Overrides = NO_OVERRIDES) -> S
         db=db,
         broker=overrides.broker_for(settings),
         components=[public_status(settings, db)],
-        routers=[router],
+        routers=[router, pages.router],
         state={"queries": projection.PublicStatusQueries(db)},
     )
 
 
 def bootstrap(settings: PublisherSettings | None = None, overrides: Overrides = NO_OVERRIDES) -> FastAPI:
     settings = settings or PublisherSettings()
-    return create_app(build(settings, overrides), title=f"Eung-Dap-So {SERVICE.title}")
+    app = create_app(build(settings, overrides), title=f"Eung-Dap-So {SERVICE.title}")
+    app.mount("/static", pages.static, name="static")
+    return app
