@@ -81,3 +81,16 @@ def test_the_assets_and_the_district_map_are_served_from_here(client: TestClient
 
 def test_a_malformed_receipt_number_in_the_follow_path_is_refused(client: TestClient) -> None:
     assert client.get("/follow/not-a-receipt").status_code == 422
+
+
+@pytest.mark.parametrize("path", ["/staff/", "/staff/reviews", "/staff/triage"])
+def test_the_staff_pages_render_in_both_languages_and_ask_for_a_key(path: str) -> None:
+    from eungdapso_casework import pages as staff_pages
+
+    app = FastAPI()
+    app.include_router(staff_pages.router)
+    client = TestClient(app)
+    ko, en = client.get(path + "?lang=ko"), client.get(path + "?lang=en")
+    assert '<html lang="ko">' in ko.text and '<html lang="en">' in en.text
+    assert '<label for="key">' in ko.text and 'type="password" id="key"' in ko.text
+    assert "style=" not in ko.text

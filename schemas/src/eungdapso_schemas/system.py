@@ -79,7 +79,13 @@ SERVICES: tuple[Service, ...] = (
         ),
     ),
     Service("rating", 8006, "rating (만족도)"),
-    Service("casework", 8007, "casework (처리)", routes=(Route("/api/v1/inbox/"),)),
+    Service(
+        "casework",
+        8007,
+        "casework (처리)",
+        # The staff pages (inbox, review queue, triage desk) beside the inbox API.
+        routes=(Route("/api/v1/inbox/"), Route("/staff/")),
+    ),
 )
 SERVICE_NAMES: tuple[str, ...] = tuple(s.name for s in SERVICES)
 #: Parties outside the system that own or read a stream (nothing of theirs runs here):
