@@ -1,9 +1,10 @@
 """`python -m eungdapso_publisher statistics --month YYYY-MM [--by office] [--format json|csv]`:
 recompute a month's statistics from the topics alone (no database) and print them.
 
-It reads the five streams from the beginning to the end offsets they have when it starts,
-takes each event once (by its CloudEvents id, as the projection's ledger does), skips what
-the projection would dead-letter or skip, and folds and counts with the projection's own
+It reads the five streams from the beginning until it has passed the end offsets they had
+when it started and they stay quiet for a second, takes each event once (by its CloudEvents
+id, as the projection's ledger does), skips what the projection would dead-letter or skip,
+and folds and counts with the projection's own
 functions (`statistics.fold`, `statistics.figures`): an outsider's recomputation, and the
 published numbers' check. Only `KAFKA_*` variables are read.
 """
@@ -14,6 +15,7 @@ import argparse
 import asyncio
 import re
 import sys
+import time
 from collections.abc import Iterable
 from typing import Any
 from uuid import UUID
@@ -76,8 +78,8 @@ class History:
         return figures(month, by, self.complaints.values(), self.ratings.values())
 
 
-async def read_history(settings: KafkaSettings, *, idle_ms: int = 1000) -> History:
-    """Every event of the statistics' streams, up to the end offsets seen at the start."""
+async def read_history(settings: KafkaSettings, *, idle_ms: int = 1000, stall_s: float = 60.0) -> History:
+    """Every event of the statistics' streams, from the beginning until they fall quiet."""
     history = History()
     consumer = kafka_consumer(
         settings, client_id="eungdapso-publisher-statistics", enable_auto_commit=False, group_id=None
@@ -93,19 +95,21 @@ async def read_history(settings: KafkaSettings, *, idle_ms: int = 1000) -> Histo
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         end = await consumer.end_offsets(partitions)
-        waiting = {tp for tp in partitions if end[tp] > 0}
-        while waiting:
-            batches = await consumer.getmany(*waiting, timeout_ms=idle_ms, max_records=1000)
-            for tp, records in batches.items():
+        stalled_since = time.monotonic()
+        # Until the end offsets are reached and the topics stay quiet for `idle_ms`: a
+        # development broker may report end offsets short of what it holds.
+        while True:
+            batches = await consumer.getmany(timeout_ms=idle_ms, max_records=1000)
+            for records in batches.values():
                 for r in records:
-                    if r.offset < end[tp]:
-                        history.take(r.topic, r.key, r.value, r.headers)
-            reached = {tp for tp in waiting if await consumer.position(tp) >= end[tp]}
-            if not batches and not reached:
-                raise TimeoutError(
-                    f"no records within {idle_ms} ms before the end offsets of {sorted(waiting)}"
-                )
-            waiting -= reached
+                    history.take(r.topic, r.key, r.value, r.headers)
+            if batches:
+                stalled_since = time.monotonic()
+                continue
+            if all([await consumer.position(tp) >= end[tp] for tp in partitions]):
+                break
+            if time.monotonic() - stalled_since > stall_s:
+                raise TimeoutError(f"the topics stopped short of their end offsets for {stall_s:.0f} s")
     finally:
         await consumer.stop()
     log.info("statistics_history_read", events=len(history.seen), skipped=history.skipped)
