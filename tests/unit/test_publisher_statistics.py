@@ -470,3 +470,21 @@ async def test_the_api_answers_json_csv_and_problems(client: httpx.AsyncClient) 
     assert refused.status_code == 406 and refused.headers["content-type"] == "application/problem+json"
     schema = (await client.get("/api/v1/statistics/schema")).json()
     assert set(schema["$defs"]["StatisticsRow"]["properties"]) == set(CSV_COLUMNS)
+
+
+def test_the_command_takes_each_event_once_from_its_owner_s_stream_only() -> None:
+    from eungdapso_publisher.statistics_cli import History
+    from eungdapso_schemas.envelope import Envelope, encode
+    from eungdapso_schemas.streams import INTAKE_EVENTS, SLA_EVENTS
+
+    a = Complaint()
+    received = encode(
+        Envelope("e-1", "/test", kst(2026, 11, 2, 9), str(a.id), a.received(kst(2026, 11, 2, 9)))
+    )
+    history = History()
+    history.take(INTAKE_EVENTS.name, received.key, received.value, received.headers)
+    history.take(INTAKE_EVENTS.name, received.key, received.value, received.headers)  # delivered twice
+    history.take(SLA_EVENTS.name, received.key, received.value, received.headers)  # not its owner's stream
+    history.take(INTAKE_EVENTS.name, received.key, b"{broken", received.headers)  # breaks the contract
+    assert only_row(history.report("2026-11", Dimension.CITY))["received"] == 1
+    assert history.skipped == 2
