@@ -265,7 +265,8 @@ def statistics_component(app: FastAPI) -> Projection:
 async def publisher(
     database: PostgresTarget, broker: str
 ) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
-    settings = settings_for(PublisherSettings, database, kafka_bootstrap_servers=broker)
+    # Counted on every request: the rebuild below must show in the next answer.
+    settings = settings_for(PublisherSettings, database, kafka_bootstrap_servers=broker, statistics_cache_s=0)
     app = bootstrap(settings)
     async with LifespanManager(app, startup_timeout=60, shutdown_timeout=30):
         async with httpx.AsyncClient(

@@ -3,6 +3,7 @@ in each test. Months are Asia/Seoul calendar months (UTC+9, no daylight saving).
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import random
 import uuid
@@ -488,3 +489,30 @@ def test_the_command_takes_each_event_once_from_its_owner_s_stream_only() -> Non
     history.take(INTAKE_EVENTS.name, received.key, b"{broken", received.headers)  # breaks the contract
     assert only_row(history.report("2026-11", Dimension.CITY))["received"] == 1
     assert history.skipped == 2
+
+
+async def test_a_report_is_counted_once_for_everyone_asking_within_the_cache_time() -> None:
+    from eungdapso_publisher.statistics_projection import StatisticsQueries
+
+    a = Complaint()
+    events: list[Payload] = [a.received(kst(2026, 11, 2, 9))]
+
+    class Counted(StatisticsQueries):
+        reads = 0
+
+        async def facts(
+            self, start: datetime, end: datetime
+        ) -> tuple[list[ComplaintFacts], list[RatingFact]]:
+            Counted.reads += 1
+            await asyncio.sleep(0.01)
+            return facts_of(events)
+
+    cached = Counted(None, cache_s=60)  # type: ignore[arg-type]
+    reports = await asyncio.gather(*(cached.report("2026-11", Dimension.CITY) for _ in range(5)))
+    assert Counted.reads == 1 and all(r == reports[0] for r in reports)
+    await cached.report("2026-10", Dimension.CITY)
+    assert Counted.reads == 2  # another month is another report
+    uncached = Counted(None, cache_s=0)  # type: ignore[arg-type]
+    await uncached.report("2026-11", Dimension.CITY)
+    await uncached.report("2026-11", Dimension.CITY)
+    assert Counted.reads == 4

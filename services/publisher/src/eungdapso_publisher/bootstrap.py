@@ -65,7 +65,10 @@ def build(settings: PublisherSettings, overrides: Overrides = NO_OVERRIDES) -> S
         broker=overrides.broker_for(settings),
         components=[public_status(settings, db), statistics(settings, db)],
         routers=[router, statistics_router],
-        state={"queries": projection.PublicStatusQueries(db), "statistics": StatisticsQueries(db)},
+        state={
+            "queries": projection.PublicStatusQueries(db),
+            "statistics": StatisticsQueries(db, cache_s=settings.statistics_cache_s),
+        },
     )
 
 

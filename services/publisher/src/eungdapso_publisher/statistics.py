@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal
 from uuid import UUID
@@ -303,7 +304,8 @@ class _Tally:
     instant: int = 0
 
     def row(self, month: str, by: Dimension, value: str | None) -> StatisticsRow:
-        statutory = sum(self.statutory_days)
+        # fsum is exact, so the figures do not depend on the order the facts came in.
+        statutory = math.fsum(self.statutory_days)
         return StatisticsRow(
             month=month,
             by=by,
@@ -312,7 +314,9 @@ class _Tally:
             answered=self.answered,
             processing_rate=_percent(self.answered_by_month_end, self.received),
             average_processing_days=_mean(self.processing_days),
-            speed_index=_round((statutory - sum(self.actual_days)) / statutory * 100) if statutory else None,
+            speed_index=_round((statutory - math.fsum(self.actual_days)) / statutory * 100)
+            if statutory
+            else None,
             speed_index_complaints=len(self.statutory_days),
             overdue=self.overdue,
             satisfaction_count=len(self.scores),
@@ -331,7 +335,7 @@ def _percent(part: int, whole: int) -> float | None:
 
 
 def _mean(values: Sequence[float]) -> float | None:
-    return _round(sum(values) / len(values)) if values else None
+    return _round(math.fsum(values) / len(values)) if values else None
 
 
 def dimension_value(
@@ -356,14 +360,14 @@ def figures(
 ) -> StatisticsReport:
     """The month's figures, a row per value of `by` that has any. Complaints and ratings
     outside the month are ignored, so a caller may pass more than the month's."""
-    start, end = month_bounds(month)
+    # In UTC: comparing moments of one fixed offset is much cheaper than with a zone's rules.
+    start, end = (moment.astimezone(UTC) for moment in month_bounds(month))
 
     def within(moment: datetime | None) -> bool:
         return moment is not None and start <= moment < end
 
     tallies: dict[str | None, _Tally] = {}
-    # Sorted, so floating-point sums add in the same order whoever calls.
-    by_id = {f.complaint_id: f for f in sorted(complaints, key=lambda f: f.complaint_id)}
+    by_id = {f.complaint_id: f for f in complaints}
     for f in by_id.values():
         received, answered, overdue = within(f.received_at), within(f.answered_at), within(f.overdue_due)
         if not (received or answered or overdue):
@@ -382,7 +386,7 @@ def figures(
                 t.statutory_days.append(f.statutory_days)
                 t.actual_days.append(f.actual_days)
         t.overdue += overdue
-    for r in sorted(ratings, key=lambda r: r.invitation_id):
+    for r in ratings:
         if within(r.rated_at):
             value = dimension_value(by_id.get(r.complaint_id), by, r.office)
             tallies.setdefault(value, _Tally()).scores.append(r.score)

@@ -10,6 +10,8 @@ rebuildable like any other (`python -m eungdapso_publisher rebuild --read-model 
 
 from __future__ import annotations
 
+import asyncio
+import time
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
@@ -120,14 +122,33 @@ def statistics(db: Database, *, service: str, fetch_max_wait_ms: int = 50) -> Pr
 
 
 class StatisticsQueries:
-    """The month's facts from the live generation's views, and the figures made of them."""
+    """The month's facts from the live generation's views, and the figures made of them.
 
-    def __init__(self, db: Database) -> None:
+    Counting a busy month takes seconds (every complaint of it is read and counted), so a
+    report is kept `cache_s` seconds, counted once however many ask at the same time, and
+    counted in a worker thread (the service keeps answering meanwhile)."""
+
+    MAX_CACHED = 256
+
+    def __init__(self, db: Database, *, cache_s: float = 0.0) -> None:
         self.db = db
+        self.cache_s = cache_s
+        self._cached: dict[tuple[str, Dimension], tuple[float, StatisticsReport]] = {}
+        self._counting: dict[tuple[str, Dimension], asyncio.Lock] = {}
 
     async def report(self, month: str, by: Dimension) -> StatisticsReport:
-        complaints, ratings = await self.facts(*month_bounds(month))
-        return figures(month, by, complaints, ratings)
+        key = (month, by)
+        async with self._counting.setdefault(key, asyncio.Lock()):
+            kept = self._cached.get(key)
+            if kept is not None and time.monotonic() - kept[0] < self.cache_s:
+                return kept[1]
+            complaints, ratings = await self.facts(*month_bounds(month))
+            report = await asyncio.to_thread(figures, month, by, complaints, ratings)
+            if self.cache_s > 0:
+                if len(self._cached) >= self.MAX_CACHED:
+                    self._cached.pop(min(self._cached, key=lambda k: self._cached[k][0]))
+                self._cached[key] = (time.monotonic(), report)
+            return report
 
     async def facts(self, start: datetime, end: datetime) -> tuple[list[ComplaintFacts], list[RatingFact]]:
         async with self.db.pool.connection() as conn:
