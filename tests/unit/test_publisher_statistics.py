@@ -516,3 +516,11 @@ async def test_a_report_is_counted_once_for_everyone_asking_within_the_cache_tim
     await uncached.report("2026-11", Dimension.CITY)
     await uncached.report("2026-11", Dimension.CITY)
     assert Counted.reads == 4
+
+
+def test_the_gateway_routes_the_statistics_to_the_publisher() -> None:
+    from eungdapso_schemas.system import ingress_routes
+
+    for path in ("/api/v1/statistics", "/api/v1/statistics.csv", "/api/v1/statistics/schema"):
+        owners = [name for route, name in ingress_routes() if route.matches(path)]
+        assert owners[:1] == ["publisher"], path
