@@ -524,3 +524,15 @@ def test_the_gateway_routes_the_statistics_to_the_publisher() -> None:
     for path in ("/api/v1/statistics", "/api/v1/statistics.csv", "/api/v1/statistics/schema"):
         owners = [name for route, name in ingress_routes() if route.matches(path)]
         assert owners[:1] == ["publisher"], path
+
+
+def test_the_checked_in_json_schema_is_the_one_served() -> None:
+    import json
+    from pathlib import Path
+
+    import eungdapso_publisher
+
+    checked_in = Path(eungdapso_publisher.__file__).parents[2] / "statistics.schema.json"
+    assert json.loads(checked_in.read_text(encoding="utf-8")) == StatisticsReport.model_json_schema(), (
+        "regenerate services/publisher/statistics.schema.json from StatisticsReport.model_json_schema()"
+    )
