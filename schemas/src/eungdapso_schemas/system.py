@@ -69,6 +69,7 @@ SERVICES: tuple[Service, ...] = (
         "publisher (공개)",
         routes=(
             Route("/api/v1/complaints/"),
+            Route("/api/v1/statistics"),
             # The citizen pages and the live board (pages.py), and the assets every page uses.
             Route("/", exact=True),
             Route("/file"),

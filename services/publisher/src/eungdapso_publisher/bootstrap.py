@@ -10,6 +10,9 @@ from eungdapso_platform.service import NO_OVERRIDES, Overrides, ServiceParts, cr
 from eungdapso_publisher import pages, projection
 from eungdapso_publisher.api import router
 from eungdapso_publisher.settings import PublisherSettings
+from eungdapso_publisher.statistics_api import router as statistics_router
+from eungdapso_publisher.statistics_projection import StatisticsQueries
+from eungdapso_publisher.statistics_projection import statistics as statistics_projection
 from eungdapso_schemas.events import (
     CaseAcceptedV1,
     CaseAnsweredV1,
@@ -47,15 +50,25 @@ def public_status(settings: PublisherSettings, db: Database) -> Projection:
     return component
 
 
+def statistics(settings: PublisherSettings, db: Database) -> Projection:
+    """The `statistics` projection: the facts the monthly statistics are counted from."""
+    return statistics_projection(
+        db, service=settings.service_name, fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms
+    )
+
+
 def build(settings: PublisherSettings, overrides: Overrides = NO_OVERRIDES) -> ServiceParts:
     db = Database.for_service(settings)
     return ServiceParts(
         settings=settings,
         db=db,
         broker=overrides.broker_for(settings),
-        components=[public_status(settings, db)],
-        routers=[router, pages.router],
-        state={"queries": projection.PublicStatusQueries(db)},
+        components=[public_status(settings, db), statistics(settings, db)],
+        routers=[router, statistics_router, pages.router],
+        state={
+            "queries": projection.PublicStatusQueries(db),
+            "statistics": StatisticsQueries(db, cache_s=settings.statistics_cache_s),
+        },
     )
 
 

@@ -15,7 +15,7 @@ from PIL import Image
 from playwright.async_api import Browser, expect
 
 from eungdapso_devstack.infra import PostgresTarget
-from tests.browser.conftest import Watched
+from tests.e2e.browser.conftest import Watched
 from tests.e2e.test_gateway_services import office_key
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]

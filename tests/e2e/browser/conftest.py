@@ -17,9 +17,9 @@ from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright
 
 from eungdapso_devstack.gateway import Gateway
 from eungdapso_devstack.infra import free_port
-from tests.e2e.conftest import StackFactory, make_stack  # noqa: F401 (a fixture)
+from tests.e2e.conftest import StackFactory
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "screenshots"
 AXE = Path(__file__).with_name("vendor") / "axe.min.js"
 #: As the machine's probe starts it: no sandbox as root, and no background traffic to hosts
 #: this closed network cannot reach.
