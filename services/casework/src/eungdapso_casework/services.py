@@ -13,7 +13,7 @@ from eventsourcing.persistence import IntegrityError
 
 from eungdapso_casework import inbox
 from eungdapso_casework.application import CaseworkApplication
-from eungdapso_casework.domainmodel import Case, CaseRefused, ComplaintFile
+from eungdapso_casework.domainmodel import Case, CaseRefused, ComplaintFile, settle_links
 from eungdapso_platform.clock import Clock
 from eungdapso_platform.domain import acting_as
 from eungdapso_platform.eventstore import within
@@ -64,6 +64,9 @@ class Casework:
         self.on_recorded()
         return found
 
+    def _file(self, complaint_id: UUID, receipt_no: str) -> ComplaintFile:
+        return self.application.file(complaint_id) or ComplaintFile.open(complaint_id, receipt_no)
+
     def _read(self, acting: Acting, case_id: UUID) -> tuple[Case, ComplaintFile | None]:
         case = self.application.case(case_id)
         if case is None or not case.belongs_to(acting.office):
@@ -75,8 +78,11 @@ class Casework:
             case, file = self._read(acting, case_id)
             with acting_as(f"office:{acting.office} key:{acting.key}"):
                 action(case, self.clock.now())
+                # An answer or a transfer is also its linked duplicates' (recorded together).
+                followers = settle_links(file, case, self._file) if file is not None else []
+            writes = [inbox.case_row(case), *(inbox.link_row(f) for f in followers[1:])]
             try:
-                self.application.save(case, writes=[inbox.case_row(case)])
+                self.application.save(case, *followers, writes=writes)
             except IntegrityError as exc:
                 if attempt == ATTEMPTS:
                     raise CaseRefused(
