@@ -11,6 +11,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -31,9 +32,11 @@ from eungdapso_publisher.projection import PublicStatusQueries
 from eungdapso_schemas.codes import District, Field, Kind, OfficeLevel, ReplyMedium
 from eungdapso_schemas.envelope import Envelope, decode, encode
 from eungdapso_schemas.events import (
+    DIRECTORY_KEY,
     ComplaintAssignedV1,
     ComplaintAssignedV2,
     ComplaintReceivedV2,
+    DirectoryPublishedV1,
     Office,
     ReplyAddress,
 )
@@ -111,6 +114,12 @@ class Casework:
 
 @pytest.fixture
 async def casework(database: PostgresTarget, broker: str) -> AsyncIterator[Casework]:
+    async with running_casework(database, broker) as running:
+        yield running
+
+
+@asynccontextmanager
+async def running_casework(database: PostgresTarget, broker: str) -> AsyncIterator[Casework]:
     settings = settings_for(
         CaseworkSettings,
         database,
@@ -346,6 +355,14 @@ async def test_a_rejection_then_reassignment_moves_the_case_and_a_transfer_names
 
     staff = {"staff": "r-9"}
     assert (await casework.post(f"{path}/accept", ROADS.code, staff)).status_code == 200
+    # Transfers are checked against the directory the router publishes (its example names the police).
+    directory = DirectoryPublishedV1.example()
+    await publish(
+        broker,
+        ROUTER_EVENTS.name,
+        Envelope(id=str(uuid.uuid4()), source="/test/router", time=T0, subject=DIRECTORY_KEY, data=directory),
+    )
+    await eventually(casework.app.state.directory.in_force, what="the directory in casework")
     unknown = {**staff, "to_office": "district.nowhere.office", "reason": "x"}
     assert_problem(await casework.post(f"{path}/transfer", ROADS.code, unknown), 422, "Unknown office")
     to_police = {**staff, "to_office": "ext.seoul_police", "reason": "교통사고 신고는 경찰 소관"}

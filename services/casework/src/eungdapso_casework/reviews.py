@@ -27,7 +27,7 @@ REVIEWS = ReadModel(
             " score integer NOT NULL,"
             " comment text,"
             " rated_at timestamptz NOT NULL)",
-            "CREATE INDEX {table}_by_office ON {table} (office_code, rated_at)",
+            "CREATE INDEX ON {table} (office_code, rated_at)",
         )
     },
 )
