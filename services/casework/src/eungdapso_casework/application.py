@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import TypedDict
 from uuid import UUID
 
-from eungdapso_casework.domainmodel import Case, ComplaintFile, file_id
+from eungdapso_casework.domainmodel import Case, ComplaintFile, Outcome, file_id
 from eungdapso_platform.domain import EventSourcedApplication
 from eungdapso_platform.outbox import Outbox
 from eungdapso_schemas.codes import Resolution
@@ -28,7 +28,7 @@ SOURCE = "/eungdapso/casework"
 
 class CaseworkApplication(EventSourcedApplication):
     name = "Casework"
-    transcoded_types = (Resolution, ComplaintReceivedV2)
+    transcoded_types = (Resolution, ComplaintReceivedV2, Outcome)
 
     def case(self, case_id: UUID) -> Case | None:
         found = self.find(case_id)

@@ -48,54 +48,40 @@ _DUE = (
 )
 
 
-async def _due(tx: ProjectionTx, e: DeadlineEvent) -> None:
+async def _record(tx: ProjectionTx, e: DeadlineEvent, **columns: object) -> None:
+    """The due moment every event carries, and the event's own columns."""
     await tx.execute(_DUE, (e.complaint_id, e.due))
+    if columns:
+        assigned = ", ".join(f"{name}=%s" for name in columns)
+        await tx.execute(
+            f"UPDATE {{deadlines}} SET {assigned} WHERE complaint_id=%s", (*columns.values(), e.complaint_id)
+        )
 
 
 async def on_set(tx: ProjectionTx, envelope: Envelope[DeadlineSetV1]) -> None:
-    e = envelope.data
-    await _due(tx, e)
-    await tx.execute(
-        "UPDATE {deadlines} SET category=%s, basis=%s WHERE complaint_id=%s",
-        (e.category, e.basis, e.complaint_id),
-    )
+    await _record(tx, envelope.data, category=envelope.data.category, basis=envelope.data.basis)
 
 
 async def on_extended(tx: ProjectionTx, envelope: Envelope[DeadlineExtendedV1]) -> None:
     e = envelope.data
-    await _due(tx, e)
-    await tx.execute(
-        "UPDATE {deadlines} SET extended_at=%s, previous_due=%s, extension_reason=%s WHERE complaint_id=%s",
-        (envelope.time, e.previous_due, e.reason, e.complaint_id),
-    )
+    # The event carries no time of its own: it happened when it was published.
+    await _record(tx, e, extended_at=envelope.time, previous_due=e.previous_due, extension_reason=e.reason)
 
 
 async def on_moved(tx: ProjectionTx, envelope: Envelope[DeadlineMovedV1]) -> None:
-    await _due(tx, envelope.data)
+    await _record(tx, envelope.data)
 
 
 async def on_warned(tx: ProjectionTx, envelope: Envelope[DeadlineWarnedV1]) -> None:
-    e = envelope.data
-    await _due(tx, e)
-    await tx.execute(
-        "UPDATE {deadlines} SET warned_at=%s, warned_stage=%s WHERE complaint_id=%s",
-        (e.at, e.stage, e.complaint_id),
-    )
+    await _record(tx, envelope.data, warned_at=envelope.data.at, warned_stage=envelope.data.stage)
 
 
 async def on_breached(tx: ProjectionTx, envelope: Envelope[DeadlineBreachedV1]) -> None:
-    e = envelope.data
-    await _due(tx, e)
-    await tx.execute("UPDATE {deadlines} SET breached_at=%s WHERE complaint_id=%s", (e.at, e.complaint_id))
+    await _record(tx, envelope.data, breached_at=envelope.data.at)
 
 
 async def on_met(tx: ProjectionTx, envelope: Envelope[DeadlineMetV1]) -> None:
-    e = envelope.data
-    await _due(tx, e)
-    await tx.execute(
-        "UPDATE {deadlines} SET met_at=%s, met_within=%s WHERE complaint_id=%s",
-        (e.answered_at, e.within, e.complaint_id),
-    )
+    await _record(tx, envelope.data, met_at=envelope.data.answered_at, met_within=envelope.data.within)
 
 
 HANDLERS = (

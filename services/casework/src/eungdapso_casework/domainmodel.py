@@ -29,6 +29,7 @@ from typing import Literal
 from uuid import UUID
 
 from eventsourcing.domain import event
+from pydantic import BaseModel, ConfigDict
 
 from eungdapso_platform.domain import DomainError, RecordedAggregate
 from eungdapso_platform.eventstore import derived_id
@@ -166,30 +167,10 @@ class ComplaintFile(RecordedAggregate):
         """This complaint's case was answered, or transferred outside: what its linked
         complaints get (the first outcome stands)."""
 
-        how: str  # "answered" | "transferred"
-        case_id: UUID
-        office_code: str
-        staff: str
-        at: datetime
-        text: str | None
-        resolution: Resolution | None
-        objection: str | None
-        to_office: str | None
-        reason: str | None
+        outcome: Outcome
 
         def apply(self, file: ComplaintFile) -> None:
-            file.outcome = Outcome(
-                how="answered" if self.how == "answered" else "transferred",
-                case_id=self.case_id,
-                office_code=self.office_code,
-                staff=self.staff,
-                at=self.at,
-                text=self.text,
-                resolution=self.resolution,
-                objection=self.objection,
-                to_office=self.to_office,
-                reason=self.reason,
-            )
+            file.outcome = self.outcome
 
     class AnsweredAsDuplicate(RecordedAggregate.Event):
         """This linked complaint was answered with the answer to the one it duplicates."""
@@ -252,38 +233,28 @@ class ComplaintFile(RecordedAggregate):
         linked complaints. False when it is not (yet) either, or concluded already."""
         if self.outcome is not None or case.withdrawn:
             return False
-        staff = case.last_staff or ""
+        common = {"case_id": case.id, "office_code": case.office.code, "staff": case.last_staff or ""}
         if case.status is CaseStatus.ANSWERED and case.answered_at is not None:
-            self.trigger_event(
-                self.Concluded,
+            outcome = Outcome(
                 how="answered",
-                case_id=case.id,
-                office_code=case.office.code,
-                staff=staff,
                 at=case.answered_at,
                 text=case.answer_text,
                 resolution=case.resolution,
                 objection=case.objection,
-                to_office=None,
-                reason=None,
+                **common,
             )
-            return True
-        if case.status is CaseStatus.TRANSFERRED and case.finished_at is not None:
-            self.trigger_event(
-                self.Concluded,
+        elif case.status is CaseStatus.TRANSFERRED and case.finished_at is not None:
+            outcome = Outcome(
                 how="transferred",
-                case_id=case.id,
-                office_code=case.office.code,
-                staff=staff,
                 at=case.finished_at,
-                text=None,
-                resolution=None,
-                objection=None,
                 to_office=case.transferred_to,
                 reason=case.transfer_reason,
+                **common,
             )
-            return True
-        return False
+        else:
+            return False
+        self.trigger_event(self.Concluded, outcome=outcome)
+        return True
 
     def follow(self, original: ComplaintFile) -> bool:
         """Take the outcome of the complaint this one duplicates, once: False when there is
@@ -330,18 +301,21 @@ class Link:
     linked_at: datetime
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(BaseModel):
+    """How a complaint's case ended for its linked duplicates: its answer, or its transfer."""
+
+    model_config = ConfigDict(frozen=True)
+
     how: Literal["answered", "transferred"]
     case_id: UUID
     office_code: str
     staff: str
     at: datetime
-    text: str | None
-    resolution: Resolution | None
-    objection: str | None
-    to_office: str | None
-    reason: str | None
+    text: str | None = None
+    resolution: Resolution | None = None
+    objection: str | None = None
+    to_office: str | None = None
+    reason: str | None = None
 
 
 #: The file of a complaint, recorded or new (opened with this receipt number).
