@@ -301,8 +301,21 @@ async def test_a_review_request_reaches_only_the_office_whose_answer_was_rated(
     seen = (await casework.get(f"/cases/{case['case_id']}", PARKING.code)).json()
     assert [r["comment"] for r in seen["reviews"]] == [comment]
 
-    # Another office: an empty queue, and the case (with its review) is not found.
+    # Another office: an empty queue, the case (with its review) not found, and it cannot note
+    # the review: answered as for one that does not exist.
     other = (await casework.get("/reviews", ROADS.code)).json()
     assert other["reviews"] == [] and other["total"] == 0
     assert_problem(await casework.get(f"/cases/{case['case_id']}", ROADS.code), 404, "Case not found")
     assert_problem(await casework.http.get("/api/v1/inbox/reviews"), 401)
+    noting = f"/reviews/{shown['invitation_id']}/noted"
+    note = {**STAFF, "note": "현장 재확인 결과 차량이 다시 주차되어 재단속했습니다"}
+    assert_problem(await casework.post(noting, ROADS.code, note), 404, "Review not found")
+    assert_problem(await casework.post(f"/reviews/{uuid.uuid4()}/noted", PARKING.code, note), 404)
+    assert_problem(await casework.post(noting, PARKING.code, {**STAFF, "note": "  "}), 422)
+
+    noted = await casework.post(noting, PARKING.code, note)
+    assert noted.status_code == 200, noted.text
+    assert noted.json()["noted"]["note"] == note["note"] and noted.json()["noted"]["staff"] == STAFF["staff"]
+    assert_problem(await casework.post(noting, PARKING.code, note), 409, "Review already noted")
+    [listed] = (await casework.get("/reviews", PARKING.code)).json()["reviews"]
+    assert listed["noted"]["note"] == note["note"]

@@ -27,7 +27,7 @@ from eungdapso_casework.directory import DirectoryQueries
 from eungdapso_casework.domainmodel import Case, CaseRefused, CaseStatus, ComplaintFile
 from eungdapso_casework.inbox import InboxQueries, Sort
 from eungdapso_casework.offices import OfficeKeys, request_deadline
-from eungdapso_casework.reviews import ReviewQueries
+from eungdapso_casework.reviews import ReviewQueries, note_row
 from eungdapso_casework.services import Acting, Action, CaseNotFound, Casework
 from eungdapso_platform import credentials
 from eungdapso_platform.problems import Problem
@@ -183,6 +183,14 @@ class Review(BaseModel):
     score: int
     comment: str | None
     rated_at: datetime
+    #: What the office noted when it reviewed its handling; null until then.
+    noted: ReviewNote | None = None
+
+
+class ReviewNote(BaseModel):
+    staff: str
+    note: str
+    noted_at: datetime
 
 
 class ReviewList(BaseModel):
@@ -360,6 +368,11 @@ class Reasoned(StaffAct):
 class TransferRequest(Reasoned):
     #: An outside agency (`ext.…`) or an office casework knows.
     to_office: OfficeCode
+
+
+class ReviewNoteRequest(StaffAct):
+    #: What the review found (and what the office will do differently).
+    note: Reason
 
 
 class AnswerRequest(StaffAct):
@@ -543,3 +556,39 @@ async def list_reviews(
         offset=offset,
         reviews=[Review.model_validate(r) for r in rows],
     )
+
+
+@router.post(
+    "/reviews/{invitation_id}/noted", response_model=Review, summary="Note the office's review (재검토 결과)"
+)
+async def note_review(
+    request: Request, acting: Office, invitation_id: UUID, body: ReviewNoteRequest
+) -> Review:
+    deadline = request_deadline(request)
+    queries: ReviewQueries = request.app.state.reviews
+    found = await queries.one(acting.office, invitation_id, deadline=deadline)
+    # Another office's review request is answered as one that does not exist (as is one whose
+    # case has left the office).
+    missing = Problem(
+        404,
+        "Review not found",
+        f"No review request {invitation_id} for your office.",
+        type_="review-not-found",
+    )
+    if found is None or found["case_id"] is None:
+        raise missing
+    try:
+        await _casework(request).act(
+            acting,
+            found["case_id"],
+            lambda case, at: case.note_review(
+                invitation_id=invitation_id, staff=body.staff, note=body.note, at=at
+            ),
+            deadline=deadline,
+            rows=lambda case: [note_row(case, invitation_id)],
+        )
+    except CaseNotFound:
+        raise missing from None
+    except CaseRefused as refused:
+        raise Problem(refused.status, refused.title, refused.detail, type_=refused.type) from None
+    return Review.model_validate(await queries.one(acting.office, invitation_id, deadline=deadline))

@@ -28,7 +28,7 @@ from eungdapso_schemas.system import service
 
 SERVICE = service("casework")
 #: Casework's own tables, in version order.
-MIGRATIONS = (*offices.MIGRATIONS, *inbox.MIGRATIONS)
+MIGRATIONS = (*offices.MIGRATIONS, *inbox.MIGRATIONS, *reviews.MIGRATIONS)
 
 
 def build(settings: CaseworkSettings, overrides: Overrides = NO_OVERRIDES) -> ServiceParts:

@@ -415,6 +415,16 @@ class Case(RecordedAggregate):
             case.status = CaseStatus.CLOSED
             case.finished_at = self.at
 
+    class ReviewNoted(Happened):
+        """The office reviewed its handling after a low rating (재검토), with what it found."""
+
+        staff: str
+        invitation_id: UUID
+        note: str
+
+        def apply(self, case: Case) -> None:
+            case.reviews_noted[self.invitation_id] = (self.note, self.staff, self.at)
+
     class Withdrawn(Happened):
         """The router reassigned the complaint: the case leaves its office's inbox."""
 
@@ -520,6 +530,8 @@ class Case(RecordedAggregate):
         self.withdrawn_at: datetime | None = None
         self.withdrawn_to: str | None = None
         self.withdrawn_because: LeftBecause | None = None
+        #: Review requests after low ratings the office has answered, and its notes.
+        self.reviews_noted: dict[UUID, tuple[str, str, datetime]] = {}
         #: Who answered or transferred the case (what its linked complaints follow).
         self.last_staff: str | None = None
 
@@ -601,6 +613,16 @@ class Case(RecordedAggregate):
             return False
         self._happen(self.Withdrawn, at, to_office=to_office)
         return True
+
+    def note_review(self, *, invitation_id: UUID, staff: str, note: str, at: datetime) -> None:
+        """Record the office's review of a low-rated answer: once per review request."""
+        if self.withdrawn:
+            raise CaseRefused(
+                "Case reassigned", "The complaint went to another office; its review is theirs."
+            )
+        if invitation_id in self.reviews_noted:
+            raise CaseRefused("Review already noted", "This review request has its note already.")
+        self._happen(self.ReviewNoted, at, staff=staff, invitation_id=invitation_id, note=_said(note))
 
     def answered_instantly(self, *, answer_id: str, at: datetime) -> bool:
         """The desk answered the complaint: the case leaves the inbox, unless the office has

@@ -8,8 +8,12 @@ to no other. A review of the desk's instant answers names no office: no office k
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
+from eungdapso_casework.domainmodel import Case
 from eungdapso_platform.db import Database
+from eungdapso_platform.eventstore import Write
+from eungdapso_platform.migrations import Migration
 from eungdapso_platform.readmodel import ProjectionTx, ReadModel
 from eungdapso_schemas.envelope import Envelope
 from eungdapso_schemas.events import ReviewRequestedV1
@@ -33,6 +37,34 @@ REVIEWS = ReadModel(
 )
 
 
+#: What the office noted on a review is its own action: written with its event (casework's store),
+#: not part of the projection (a rebuild from the rating stream must not lose it).
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        "casework",
+        5,
+        "the offices' notes on review requests (재검토), written with the case's event",
+        (
+            "CREATE TABLE {schema}.review_notes ("
+            " invitation_id uuid PRIMARY KEY,"
+            " case_id uuid NOT NULL,"
+            " staff text NOT NULL,"
+            " note text NOT NULL,"
+            " noted_at timestamptz NOT NULL)",
+        ),
+    ),
+)
+
+
+def note_row(case: Case, invitation_id: UUID) -> Write:
+    note, staff, at = case.reviews_noted[invitation_id]
+    return Write(
+        "INSERT INTO {schema}.review_notes (invitation_id, case_id, staff, note, noted_at)"
+        " VALUES (%s, %s, %s, %s, %s)",
+        (invitation_id, case.id, staff, note, at),
+    )
+
+
 async def on_review_requested(tx: ProjectionTx, envelope: Envelope[ReviewRequestedV1]) -> None:
     e = envelope.data
     await tx.execute(
@@ -46,6 +78,8 @@ async def on_review_requested(tx: ProjectionTx, envelope: Envelope[ReviewRequest
 #: The office's own case of the reviewed complaint (the latest it had), if it has one.
 _REVIEW_COLUMNS = (
     "r.invitation_id, r.complaint_id, r.receipt_no, r.score, r.comment, r.rated_at,"
+    " (SELECT json_build_object('staff', n.staff, 'note', n.note, 'noted_at', n.noted_at)"
+    " FROM {schema}.review_notes n WHERE n.invitation_id=r.invitation_id) AS noted,"
     " (SELECT i.case_id FROM {schema}.inbox i WHERE i.complaint_id=r.complaint_id"
     " AND i.office_code=r.office_code ORDER BY i.number DESC LIMIT 1) AS case_id"
 )
@@ -74,6 +108,24 @@ class ReviewQueries:
             )
             total = await cur.fetchone()
             return rows, int(total["n"]) if total else 0
+
+        return await self.db.run(read, deadline=deadline)
+
+    async def one(
+        self, office: str, invitation_id: UUID, *, deadline: float | None = None
+    ) -> dict[str, Any] | None:
+        """One of the office's review requests (None: not the office's, or unknown)."""
+
+        async def read(conn: Any) -> dict[str, Any] | None:
+            cur = await conn.execute(
+                self.db.sql(
+                    f"SELECT {_REVIEW_COLUMNS} FROM {{schema}}.reviews r"
+                    " WHERE r.office_code=%s AND r.invitation_id=%s"
+                ),
+                (office, invitation_id),
+            )
+            found: dict[str, Any] | None = await cur.fetchone()
+            return found
 
         return await self.db.run(read, deadline=deadline)
 
