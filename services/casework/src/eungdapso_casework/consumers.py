@@ -110,14 +110,15 @@ def on_linked(unit: Unit, envelope: Envelope[ComplaintLinkedV1]) -> None:
     link = envelope.data
     file = _file(unit, link.complaint_id, link.receipt_no)
     original = _file(unit, link.duplicate_of, link.duplicate_of_receipt_no)
+    if file.duplicate_of is not None or link.duplicate_of == link.complaint_id:
+        log.info("already_linked")  # published again (or nonsense): nothing new
+        return
     case = _current(unit, file)
     if case is not None and not case.linked(duplicate_of=link.duplicate_of, at=link.linked_at):
         # The office answered it (or let it go) before the link came: its own record stands.
         log.info("link_too_late", case_id=str(case.id), status=case.status.value)
         return
-    if not file.link_to(original, case, link.linked_at):
-        log.info("already_linked")
-        return
+    file.link_to(original, case, link.linked_at)
     unit.add(original)
     if case is not None:
         unit.writes.append(inbox.case_row(case, file))
