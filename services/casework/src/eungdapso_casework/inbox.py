@@ -272,13 +272,6 @@ class InboxQueries:
 
         return await self.db.run(read, deadline=deadline)
 
-    async def office_known(self, code: str, *, deadline: float | None = None) -> bool:
-        async def read(conn: Any) -> bool:
-            cur = await conn.execute(self.db.sql("SELECT 1 FROM {schema}.offices WHERE code=%s"), (code,))
-            return await cur.fetchone() is not None
-
-        return await self.db.run(read, deadline=deadline)
-
     async def know_office(self, code: str) -> None:
         """An office given a key is known (its name and level come with its first case)."""
         async with self.db.transaction() as conn:
