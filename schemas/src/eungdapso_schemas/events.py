@@ -407,6 +407,66 @@ class ComplaintLinkedV1(ComplaintEvent):
         )
 
 
+DirectoryName = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+#: What an office of the directory is: a head-office bureau, city office or district office
+#: (`office`), a division of one (`division`), an outside agency (`agency`) or a neighbouring
+#: local government (`local_government`), both of these `external`.
+OfficeKind = Literal["office", "division", "agency", "local_government"]
+DIRECTORY_KEY = "organisation-directory"
+
+
+class DirectoryOfficeV1(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    code: OfficeCode
+    name: DirectoryName
+    level: OfficeLevel
+    kind: OfficeKind
+
+
+class DirectoryPublishedV1(Payload):
+    """A version of the organisation directory (조직 디렉터리) came into force: every office
+    with its code, name, level and kind. Owned by router (it records the versions). Not about a
+    complaint: keyed by the fixed key `organisation-directory`, so versions stay in one
+    partition, in order; a reader keeps the highest version it has seen."""
+
+    event_type: ClassVar[str] = "kr.go.seoul.eungdapso.directory.published"
+    schema_version: ClassVar[int] = 1
+
+    version: Annotated[int, Field(ge=1)]
+    edition: DirectoryName
+    content_hash: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{16,128}$")]
+    published_at: AwareDatetime
+    offices: Annotated[tuple[DirectoryOfficeV1, ...], Field(min_length=1, max_length=10_000)]
+
+    @property
+    def cloudevents_subject(self) -> str:
+        return DIRECTORY_KEY
+
+    @classmethod
+    def example(cls) -> DirectoryPublishedV1:
+        return cls(
+            version=2,
+            edition="2026-11-23.1",
+            content_hash="9f2c" * 16,
+            published_at=_EXAMPLE_TIME,
+            offices=(
+                DirectoryOfficeV1(
+                    code="district.yongsan", name="용산구청", level=OfficeLevel.DISTRICT, kind="office"
+                ),
+                DirectoryOfficeV1(
+                    code="district.yongsan.roads",
+                    name="용산구 건설관리과",
+                    level=OfficeLevel.DISTRICT,
+                    kind="division",
+                ),
+                DirectoryOfficeV1(
+                    code="ext.seoul_police", name="서울경찰청", level=OfficeLevel.EXTERNAL, kind="agency"
+                ),
+            ),
+        )
+
+
 def dataschema_uri(model: type[Payload]) -> str:
     """The CloudEvents `dataschema` of a payload: the checked-in JSON Schema file."""
     return f"urn:eungdapso:schema:{schema_file_stem(model)}"
@@ -567,14 +627,18 @@ class CaseOpenedV1(CaseEvent):
 
 
 class CaseWithdrawnV1(CaseEvent):
-    """The router reassigned the complaint elsewhere: the case left this office's inbox, and the
-    office may no longer see or act on it."""
+    """The case left this office's inbox, and the office may no longer act on it: the router
+    reassigned the complaint elsewhere, or (contract 2.8) the desk answered it at once, or it was
+    linked as a duplicate of another complaint (it is then shown under that one's case)."""
 
     event_type: ClassVar[str] = "kr.go.seoul.eungdapso.case.withdrawn"
     schema_version: ClassVar[int] = 1
 
-    #: The office the complaint went to.
+    #: The office the complaint went to (the desk for an instant answer, the original's office
+    #: for a linked duplicate).
     to_office: OfficeCode
+    #: Why (added in contract 2.8; records before it were all reassignments).
+    because: Literal["reassigned", "answered_instantly", "linked"] = "reassigned"
 
     @classmethod
     def example(cls) -> CaseWithdrawnV1:

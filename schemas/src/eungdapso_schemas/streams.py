@@ -32,6 +32,10 @@ answer, ratings, review requests after a low score). A rating's comment is perso
 single-use rating token travels only on `eungdapso.rating.links`, which only the notifier reads.
 Casework's stream gains `case.duplicate_answered`: a linked duplicate answered with the
 answer to the complaint it duplicates.
+2.8 adds the router's `directory.published` (each version of the organisation directory, keyed
+`organisation-directory`), which casework reads to check transfer targets; `case.withdrawn`
+gains an optional `because` (reassigned, answered instantly, linked as a duplicate). Casework
+reads instant answers and links, the SLA stream (deadlines in the inbox) and review requests.
 """
 
 from __future__ import annotations
@@ -60,6 +64,7 @@ from eungdapso_schemas.events import (
     DeadlineMovedV1,
     DeadlineSetV1,
     DeadlineWarnedV1,
+    DirectoryPublishedV1,
     DuplicateAnsweredV1,
     ExtensionRequestedV1,
     Payload,
@@ -71,7 +76,7 @@ from eungdapso_schemas.events import (
 )
 
 #: Version of the stream layout (topics and which types travel where), in the AsyncAPI info.
-CONTRACT_VERSION = "2.7.0"
+CONTRACT_VERSION = "2.8.0"
 
 
 @dataclass(frozen=True)
@@ -142,7 +147,8 @@ ROUTER_EVENTS = Stream(
     owner="router",
     description=(
         "What the router decided: assignments to offices (first, reassigned, transferred), instant "
-        "answers and duplicate links (key: complaint id)."
+        "answers and duplicate links (key: complaint id); and each version of the organisation "
+        "directory in force (key: organisation-directory)."
     ),
     carries=(
         # v1: what the router published before contract 2.3; still read, so history replays.
@@ -166,9 +172,11 @@ ROUTER_EVENTS = Stream(
                 "sla.deadlines",
             ),
         ),
-        # Read by the notifier and the publisher when they learn them (later issues).
-        Carried(ComplaintAnsweredInstantlyV1, consumers=("publisher.statistics",)),
-        Carried(ComplaintLinkedV1, consumers=()),
+        # Casework takes these out of the offices' inboxes (the notifier and the publisher
+        # read them when they learn them).
+        Carried(ComplaintAnsweredInstantlyV1, consumers=("casework.inbox", "publisher.statistics")),
+        Carried(ComplaintLinkedV1, consumers=("casework.inbox",)),
+        Carried(DirectoryPublishedV1, consumers=("casework.directory",)),
     ),
 )
 INTEGRATOR_SUBMISSIONS = Stream(
@@ -227,12 +235,12 @@ SLA_EVENTS = Stream(
         "with the statutory and actual processing periods (key: complaint id)."
     ),
     carries=(
-        Carried(DeadlineSetV1, consumers=()),
-        Carried(DeadlineExtendedV1, consumers=()),
-        Carried(DeadlineMovedV1, consumers=()),
-        Carried(DeadlineWarnedV1, consumers=()),
-        Carried(DeadlineBreachedV1, consumers=("publisher.statistics",)),
-        Carried(DeadlineMetV1, consumers=("publisher.statistics",)),
+        Carried(DeadlineSetV1, consumers=("casework.deadlines",)),
+        Carried(DeadlineExtendedV1, consumers=("casework.deadlines",)),
+        Carried(DeadlineMovedV1, consumers=("casework.deadlines",)),
+        Carried(DeadlineWarnedV1, consumers=("casework.deadlines",)),
+        Carried(DeadlineBreachedV1, consumers=("casework.deadlines", "publisher.statistics")),
+        Carried(DeadlineMetV1, consumers=("casework.deadlines", "publisher.statistics")),
     ),
 )
 RATING_EVENTS = Stream(
@@ -245,7 +253,7 @@ RATING_EVENTS = Stream(
     carries=(
         Carried(RatingInvitedV1, consumers=()),
         Carried(RatedV1, consumers=("publisher.statistics",)),
-        Carried(ReviewRequestedV1, consumers=()),
+        Carried(ReviewRequestedV1, consumers=("casework.reviews",)),
     ),
 )
 RATING_LINKS = Stream(
