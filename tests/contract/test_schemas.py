@@ -16,6 +16,9 @@ from eungdapso_platform.service import Overrides
 from eungdapso_schemas import export
 from eungdapso_schemas.codes import Disclosure
 from eungdapso_schemas.events import (
+    BroadcastDeliveredV1,
+    BroadcastDeliveryFailedV1,
+    BroadcastPostedV1,
     ComplaintAssignedV1,
     ComplaintAssignedV2,
     ComplaintReceivedV1,
@@ -47,6 +50,10 @@ def test_drift_is_detected(tmp_path, monkeypatch) -> None:  # type: ignore[no-un
 #: large for a consumer's storage.
 BROKEN: dict[type[Payload], tuple[tuple[str, object], ...]] = {
     ComplaintSubmittedV1: (("kind", "rumour"), ("text", "x" * 4001), ("attachments", ["not-a-sha256"])),
+    # Broadcasts: an unknown district, a target that is no account code or opaque reference.
+    BroadcastPostedV1: (("districts", ["atlantis"]), ("text", "x" * 2001)),
+    BroadcastDeliveredV1: (("target", "sms:+82 10 1234 5678"), ("target", "mayor.x")),
+    BroadcastDeliveryFailedV1: (("attempts", 0), ("target", "account:")),
 }
 
 
@@ -84,6 +91,7 @@ def test_each_event_type_travels_on_exactly_one_stream_its_owners() -> None:
         "eungdapso.sla.events",
         "eungdapso.rating.events",
         "eungdapso.rating.links",
+        "eungdapso.notifier.events",
         "eungdapso.deadletter",
     }
     assert stream_for(DeadlineBreachedV1).owner == "sla"
@@ -130,7 +138,7 @@ def test_the_registry_names_exactly_the_consumers_the_services_run() -> None:
 
 def test_asyncapi_has_a_message_per_type_and_an_operation_per_consumer() -> None:
     doc = yaml.safe_load(export.ASYNCAPI_FILE.read_text(encoding="utf-8"))
-    assert doc["info"]["version"] == "2.7.0"
+    assert doc["info"]["version"] == "2.8.0"
     assert {c["address"] for c in doc["channels"].values()} == {t.name for t in ALL_TOPICS} | {
         f.pattern for f in FEEDS
     }

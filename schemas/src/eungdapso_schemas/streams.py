@@ -32,6 +32,9 @@ answer, ratings, review requests after a low score). A rating's comment is perso
 single-use rating token travels only on `eungdapso.rating.links`, which only the notifier reads.
 Casework's stream gains `case.duplicate_answered`: a linked duplicate answered with the
 answer to the complaint it duplicates.
+2.8 adds the notifier's stream (`eungdapso.notifier.events`); its emergency broadcasts
+(`notifier.broadcast_posted`, `_delivered`, `_delivery_failed`, keyed by broadcast id) carry
+no personal data: an SMS recipient is an opaque reference.
 """
 
 from __future__ import annotations
@@ -39,6 +42,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from eungdapso_schemas.events import (
+    BroadcastDeliveredV1,
+    BroadcastDeliveryFailedV1,
+    BroadcastPostedV1,
     CaseAcceptedV1,
     CaseAnsweredV1,
     CaseClosedV1,
@@ -71,7 +77,7 @@ from eungdapso_schemas.events import (
 )
 
 #: Version of the stream layout (topics and which types travel where), in the AsyncAPI info.
-CONTRACT_VERSION = "2.7.0"
+CONTRACT_VERSION = "2.8.0"
 
 
 @dataclass(frozen=True)
@@ -246,6 +252,20 @@ RATING_LINKS = Stream(
     ),
     carries=(Carried(RatingLinkIssuedV1, consumers=()),),
 )
+# -- The notifier's stream. Emergency broadcasts (issue 9); the notices' events join it.
+NOTIFIER_EVENTS = Stream(
+    name="eungdapso.notifier.events",
+    owner="notifier",
+    description=(
+        "What the notifier sent: emergency broadcasts posted by administrators and their delivery to "
+        "each SNS account and opted-in SMS recipient (key: broadcast id)."
+    ),
+    carries=(
+        Carried(BroadcastPostedV1, consumers=()),
+        Carried(BroadcastDeliveredV1, consumers=()),
+        Carried(BroadcastDeliveryFailedV1, consumers=()),
+    ),
+)
 DEAD_LETTER = Topic(
     name="eungdapso.deadletter",
     description=(
@@ -264,6 +284,7 @@ STREAMS: tuple[Stream, ...] = (
     SLA_EVENTS,
     RATING_EVENTS,
     RATING_LINKS,
+    NOTIFIER_EVENTS,
 )
 ALL_TOPICS: tuple[Topic, ...] = (*STREAMS, DEAD_LETTER)
 PAYLOADS: tuple[type[Payload], ...] = tuple(p for s in STREAMS for p in s.payloads)
