@@ -70,10 +70,7 @@ class SmsGateway:
             self.name,
             "messages",
             json=request,
-            headers={
-                "Authorization": f"Bearer {self.api_key.get_secret_value()}",
-                "Idempotency-Key": message.notice_id,
-            },
+            headers=self._headers(message.notice_id),
             notice_id=message.notice_id,
         )
         if response.status_code == 409:
@@ -82,6 +79,12 @@ class SmsGateway:
             raise refused_or_unavailable(self.name, response)
         log.info("sms_sent", notice_id=message.notice_id, form=plan.form, shortened=plan.shortened)
         return Delivered(self.name, json_field(response, "message_id"), plan.form)
+
+    def _headers(self, notice_id: str) -> dict[str, str]:
+        headers = {"Idempotency-Key": notice_id}
+        if key := self.api_key.get_secret_value():
+            headers["Authorization"] = f"Bearer {key}"
+        return headers
 
     async def close(self) -> None:
         await self.http.aclose()
