@@ -70,12 +70,19 @@ def provider_api() -> Iterator[ProviderApi]:
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    with on_loopback(Handler) as port:
+        api.base_url = f"http://127.0.0.1:{port}/"
+        yield api
+
+
+@contextmanager
+def on_loopback(handler: type[BaseHTTPRequestHandler]) -> Iterator[int]:
+    """An HTTP server on a free loopback port (its port), serving in a thread until the end."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
-    api.base_url = f"http://127.0.0.1:{server.server_address[1]}/"
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        yield api
+        yield int(server.server_address[1])
     finally:
         server.shutdown()
         server.server_close()

@@ -52,37 +52,31 @@ def _thread(thread: str | None) -> tuple[str | None, str | None]:
 
 
 @dataclass(frozen=True)
-class XPlan:
-    kind: XKind
+class SnsPlan:
+    """What a reply becomes: how it is sent, its text cut to the platform's limit, and what
+    it answers (the post or comment), or whom (the citizen's id, for a direct message)."""
+
+    kind: XKind | FacebookKind
     text: str
-    #: The tweet answered, or the citizen's user id for a direct message.
     ref: str | None
 
 
-def plan_x(message: OutgoingMessage) -> XPlan:
+def plan_x(message: OutgoingMessage) -> SnsPlan:
     kind, ref = _thread(message.thread)
     if ref is None:
-        return XPlan("post", cut_x(message.text), None)
+        return SnsPlan("post", cut_x(message.text), None)
     if kind == "dm":
-        return XPlan("dm", cut_chars(message.text, X_DM_MAX_CHARS), message.to)
-    return XPlan("reply", cut_x(message.text), ref)
+        return SnsPlan("dm", cut_chars(message.text, X_DM_MAX_CHARS), message.to)
+    return SnsPlan("reply", cut_x(message.text), ref)
 
 
-@dataclass(frozen=True)
-class FacebookPlan:
-    kind: FacebookKind
-    text: str
-    #: The post or comment answered, or the citizen's page-scoped id for a message.
-    ref: str | None
-
-
-def plan_facebook(message: OutgoingMessage) -> FacebookPlan:
+def plan_facebook(message: OutgoingMessage) -> SnsPlan:
     kind, ref = _thread(message.thread)
     if ref is None:
-        return FacebookPlan("post", cut_chars(message.text, FACEBOOK_COMMENT_MAX_CHARS), None)
+        return SnsPlan("post", cut_chars(message.text, FACEBOOK_COMMENT_MAX_CHARS), None)
     if kind == "msg" or (kind is None and ref.startswith("m_")):
-        return FacebookPlan("message", cut_chars(message.text, FACEBOOK_MESSAGE_MAX_CHARS), message.to)
-    return FacebookPlan("comment", cut_chars(message.text, FACEBOOK_COMMENT_MAX_CHARS), ref)
+        return SnsPlan("message", cut_chars(message.text, FACEBOOK_MESSAGE_MAX_CHARS), message.to)
+    return SnsPlan("comment", cut_chars(message.text, FACEBOOK_COMMENT_MAX_CHARS), ref)
 
 
 def _token(provider: str, tokens: Mapping[str, SecretStr], account: str | None) -> str:

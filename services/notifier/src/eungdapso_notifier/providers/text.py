@@ -61,23 +61,31 @@ def _glued(ch: str) -> bool:
     )
 
 
-def cut(text: str, limit: int, measure: Callable[[str], int], *, ellipsis: str = ELLIPSIS) -> str:
+def cut(
+    text: str,
+    limit: int,
+    measure: Callable[[str], int],
+    *,
+    ellipsis: str = ELLIPSIS,
+    pieces: Callable[[str], list[str]] = list,
+) -> str:
     """`text` if it measures at most `limit`, otherwise its longest prefix that, with
-    `ellipsis`, does: cut between whole characters (and never inside a character sequence
-    such as a base and its combining marks)."""
+    `ellipsis`, does: cut between whole `pieces` (characters by default) and never inside a
+    character sequence such as a base and its combining marks."""
     text = unicodedata.normalize("NFC", text)
     if measure(text) <= limit:
         return text
+    tokens = pieces(text)
     budget = limit - measure(ellipsis)
     end, used = 0, 0
-    for i, ch in enumerate(text):
-        used += measure(ch)
+    for i, token in enumerate(tokens):
+        used += measure(token)
         if used > budget:
             break
         end = i + 1
-    while 0 < end < len(text) and _glued(text[end]):
+    while 0 < end < len(tokens) and len(tokens[end]) == 1 and _glued(tokens[end]):
         end -= 1
-    return text[:end].rstrip() + ellipsis
+    return "".join(tokens[:end]).rstrip() + ellipsis
 
 
 def cut_bytes(text: str, limit: int) -> str:
@@ -125,12 +133,8 @@ def x_weight(text: str) -> int:
     return weight + sum(_x_char_weight(ch) for ch in text[last:])
 
 
-def cut_x(text: str, limit: int = X_MAX_WEIGHT) -> str:
-    """A post of at most `limit` weighted characters, cut between whole characters; a link
-    is kept whole or left out, never cut through."""
-    text = unicodedata.normalize("NFC", text)
-    if x_weight(text) <= limit:
-        return text
+def _links_whole(text: str) -> list[str]:
+    """Characters, except that each link is one piece."""
     tokens: list[str] = []
     last = 0
     for url in _X_URL.finditer(text):
@@ -138,16 +142,13 @@ def cut_x(text: str, limit: int = X_MAX_WEIGHT) -> str:
         tokens.append(url.group())
         last = url.end()
     tokens.extend(text[last:])
-    budget = limit - x_weight(ELLIPSIS)
-    end, used = 0, 0
-    for i, token in enumerate(tokens):
-        used += x_weight(token)
-        if used > budget:
-            break
-        end = i + 1
-    while 0 < end < len(tokens) and len(tokens[end]) == 1 and _glued(tokens[end]):
-        end -= 1
-    return "".join(tokens[:end]).rstrip() + ELLIPSIS
+    return tokens
+
+
+def cut_x(text: str, limit: int = X_MAX_WEIGHT) -> str:
+    """A post of at most `limit` weighted characters, cut between whole characters; a link
+    is kept whole or left out, never cut through."""
+    return cut(text, limit, x_weight, pieces=_links_whole)
 
 
 def cut_chars(text: str, limit: int) -> str:
