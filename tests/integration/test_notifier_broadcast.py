@@ -306,3 +306,16 @@ async def test_a_provider_that_stays_down_fails_the_target_after_the_bounded_att
     assert len(apis["facebook"].seen) == 3  # BROADCAST_ATTEMPTS
     [failed] = [e.data for _, e in events if type(e.data).__name__ == "BroadcastDeliveryFailedV1"]
     assert failed.attempts == 3 and failed.provider == "facebook"
+
+
+async def test_two_replicas_post_each_account_once(
+    running: Callable[[], Any], admin_key: str, apis: dict[str, ProviderApi], broker: str
+) -> None:
+    async with running() as first, running() as second:
+        posted = await second.post("/api/v1/broadcasts", json=ALERT, headers=auth(admin_key))
+        broadcast_id = posted.json()["broadcast_id"]
+        status = await until_done(first, admin_key, broadcast_id)
+        events = await notifier_events(broker, at_least=6)
+    assert status["sms"]["delivered"] == 2
+    assert len(apis["x"].seen) == 2 and len(apis["facebook"].seen) == 1 and len(apis["sms"].seen) == 2
+    assert len(events) == 6 and len({e.id for _, e in events}) == 6
