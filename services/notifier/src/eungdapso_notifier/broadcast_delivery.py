@@ -202,7 +202,11 @@ class BroadcastDelivery:
                 attempts=outcome.attempts,
             )
 
-        await asyncio.gather(*(one(t) for t in pending))
+        # A task group, not gather: when one target cannot be recorded (the database is
+        # away), the others stop too, instead of sending on while the broadcast is read again.
+        async with asyncio.TaskGroup() as group:
+            for target in pending:
+                group.create_task(one(target))
         if not broadcast.pending():
             self.open.discard(broadcast_id)
             log.info(
