@@ -123,6 +123,44 @@ async def test_an_smtp_server_that_is_down_is_unavailable_and_a_bad_address_refu
         await mail.send(notice("email", "010-1234-5678"))
 
 
+def accept_only(username: str, password: str) -> Any:
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    def authenticator(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+        ok = isinstance(data, LoginPassword) and (data.login, data.password) == (
+            username.encode(),
+            password.encode(),
+        )
+        return AuthResult(success=ok)
+
+    return authenticator
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+async def test_the_smtp_adapter_logs_in_when_the_server_demands_it() -> None:
+    mailbox = Mailbox()
+    port = free_port()
+    controller = Controller(
+        mailbox,
+        hostname="127.0.0.1",
+        port=port,
+        authenticator=accept_only("eungdapso", "s3cret"),
+        auth_required=True,
+        auth_require_tls=False,
+    )
+    controller.start()
+    try:
+        # Credentials missing are the account's problem, not the message's: retry later.
+        anonymous = SmtpMail(ProviderSettings(smtp_port=port, provider_timeout_s=3))
+        with pytest.raises(ProviderUnavailable, match="530"):
+            await anonymous.send(notice("email", "citizen@example.kr"))
+        mail = SmtpMail(ProviderSettings(smtp_port=port, smtp_username="eungdapso", smtp_password="s3cret"))
+        await mail.send(notice("email", "citizen@example.kr"))
+    finally:
+        controller.stop()
+    assert [rcpt for _, rcpt, _ in mailbox.messages] == [["citizen@example.kr"]]
+
+
 # -- The SMS gateway -----------------------------------------------------------------------
 @pytest.fixture
 def api() -> Iterator[ProviderApi]:

@@ -5,8 +5,8 @@ The Message-ID is derived from the notice id, so a message sent again after a lo
 is the same message to the receiving servers and mail clients.
 
 Errors: the server refusing the recipient or the message for good (5xx) is `MessageRefused`;
-a temporary refusal (4xx), a dropped connection, a timeout or an unreachable server is
-`ProviderUnavailable`.
+a temporary refusal (4xx), credentials refused or missing (535, 530), a dropped connection, a
+timeout or an unreachable server is `ProviderUnavailable`.
 """
 
 from __future__ import annotations
@@ -91,6 +91,10 @@ class SmtpMail:
                 if s.smtp_username and s.smtp_password is not None:
                     smtp.login(s.smtp_username, s.smtp_password.get_secret_value())
                 smtp.send_message(mail)
+        except smtplib.SMTPAuthenticationError as exc:
+            # The account's credentials, not the message: an operator must act (as HTTP 401).
+            log.warning("smtp_credentials_rejected", notice_id=notice_id, code=exc.smtp_code)
+            raise ProviderUnavailable(self.name, f"SMTP {exc.smtp_code} (credentials rejected)") from None
         except smtplib.SMTPRecipientsRefused as exc:
             codes = sorted({code for code, _ in exc.recipients.values()})
             self._raise(codes[0] if codes else 550, "recipient refused")
@@ -102,7 +106,8 @@ class SmtpMail:
 
     def _raise(self, code: int, what: str) -> None:
         reason = f"SMTP {code} ({what})"
-        if 400 <= code < 500:
+        # 4xx: try again later; 530: the server wants a login the settings do not give.
+        if 400 <= code < 500 or code == 530:
             raise ProviderUnavailable(self.name, reason)
         raise MessageRefused(self.name, reason)
 
