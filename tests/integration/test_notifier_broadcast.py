@@ -319,3 +319,27 @@ async def test_two_replicas_post_each_account_once(
     assert status["sms"]["delivered"] == 2
     assert len(apis["x"].seen) == 2 and len(apis["facebook"].seen) == 1 and len(apis["sms"].seen) == 2
     assert len(events) == 6 and len({e.id for _, e in events}) == 6
+
+
+async def test_on_the_local_stack_a_broadcast_is_written_under_the_run_directory(
+    running: Callable[[], Any], admin_key: str, apis: dict[str, ProviderApi], tmp_path: Path
+) -> None:
+    files = {"x_provider": "file", "facebook_provider": "file", "sms_provider": "file"}
+    async with running(**files) as http:
+        posted = await http.post("/api/v1/broadcasts", json=ALERT, headers=auth(admin_key))
+        broadcast_id = posted.json()["broadcast_id"]
+        status = await until_done(http, admin_key, broadcast_id)
+    assert status["sms"]["delivered"] == 2
+    outbox = tmp_path / "outbox"
+    written = sorted(str(p.relative_to(outbox)) for p in outbox.rglob("*") if p.is_file())
+    prefix = f"broadcast-{broadcast_id}"
+    assert written == [
+        f"facebook/{prefix}-account-seoulcity.facebook.json",
+        f"sms/{prefix}-sms-pref-1.txt",
+        f"sms/{prefix}-sms-pref-2.txt",
+        f"x/{prefix}-account-seoulcity.x.json",
+        f"x/{prefix}-account-transport.x.json",
+    ]
+    english = (outbox / f"sms/{prefix}-sms-pref-2.txt").read_text()
+    assert "To: 010-3333-4444" in english and "Form: sms" in english and "Jamsugyo" in english
+    assert all(api.seen == [] for api in apis.values())  # nothing left the machine
