@@ -11,7 +11,6 @@ from fastapi import FastAPI
 
 from eungdapso_notifier import broadcast_api
 from eungdapso_notifier.broadcast import SmsSubscribers
-from eungdapso_notifier.broadcast_delivery import BroadcastSettings
 from eungdapso_notifier.providers.registry import providers
 from eungdapso_notifier.settings import NotifierSettings
 from eungdapso_platform.db import Database
@@ -32,7 +31,7 @@ def build(
     adapters = providers(settings)
     broadcasts = broadcast_api.broadcast_wiring(
         settings,
-        BroadcastSettings.model_validate(settings.model_dump()),
+        settings,
         db=db,
         providers=adapters,
         clock=overrides.the_clock(),
