@@ -124,6 +124,7 @@ INTAKE_EVENTS = Stream(
             consumers=(
                 "router.assignment",
                 "publisher.public_status",
+                "publisher.statistics",
                 "intake.open311_requests",
                 "casework.inbox",
                 "sla.deadlines",
@@ -134,6 +135,7 @@ INTAKE_EVENTS = Stream(
             consumers=(
                 "router.assignment",
                 "publisher.public_status",
+                "publisher.statistics",
                 "intake.open311_requests",
                 "casework.inbox",
                 "sla.deadlines",
@@ -154,6 +156,7 @@ ROUTER_EVENTS = Stream(
             ComplaintAssignedV1,
             consumers=(
                 "publisher.public_status",
+                "publisher.statistics",
                 "intake.open311_requests",
                 "casework.inbox",
                 "sla.deadlines",
@@ -163,13 +166,14 @@ ROUTER_EVENTS = Stream(
             ComplaintAssignedV2,
             consumers=(
                 "publisher.public_status",
+                "publisher.statistics",
                 "intake.open311_requests",
                 "casework.inbox",
                 "sla.deadlines",
             ),
         ),
         # Read by the notifier and the publisher when they learn them (later issues).
-        Carried(ComplaintAnsweredInstantlyV1, consumers=()),
+        Carried(ComplaintAnsweredInstantlyV1, consumers=("publisher.statistics",)),
         Carried(ComplaintLinkedV1, consumers=()),
     ),
 )
@@ -208,9 +212,17 @@ CASEWORK_EVENTS = Stream(
         Carried(
             CaseTransferredV1, consumers=("publisher.public_status", "sla.deadlines", "router.assignment")
         ),
-        Carried(CaseAnsweredV1, consumers=("publisher.public_status", "sla.deadlines", "router.assignment")),
+        Carried(
+            CaseAnsweredV1,
+            consumers=(
+                "publisher.public_status",
+                "sla.deadlines",
+                "router.assignment",
+                "publisher.statistics",
+            ),
+        ),
         Carried(CaseClosedV1, consumers=("publisher.public_status",)),
-        Carried(DuplicateAnsweredV1, consumers=()),
+        Carried(DuplicateAnsweredV1, consumers=("publisher.statistics",)),
     ),
 )
 SLA_EVENTS = Stream(
@@ -225,8 +237,8 @@ SLA_EVENTS = Stream(
         Carried(DeadlineExtendedV1, consumers=()),
         Carried(DeadlineMovedV1, consumers=()),
         Carried(DeadlineWarnedV1, consumers=()),
-        Carried(DeadlineBreachedV1, consumers=()),
-        Carried(DeadlineMetV1, consumers=()),
+        Carried(DeadlineBreachedV1, consumers=("publisher.statistics",)),
+        Carried(DeadlineMetV1, consumers=("publisher.statistics",)),
     ),
 )
 RATING_EVENTS = Stream(
@@ -238,7 +250,7 @@ RATING_EVENTS = Stream(
     ),
     carries=(
         Carried(RatingInvitedV1, consumers=()),
-        Carried(RatedV1, consumers=()),
+        Carried(RatedV1, consumers=("publisher.statistics",)),
         Carried(ReviewRequestedV1, consumers=()),
     ),
 )
