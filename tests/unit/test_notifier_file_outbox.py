@@ -72,3 +72,9 @@ def test_every_medium_writes_files_unless_an_adapter_is_chosen(tmp_path: Path) -
     assert chosen["email"].name == "smtp"
     assert chosen["sms"].name == "sms-http"
     assert chosen["x"].name == chosen["facebook"].name == chosen["letter"].name == "file"
+    assert {m: p.name for m, p in chosen.external().items()} == {
+        "email": "smtp",
+        "sms": "sms-http",
+        "x": "file",
+        "facebook": "file",
+    }

@@ -13,6 +13,8 @@ from eungdapso_notifier.providers.sms import SmsGateway
 from eungdapso_notifier.providers.smtp import SmtpMail
 from eungdapso_notifier.providers.sns import FacebookReplies, XReplies
 
+EXTERNAL_MEDIA: tuple[Medium, ...] = ("email", "sms", "x", "facebook")
+
 
 class ClosableProvider(Provider, Protocol):
     async def close(self) -> None: ...
@@ -27,6 +29,11 @@ class Providers:
 
     def __getitem__(self, medium: Medium) -> ClosableProvider:
         return self.by_medium.get(medium, self.fallback)
+
+    def external(self) -> dict[Medium, ClosableProvider]:
+        """The adapter of each medium that leaves the notifier (e-mail, text, X, Facebook); the
+        citizen page, the letter queue and callbacks are the notifier's own to write."""
+        return {m: self[m] for m in EXTERNAL_MEDIA}
 
     async def close(self) -> None:
         for provider in {id(p): p for p in (*self.by_medium.values(), self.fallback)}.values():
