@@ -16,6 +16,9 @@ from eungdapso_platform.service import Overrides
 from eungdapso_schemas import export
 from eungdapso_schemas.codes import Disclosure
 from eungdapso_schemas.events import (
+    BroadcastDeliveredV1,
+    BroadcastDeliveryFailedV1,
+    BroadcastPostedV1,
     ComplaintAssignedV1,
     ComplaintAssignedV2,
     ComplaintReceivedV1,
@@ -49,6 +52,10 @@ def test_drift_is_detected(tmp_path, monkeypatch) -> None:  # type: ignore[no-un
 BROKEN: dict[type[Payload], tuple[tuple[str, object], ...]] = {
     ComplaintSubmittedV1: (("kind", "rumour"), ("text", "x" * 4001), ("attachments", ["not-a-sha256"])),
     DirectoryPublishedV1: (("version", 0), ("offices", []), ("content_hash", "XYZ")),
+    # Broadcasts: an unknown district, a target that is no account code or opaque reference.
+    BroadcastPostedV1: (("districts", ["atlantis"]), ("text", "x" * 2001)),
+    BroadcastDeliveredV1: (("target", "sms:+82 10 1234 5678"), ("target", "mayor.x")),
+    BroadcastDeliveryFailedV1: (("attempts", 0), ("target", "account:")),
 }
 
 
@@ -86,6 +93,7 @@ def test_each_event_type_travels_on_exactly_one_stream_its_owners() -> None:
         "eungdapso.sla.events",
         "eungdapso.rating.events",
         "eungdapso.rating.links",
+        "eungdapso.notifier.events",
         "eungdapso.deadletter",
     }
     assert stream_for(DeadlineBreachedV1).owner == "sla"

@@ -1067,3 +1067,99 @@ class RatingLinkIssuedV1(RatingEvent):
             token="eyJpIjoiOGMxZDJlM2YifQ.Z1x2Yw.Qm9ndXNTaWduYXR1cmVFeGFtcGxl",  # noqa: S106 (an example)
             expires_at=datetime(2026, 12, 26, 5, 0, tzinfo=UTC),
         )
+
+
+# -- Notifier: emergency broadcasts (긴급 알림) -------------------------------------------------
+BroadcastText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+#: Who a broadcast went to: `account:<SNS account code>`, or `sms:<subscriber ref>` (an opaque
+#: reference the notifier keeps, never a phone number).
+BroadcastTarget = Annotated[str, StringConstraints(pattern=r"^(account|sms):[A-Za-z0-9_.\-]{1,80}$")]
+_EXAMPLE_BROADCAST_ID = UUID("b7d0c3a1-5e2f-4a6b-9c8d-1e2f3a4b5c6d")
+
+
+class BroadcastEvent(Payload):
+    """Something about one emergency broadcast, owned by the notifier; keyed by its id."""
+
+    broadcast_id: UUID
+
+    @property
+    def cloudevents_subject(self) -> str:
+        return str(self.broadcast_id)
+
+
+class BroadcastPostedV1(BroadcastEvent):
+    """An administrator posted an emergency alert: to the city's SNS accounts listed, and
+    by SMS to `sms_recipients` citizens who opted in, in the districts listed (none: the
+    whole city)."""
+
+    event_type: ClassVar[str] = "kr.go.seoul.eungdapso.notifier.broadcast_posted"
+    schema_version: ClassVar[int] = 1
+
+    title: ShortText
+    text: BroadcastText
+    districts: tuple[District, ...] = ()
+    accounts: tuple[Annotated[str, StringConstraints(pattern=r"^[a-z0-9_.\-]{1,60}$")], ...]
+    sms_recipients: Annotated[int, Field(ge=0)] = 0
+    posted_at: AwareDatetime
+    #: The administrator's key name (not a person's name).
+    posted_by: ShortText
+
+    @classmethod
+    def example(cls) -> BroadcastPostedV1:
+        return cls(
+            broadcast_id=_EXAMPLE_BROADCAST_ID,
+            title="호우경보",
+            text="한강 수위 상승으로 잠수교 보행이 통제됩니다. 안전에 유의하세요.",
+            districts=(District.YONGSAN, District.SEOCHO),
+            accounts=("seoulcity.x", "seoulcity.facebook"),
+            sms_recipients=1200,
+            posted_at=datetime(2026, 7, 14, 6, 0, tzinfo=UTC),
+            posted_by="safety-duty-officer",
+        )
+
+
+class BroadcastDeliveredV1(BroadcastEvent):
+    """One target of a broadcast received it (once per broadcast and target)."""
+
+    event_type: ClassVar[str] = "kr.go.seoul.eungdapso.notifier.broadcast_delivered"
+    schema_version: ClassVar[int] = 1
+
+    target: BroadcastTarget
+    provider: ShortText
+    provider_message_id: ShortText | None = None
+    delivered_at: AwareDatetime
+
+    @classmethod
+    def example(cls) -> BroadcastDeliveredV1:
+        return cls(
+            broadcast_id=_EXAMPLE_BROADCAST_ID,
+            target="account:seoulcity.x",
+            provider="x",
+            provider_message_id="1900000000000000001",
+            delivered_at=datetime(2026, 7, 14, 6, 0, 2, tzinfo=UTC),
+        )
+
+
+class BroadcastDeliveryFailedV1(BroadcastEvent):
+    """One target of a broadcast could not be reached: refused, or the provider stayed
+    unavailable through every attempt. `reason` is the provider's (status and error code)."""
+
+    event_type: ClassVar[str] = "kr.go.seoul.eungdapso.notifier.broadcast_delivery_failed"
+    schema_version: ClassVar[int] = 1
+
+    target: BroadcastTarget
+    provider: ShortText
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=500)]
+    attempts: Annotated[int, Field(ge=1)]
+    failed_at: AwareDatetime
+
+    @classmethod
+    def example(cls) -> BroadcastDeliveryFailedV1:
+        return cls(
+            broadcast_id=_EXAMPLE_BROADCAST_ID,
+            target="account:seoulcity.facebook",
+            provider="facebook",
+            reason="facebook: HTTP 503",
+            attempts=5,
+            failed_at=datetime(2026, 7, 14, 6, 1, tzinfo=UTC),
+        )

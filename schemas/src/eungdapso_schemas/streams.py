@@ -36,6 +36,9 @@ answer to the complaint it duplicates.
 `organisation-directory`), which casework reads to check transfer targets; `case.withdrawn`
 gains an optional `because` (reassigned, answered instantly, linked as a duplicate). Casework
 reads instant answers and links, the SLA stream (deadlines in the inbox) and review requests.
+2.8 also adds the notifier's stream (`eungdapso.notifier.events`); its emergency broadcasts
+(`notifier.broadcast_posted`, `_delivered`, `_delivery_failed`, keyed by broadcast id) carry
+no personal data: an SMS recipient is an opaque reference.
 """
 
 from __future__ import annotations
@@ -43,6 +46,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from eungdapso_schemas.events import (
+    BroadcastDeliveredV1,
+    BroadcastDeliveryFailedV1,
+    BroadcastPostedV1,
     CaseAcceptedV1,
     CaseAnsweredV1,
     CaseClosedV1,
@@ -266,6 +272,20 @@ RATING_LINKS = Stream(
     ),
     carries=(Carried(RatingLinkIssuedV1, consumers=()),),
 )
+# -- The notifier's stream. Emergency broadcasts (issue 9); the notices' events join it.
+NOTIFIER_EVENTS = Stream(
+    name="eungdapso.notifier.events",
+    owner="notifier",
+    description=(
+        "What the notifier sent: emergency broadcasts posted by administrators and their delivery to "
+        "each SNS account and opted-in SMS recipient (key: broadcast id)."
+    ),
+    carries=(
+        Carried(BroadcastPostedV1, consumers=()),
+        Carried(BroadcastDeliveredV1, consumers=()),
+        Carried(BroadcastDeliveryFailedV1, consumers=()),
+    ),
+)
 DEAD_LETTER = Topic(
     name="eungdapso.deadletter",
     description=(
@@ -284,6 +304,7 @@ STREAMS: tuple[Stream, ...] = (
     SLA_EVENTS,
     RATING_EVENTS,
     RATING_LINKS,
+    NOTIFIER_EVENTS,
 )
 ALL_TOPICS: tuple[Topic, ...] = (*STREAMS, DEAD_LETTER)
 PAYLOADS: tuple[type[Payload], ...] = tuple(p for s in STREAMS for p in s.payloads)

@@ -62,7 +62,7 @@ SERVICES: tuple[Service, ...] = (
         ),
     ),
     Service("sla", 8003, "SLA deadlines (처리기한)", routes=(Route("/api/v1/deadlines"),)),
-    Service("notifier", 8004, "notifier (알림)"),
+    Service("notifier", 8004, "notifier (알림)", routes=(Route("/api/v1/broadcasts"),)),
     Service(
         "publisher",
         8005,
