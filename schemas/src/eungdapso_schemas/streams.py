@@ -151,6 +151,7 @@ ROUTER_EVENTS = Stream(
                 "intake.open311_requests",
                 "casework.inbox",
                 "sla.deadlines",
+                "rating.invitations",
             ),
         ),
         Carried(
@@ -160,10 +161,11 @@ ROUTER_EVENTS = Stream(
                 "intake.open311_requests",
                 "casework.inbox",
                 "sla.deadlines",
+                "rating.invitations",
             ),
         ),
         # Read by the notifier and the publisher when they learn them (later issues).
-        Carried(ComplaintAnsweredInstantlyV1, consumers=()),
+        Carried(ComplaintAnsweredInstantlyV1, consumers=("rating.invitations",)),
         Carried(ComplaintLinkedV1, consumers=()),
     ),
 )
@@ -202,9 +204,12 @@ CASEWORK_EVENTS = Stream(
         Carried(
             CaseTransferredV1, consumers=("publisher.public_status", "sla.deadlines", "router.assignment")
         ),
-        Carried(CaseAnsweredV1, consumers=("publisher.public_status", "sla.deadlines", "router.assignment")),
+        Carried(
+            CaseAnsweredV1,
+            consumers=("publisher.public_status", "sla.deadlines", "router.assignment", "rating.invitations"),
+        ),
         Carried(CaseClosedV1, consumers=("publisher.public_status",)),
-        Carried(DuplicateAnsweredV1, consumers=()),
+        Carried(DuplicateAnsweredV1, consumers=("rating.invitations",)),
     ),
 )
 SLA_EVENTS = Stream(

@@ -64,7 +64,7 @@ SERVICES: tuple[Service, ...] = (
     Service("sla", 8003, "SLA deadlines (처리기한)", routes=(Route("/api/v1/deadlines"),)),
     Service("notifier", 8004, "notifier (알림)"),
     Service("publisher", 8005, "publisher (공개)", routes=(Route("/api/v1/complaints/"),)),
-    Service("rating", 8006, "rating (만족도)"),
+    Service("rating", 8006, "rating (만족도)", routes=(Route("/api/v1/ratings"),)),
     Service("casework", 8007, "casework (처리)", routes=(Route("/api/v1/inbox/"),)),
 )
 SERVICE_NAMES: tuple[str, ...] = tuple(s.name for s in SERVICES)
