@@ -119,7 +119,8 @@ async def test_every_rating_path(
     roads, roads_no = uuid.uuid4(), "2026-0000301"  # answered by its office, then again
     desk, desk_no = uuid.uuid4(), "2026-0000302"  # answered at once by the desk
     dup, dup_no = uuid.uuid4(), "2026-0000303"  # a duplicate answered with its original's answer
-    old, old_no = uuid.uuid4(), "2026-0000304"  # answered long ago: its link has expired
+    old, old_no = uuid.uuid4(), "2026-0000304"  # answered before the rating period: no invitation
+    late, late_no = uuid.uuid4(), "2026-0000306"  # rated too late: its link has expired
     parks, parks_no = uuid.uuid4(), "2026-0000305"  # another office, rated by two posts at once
     async with running() as http:
         await publish(
@@ -136,12 +137,13 @@ async def test_every_rating_path(
             duplicate_answered(dup, dup_no, ROADS, ANSWERED),
             case_answered(old, old_no, ROADS, ANSWERED - timedelta(days=31)),
             case_answered(parks, parks_no, PARKS, ANSWERED),
+            case_answered(late, late_no, ROADS, ANSWERED),
             # The office answers the first again (after an objection): no second invitation.
             case_answered(roads, roads_no, ROADS, ANSWERED + timedelta(hours=3)),
         )
         links = of(await records(broker, RATING_LINKS.name, 5), RatingLinkIssuedV1)
         token = {link.complaint_id: link.token for link in links}
-        assert sorted(link.receipt_no for link in links) == [roads_no, desk_no, dup_no, old_no, parks_no]
+        assert sorted(link.receipt_no for link in links) == [roads_no, desk_no, dup_no, parks_no, late_no]
         await asyncio.sleep(1.0)  # time for a second invitation to show, if there were one
         events = await records(broker, RATING_EVENTS.name, 5)
         invited = {i.complaint_id: i for i in of(events, RatingInvitedV1)}
@@ -181,7 +183,6 @@ async def test_every_rating_path(
                 ),
                 403,
             ),
-            "expired": (await http.post("/api/v1/ratings", json={"token": token[old], "score": 5}), 410),
             "score 0": (await http.post("/api/v1/ratings", json={"token": token[roads], "score": 0}), 422),
             "score 6": (await http.post("/api/v1/ratings", json={"token": token[roads], "score": 6}), 422),
             "no score": (await http.post("/api/v1/ratings", json={"token": token[roads]}), 422),
@@ -192,9 +193,7 @@ async def test_every_rating_path(
             assert response.headers["content-type"] == "application/problem+json", what
         assert refusals["forged"][0].json()["type"].endswith("/rating-link-invalid")
         assert refusals["foreign"][0].json()["type"].endswith("/rating-link-foreign")
-        assert refusals["expired"][0].json()["type"].endswith("/rating-link-expired")
         assert (await http.get(f"/api/v1/ratings/links/{forged}")).status_code == 403
-        assert (await http.get(f"/api/v1/ratings/links/{token[old]}")).status_code == 410
         foreign_get = await http.get(f"/api/v1/ratings/links/{token[roads]}", params={"complaint": str(desk)})
         assert foreign_get.status_code == 403
 
@@ -225,11 +224,17 @@ async def test_every_rating_path(
     async with running() as http:
         desk_rated = await http.post("/api/v1/ratings", json={"token": token[desk], "score": 5})
         assert desk_rated.status_code == 201, desk_rated.text
+        # The rating period of the others ends 30 days after their answer, to the second.
+        clock.at = ANSWERED + timedelta(days=30)
+        expired = await http.post("/api/v1/ratings", json={"token": token[late], "score": 5})
+        assert expired.status_code == 410 and expired.json()["type"].endswith("/rating-link-expired")
+        assert (await http.get(f"/api/v1/ratings/links/{token[late]}")).status_code == 410
 
         events = await records(broker, RATING_EVENTS.name, 5 + 4 + 1)
         await asyncio.sleep(1.0)
         events = await records(broker, RATING_EVENTS.name, 5 + 4 + 1)
         rated = {r.complaint_id: r for r in of(events, RatedV1)}
+        # Every refusal above recorded nothing.
         assert len(of(events, RatedV1)) == 4 and set(rated) == {roads, parks, dup, desk}
         assert rated[roads].score == 2 and rated[roads].comment == COMMENT and rated[roads].rated_at == NOW
         assert rated[parks].score == won.json()["score"] and rated[parks].office == PARKS.code

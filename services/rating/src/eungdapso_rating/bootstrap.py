@@ -53,7 +53,8 @@ def build(settings: RatingSettings, overrides: Overrides = NO_OVERRIDES) -> Serv
         on_recorded=relay.wake,
         fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
     )
-    Invitations(signer, timedelta(days=settings.link_valid_days)).register(process)
+    clock = overrides.the_clock()
+    Invitations(signer, timedelta(days=settings.link_valid_days), clock).register(process)
     return ServiceParts(
         settings=settings,
         db=db,
@@ -65,7 +66,7 @@ def build(settings: RatingSettings, overrides: Overrides = NO_OVERRIDES) -> Serv
         on_start=[signer.start],
         state={
             "application": application,
-            "ratings": Ratings(application, overrides.the_clock(), signer, relay.wake),
+            "ratings": Ratings(application, clock, signer, relay.wake),
             "queries": tables.RatingQueries(db),
             "request_deadline_s": settings.request_deadline_s,
         },

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from uuid import UUID
 
+from eungdapso_platform.clock import Clock
 from eungdapso_platform.consumer import Process, Unit
 from eungdapso_platform.logging import get_logger
 from eungdapso_rating import tables
@@ -29,10 +30,11 @@ log = get_logger("eungdapso.rating")
 class Invitations:
     """The `invitations` process."""
 
-    def __init__(self, signer: Callable[[], LinkSigner], valid_for: timedelta) -> None:
+    def __init__(self, signer: Callable[[], LinkSigner], valid_for: timedelta, clock: Clock) -> None:
         #: The signer, known once the service has started (its key may come from the database).
         self.signer = signer
         self.valid_for = valid_for
+        self.clock = clock
 
     def register(self, process: Process) -> None:
         process.on(CaseAnsweredV1, self.on_case_answered, aggregate_ids=self.aggregate_ids)
@@ -78,6 +80,11 @@ class Invitations:
         # From the answer, not from now: a replay (or a late consumer) issues the same expiry
         # and so the very token that was sent. Whole seconds: the token carries no fraction.
         expires_at = (answered_at + self.valid_for).replace(microsecond=0)
+        if expires_at <= self.clock.now():
+            # The time to rate it is over before it arrived (the history a first deployment
+            # reads, a consumer far behind): no link the citizen could not use.
+            log.info("answer_past_rating_period", expired_at=expires_at.isoformat())
+            return
         invitation = Invitation.invite(
             answer.complaint_id, answer.receipt_no, office, answered_by, answered_at, expires_at
         )
