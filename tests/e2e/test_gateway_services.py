@@ -105,30 +105,39 @@ def office_key(database: PostgresTarget, office: str) -> str:
     return made.stdout.splitlines()[-1]
 
 
+STAFF = {"staff": "transport-1"}
+
+
+async def answered_bus_stop_complaint(client: httpx.AsyncClient, key: dict[str, str]) -> tuple[str, str]:
+    """A complaint about a bus stop, submitted, accepted and answered by the bus policy
+    division (the office of `key`): its receipt number and its case's inbox path."""
+    r = await client.post(
+        "/api/v1/complaints",
+        json={"text": "버스 정류장 안내판이 꺼졌어요", "kind": "complaint", "subject": "bus_stop"},
+    )
+    assert r.status_code == 201
+    receipt_no = r.json()["receipt_no"]
+
+    async def in_inbox() -> dict[str, Any] | None:
+        cases = (await client.get("/api/v1/inbox/cases", headers=key)).json()["cases"]
+        return next((c for c in cases if c["receipt_no"] == receipt_no), None)
+
+    case = await eventually(in_inbox, what="the case in the bus policy division's inbox")
+    path = f"/api/v1/inbox/cases/{case['case_id']}"
+    assert (await client.post(f"{path}/accept", headers=key, json=STAFF)).status_code == 200
+    answer = {**STAFF, "text": "안내판을 교체했습니다.", "resolution": "resolved"}
+    assert (await client.post(f"{path}/answer", headers=key, json=answer)).status_code == 200
+    return receipt_no, path
+
+
 async def test_an_office_works_its_case_through_the_gateway_and_the_public_status_follows(
     base_url: str, database: PostgresTarget
 ) -> None:
     key = {"X-Api-Key": await asyncio.to_thread(office_key, database, "seoul.transport.bus_policy")}
     async with httpx.AsyncClient(base_url=base_url) as client:
         assert (await client.get("/api/v1/inbox/cases")).status_code == 401  # casework answers, not 404
-        r = await client.post(
-            "/api/v1/complaints",
-            json={"text": "버스 정류장 안내판이 꺼졌어요", "kind": "complaint", "subject": "bus_stop"},
-        )
-        assert r.status_code == 201
-        receipt_no = r.json()["receipt_no"]
-
-        async def in_inbox() -> dict[str, Any] | None:
-            cases = (await client.get("/api/v1/inbox/cases", headers=key)).json()["cases"]
-            return next((c for c in cases if c["receipt_no"] == receipt_no), None)
-
-        case = await eventually(in_inbox, what="the case in the bus policy division's inbox")
-        path = f"/api/v1/inbox/cases/{case['case_id']}"
-        staff = {"staff": "transport-1"}
-        assert (await client.post(f"{path}/accept", headers=key, json=staff)).status_code == 200
-        answer = {**staff, "text": "안내판을 교체했습니다.", "resolution": "resolved"}
-        assert (await client.post(f"{path}/answer", headers=key, json=answer)).status_code == 200
-        assert (await client.post(f"{path}/close", headers=key, json=staff)).status_code == 200
+        receipt_no, path = await answered_bus_stop_complaint(client, key)
+        assert (await client.post(f"{path}/close", headers=key, json=STAFF)).status_code == 200
 
         async def closed() -> dict[str, Any] | None:
             got = await client.get(f"/api/v1/complaints/{receipt_no}")
@@ -147,22 +156,7 @@ async def test_the_citizen_rates_the_answer_with_the_link_and_the_office_figures
     office = "seoul.transport.bus_policy"
     key = {"X-Api-Key": await asyncio.to_thread(office_key, database, office)}
     async with httpx.AsyncClient(base_url=base_url) as client:
-        r = await client.post(
-            "/api/v1/complaints",
-            json={"text": "버스 정류장 안내판이 꺼졌어요", "kind": "complaint", "subject": "bus_stop"},
-        )
-        receipt_no = r.json()["receipt_no"]
-
-        async def in_inbox() -> dict[str, Any] | None:
-            cases = (await client.get("/api/v1/inbox/cases", headers=key)).json()["cases"]
-            return next((c for c in cases if c["receipt_no"] == receipt_no), None)
-
-        case = await eventually(in_inbox, what="the case in the bus policy division's inbox")
-        path = f"/api/v1/inbox/cases/{case['case_id']}"
-        staff = {"staff": "transport-1"}
-        assert (await client.post(f"{path}/accept", headers=key, json=staff)).status_code == 200
-        answer = {**staff, "text": "안내판을 교체했습니다.", "resolution": "resolved"}
-        assert (await client.post(f"{path}/answer", headers=key, json=answer)).status_code == 200
+        receipt_no, _ = await answered_bus_stop_complaint(client, key)
 
         # The link as the notifier reads it.
         async def link() -> str | None:
