@@ -8,8 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from eungdapso_platform.settings import load_settings
 from eungdapso_rating.domainmodel import AlreadyRated, Invitation, InvitationExpired, invitation_id
 from eungdapso_rating.links import ExpiredLink, ForeignLink, ForgedLink, Link, LinkSigner
+from eungdapso_rating.settings import RatingSettings
 from eungdapso_schemas.events import RatingLinkIssuedV1
 
 KEY = "k" * 40
@@ -114,3 +116,16 @@ def test_no_rating_once_the_invitation_expired() -> None:
     with pytest.raises(InvitationExpired):
         invitation.rate(5, None, EXPIRES)
     assert not invitation.rated
+
+
+def test_a_configured_link_key_shorter_than_32_characters_is_refused_at_start(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("LINK_SECRET", "too-short")
+    with pytest.raises(SystemExit) as exited:
+        load_settings(RatingSettings)
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert "LINK_SECRET='…'" in err and "at least 32" in err and "too-short" not in err
+    monkeypatch.setenv("LINK_SECRET", "s" * 32)
+    assert load_settings(RatingSettings).link_secret is not None

@@ -1,4 +1,4 @@
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 
 from eungdapso_platform.settings import Port, ServiceSettings
 
@@ -13,3 +13,10 @@ class RatingSettings(ServiceSettings):
     #: and keeps it in its database (every replica and restart signs and checks with it);
     #: set it to manage the key yourself. Changing it voids the links already sent.
     link_secret: SecretStr | None = None
+
+    @field_validator("link_secret")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("a rating link key has at least 32 characters")
+        return value
