@@ -170,11 +170,15 @@ async def test_the_citizen_rates_the_answer_with_the_link_and_the_office_figures
 
         async def named() -> dict[str, Any] | None:
             # The office's name comes from the router's stream, in no order with casework's.
-            shown: dict[str, Any] = (await client.get(f"/api/v1/ratings/links/{token}")).json()
-            return shown if shown["office"]["name"] is not None else None
+            got = await client.get("/api/v1/ratings/invitation", params={"token": token})
+            shown: dict[str, Any] = got.json()
+            return shown if shown["office_name"] is not None else None
 
         shown = await eventually(named, what="the office's name")
-        assert shown["receipt_no"] == receipt_no and shown["office"] == {"code": office, "name": "버스정책과"}
+        assert shown["receipt_no"] == receipt_no and (shown["office"], shown["office_name"]) == (
+            office,
+            "버스정책과",
+        )
         rated = await client.post(
             "/api/v1/ratings", json={"token": token, "score": 1, "comment": "안 고쳐졌어요"}
         )

@@ -49,6 +49,8 @@ PARKS = Office(code="district.mapo.parks", name="마포구 공원녹지과", lev
 COMMENT = "담당자 연락처 010-9876-5432 로 다시 연락 주세요"
 ANSWERED = datetime(2026, 11, 26, 14, 0, tzinfo=SEOUL)
 NOW = datetime(2026, 11, 27, 10, 0, tzinfo=SEOUL)
+#: What the rating page asks first (`?token=`), then it posts the score to /api/v1/ratings.
+INVITATION = "/api/v1/ratings/invitation"
 
 
 def a(model: Any, cid: uuid.UUID, no: str, **values: Any) -> Any:
@@ -163,21 +165,29 @@ async def test_every_rating_path(
         # What a link rates: the answer's receipt number, office and time; nothing personal.
         # The office's name comes from the router's stream, in no order with casework's.
         async def named() -> dict[str, Any] | None:
-            got = await http.get(f"/api/v1/ratings/links/{token[roads]}", params={"complaint": str(roads)})
+            got = await http.get(INVITATION, params={"token": token[roads], "complaint": str(roads)})
             assert got.status_code == 200, got.text
             shown: dict[str, Any] = got.json()
-            return shown if shown["office"]["name"] is not None else None
+            return shown if shown["office_name"] is not None else None
 
         shown = await eventually(named, what="the office's name")
-        assert shown.keys() == {"receipt_no", "office", "answered_by", "answered_at", "expires_at"}
-        assert (shown["receipt_no"], shown["office"], shown["answered_by"]) == (
+        assert shown.keys() == {
+            "receipt_no",
+            "office",
+            "office_name",
+            "answered_by",
+            "answered_at",
+            "expires_at",
+        }
+        assert (shown["receipt_no"], shown["office"], shown["office_name"], shown["answered_by"]) == (
             roads_no,
-            {"code": ROADS.code, "name": ROADS.name},
+            ROADS.code,
+            ROADS.name,
             "office",
         )
         assert datetime.fromisoformat(shown["answered_at"]) == ANSWERED
         assert datetime.fromisoformat(shown["expires_at"]) == ANSWERED + timedelta(days=30)
-        assert (await http.get(f"/api/v1/ratings/links/{token[desk]}")).json()["office"] is None
+        assert (await http.get(INVITATION, params={"token": token[desk]})).json()["office"] is None
 
         # Refused, each with its problem, and nothing recorded.
         forged = token[dup].rsplit(".", 1)[0] + "." + token[roads].rsplit(".", 1)[1]
@@ -201,8 +211,8 @@ async def test_every_rating_path(
             assert response.headers["content-type"] == "application/problem+json", what
         assert refusals["forged"][0].json()["type"].endswith("/rating-link-invalid")
         assert refusals["foreign"][0].json()["type"].endswith("/rating-link-foreign")
-        assert (await http.get(f"/api/v1/ratings/links/{forged}")).status_code == 403
-        foreign_get = await http.get(f"/api/v1/ratings/links/{token[roads]}", params={"complaint": str(desk)})
+        assert (await http.get(INVITATION, params={"token": forged})).status_code == 403
+        foreign_get = await http.get(INVITATION, params={"token": token[roads], "complaint": str(desk)})
         assert foreign_get.status_code == 403
 
         # A low score with a comment: rated, and the office asked to review it.
@@ -215,7 +225,7 @@ async def test_every_rating_path(
         assert low.json()["review_requested"] is True and COMMENT not in low.text
         reused = await http.post("/api/v1/ratings", json={"token": token[roads], "score": 5})
         assert reused.status_code == 409 and reused.json()["type"].endswith("/rating-link-used")
-        assert (await http.get(f"/api/v1/ratings/links/{token[roads]}")).status_code == 409
+        assert (await http.get(INVITATION, params={"token": token[roads]})).status_code == 409
 
         # Posts of the same link at once (a double click, a retry): exactly one rating.
         posts = await asyncio.gather(
@@ -236,7 +246,7 @@ async def test_every_rating_path(
         clock.at = ANSWERED + timedelta(days=30)
         expired = await http.post("/api/v1/ratings", json={"token": token[late], "score": 5})
         assert expired.status_code == 410 and expired.json()["type"].endswith("/rating-link-expired")
-        assert (await http.get(f"/api/v1/ratings/links/{token[late]}")).status_code == 410
+        assert (await http.get(INVITATION, params={"token": token[late]})).status_code == 410
 
         events = await records(broker, RATING_EVENTS.name, 5 + 4 + 1)
         await asyncio.sleep(1.0)

@@ -118,6 +118,7 @@ INTAKE_EVENTS = Stream(
             consumers=(
                 "router.assignment",
                 "publisher.public_status",
+                "publisher.statistics",
                 "intake.open311_requests",
                 "casework.inbox",
                 "sla.deadlines",
@@ -128,6 +129,7 @@ INTAKE_EVENTS = Stream(
             consumers=(
                 "router.assignment",
                 "publisher.public_status",
+                "publisher.statistics",
                 "intake.open311_requests",
                 "casework.inbox",
                 "sla.deadlines",
@@ -148,6 +150,7 @@ ROUTER_EVENTS = Stream(
             ComplaintAssignedV1,
             consumers=(
                 "publisher.public_status",
+                "publisher.statistics",
                 "intake.open311_requests",
                 "casework.inbox",
                 "sla.deadlines",
@@ -158,6 +161,7 @@ ROUTER_EVENTS = Stream(
             ComplaintAssignedV2,
             consumers=(
                 "publisher.public_status",
+                "publisher.statistics",
                 "intake.open311_requests",
                 "casework.inbox",
                 "sla.deadlines",
@@ -165,7 +169,7 @@ ROUTER_EVENTS = Stream(
             ),
         ),
         # Read by the notifier and the publisher when they learn them (later issues).
-        Carried(ComplaintAnsweredInstantlyV1, consumers=("rating.invitations",)),
+        Carried(ComplaintAnsweredInstantlyV1, consumers=("publisher.statistics", "rating.invitations")),
         Carried(ComplaintLinkedV1, consumers=()),
     ),
 )
@@ -206,10 +210,16 @@ CASEWORK_EVENTS = Stream(
         ),
         Carried(
             CaseAnsweredV1,
-            consumers=("publisher.public_status", "sla.deadlines", "router.assignment", "rating.invitations"),
+            consumers=(
+                "publisher.public_status",
+                "sla.deadlines",
+                "router.assignment",
+                "publisher.statistics",
+                "rating.invitations",
+            ),
         ),
         Carried(CaseClosedV1, consumers=("publisher.public_status",)),
-        Carried(DuplicateAnsweredV1, consumers=("rating.invitations",)),
+        Carried(DuplicateAnsweredV1, consumers=("publisher.statistics", "rating.invitations")),
     ),
 )
 SLA_EVENTS = Stream(
@@ -224,8 +234,8 @@ SLA_EVENTS = Stream(
         Carried(DeadlineExtendedV1, consumers=()),
         Carried(DeadlineMovedV1, consumers=()),
         Carried(DeadlineWarnedV1, consumers=()),
-        Carried(DeadlineBreachedV1, consumers=()),
-        Carried(DeadlineMetV1, consumers=()),
+        Carried(DeadlineBreachedV1, consumers=("publisher.statistics",)),
+        Carried(DeadlineMetV1, consumers=("publisher.statistics",)),
     ),
 )
 RATING_EVENTS = Stream(
@@ -237,7 +247,7 @@ RATING_EVENTS = Stream(
     ),
     carries=(
         Carried(RatingInvitedV1, consumers=()),
-        Carried(RatedV1, consumers=()),
+        Carried(RatedV1, consumers=("publisher.statistics",)),
         Carried(ReviewRequestedV1, consumers=()),
     ),
 )

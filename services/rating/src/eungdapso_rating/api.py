@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Annotated, TypeVar
 from uuid import UUID
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict
 
 from eungdapso_platform.problems import Problem
@@ -34,16 +34,12 @@ Month = Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YY
 ForComplaint = Annotated[UUID | None, Query(alias="complaint")]
 
 
-class OfficeRef(BaseModel):
-    code: str
-    #: As the router's assignments name it; null until one reached the rating service.
-    name: str | None
-
-
 class WhatIsRated(BaseModel):
     receipt_no: str
-    #: Null for the desk's instant answers (no office answered).
-    office: OfficeRef | None
+    #: The office's code; null for the desk's instant answers (no office answered).
+    office: str | None
+    #: As the router's assignments name it; null until one reached the rating service.
+    office_name: str | None
     answered_by: AnsweredBy
     answered_at: datetime
     expires_at: datetime
@@ -155,16 +151,17 @@ async def summary(
     )
 
 
-@router.get("/links/{token}", response_model=WhatIsRated)
+@router.get("/invitation", response_model=WhatIsRated)
 async def what_is_rated(
-    request: Request, token: Annotated[RatingToken, Path()], complaint: ForComplaint = None
+    request: Request, token: Annotated[RatingToken, Query()], complaint: ForComplaint = None
 ) -> WhatIsRated:
-    """What the link rates, while it may still be used."""
+    """What the link's token rates, while it may still be used (the rating page asks first)."""
     deadline = _deadline(request)
     invitation = await _refusing(_ratings(request).invitation(token, complaint, deadline=deadline))
     return WhatIsRated(
         receipt_no=invitation.receipt_no,
-        office=await _office(request, invitation, deadline),
+        office=invitation.office,
+        office_name=await _office_name(request, invitation, deadline),
         answered_by=invitation.answered_by,
         answered_at=invitation.answered_at,
         expires_at=invitation.expires_at,
@@ -186,10 +183,8 @@ async def rate(request: Request, body: RatingIn, complaint: ForComplaint = None)
     )
 
 
-async def _office(request: Request, invitation: Invitation, deadline: float) -> OfficeRef | None:
+async def _office_name(request: Request, invitation: Invitation, deadline: float) -> str | None:
     if invitation.office is None:
         return None
     queries: RatingQueries = request.app.state.queries
-    return OfficeRef(
-        code=invitation.office, name=await queries.office_name(invitation.office, deadline=deadline)
-    )
+    return await queries.office_name(invitation.office, deadline=deadline)
