@@ -23,7 +23,7 @@ from eungdapso_platform.problems import Problem
 from eungdapso_rating.domainmodel import LOW_SCORES, AlreadyRated, AnsweredBy, Invitation, InvitationExpired
 from eungdapso_rating.links import ExpiredLink, ForeignLink, ForgedLink
 from eungdapso_rating.services import Ratings, UnknownInvitation
-from eungdapso_rating.tables import RatingQueries
+from eungdapso_rating.tables import OfficeFigures, RatingQueries
 from eungdapso_schemas.events import OfficeCode, RatingComment, RatingToken, Score
 
 router = APIRouter(prefix="/api/v1/ratings", tags=["ratings (만족도)"])
@@ -60,17 +60,6 @@ class RatingOut(BaseModel):
     rated_at: datetime
     #: A score of 1–2 asks the office to review how it handled the case.
     review_requested: bool
-
-
-class OfficeFigures(BaseModel):
-    #: Null: the desk's instant answers.
-    office: str | None
-    name: str | None
-    count: int
-    mean: float
-    #: Ratings of 1–2 (each asked the office for a review).
-    low: int
-    by_score: dict[int, int]
 
 
 class Summary(BaseModel):
@@ -140,15 +129,7 @@ async def summary(
     """Count and mean score per office for the month of the ratings (Seoul time); no comment."""
     queries: RatingQueries = request.app.state.queries
     figures = await queries.summary(month, office, deadline=_deadline(request))
-    return Summary(
-        month=month,
-        offices=[
-            OfficeFigures(
-                office=f.office, name=f.name, count=f.count, mean=f.mean, low=f.low, by_score=f.by_score
-            )
-            for f in figures
-        ],
-    )
+    return Summary(month=month, offices=figures)
 
 
 @router.get("/invitation", response_model=WhatIsRated)

@@ -4,6 +4,7 @@ the topic by the payload's type: the token never travels on the events stream)."
 
 from __future__ import annotations
 
+from typing import TypedDict
 from uuid import UUID
 
 from eungdapso_platform.domain import EventSourcedApplication
@@ -22,12 +23,26 @@ class RatingApplication(EventSourcedApplication):
         return found if isinstance(found, Invitation) else None
 
 
+class _Ids(TypedDict):
+    complaint_id: UUID
+    receipt_no: str
+    invitation_id: UUID
+    office: str | None
+
+
+# The recorded event's originator is the invitation: its `invitation_id`.
+def _ids(e: Invitation.Invited | Invitation.Published) -> _Ids:
+    return {
+        "complaint_id": e.complaint_id,
+        "receipt_no": e.receipt_no,
+        "invitation_id": e.originator_id,
+        "office": e.office,
+    }
+
+
 def invited_v1(e: Invitation.Invited) -> RatingInvitedV1:
     return RatingInvitedV1(
-        complaint_id=e.complaint_id,
-        receipt_no=e.receipt_no,
-        invitation_id=e.originator_id,
-        office=e.office,
+        **_ids(e),
         answered_by=e.answered_by,
         answered_at=e.answered_at,
         expires_at=e.expires_at,
@@ -36,10 +51,7 @@ def invited_v1(e: Invitation.Invited) -> RatingInvitedV1:
 
 def link_issued_v1(e: Invitation.LinkIssued) -> RatingLinkIssuedV1:
     return RatingLinkIssuedV1(
-        complaint_id=e.complaint_id,
-        receipt_no=e.receipt_no,
-        invitation_id=e.originator_id,
-        office=e.office,
+        **_ids(e),
         token=e.token,
         expires_at=e.expires_at,
     )
@@ -47,10 +59,7 @@ def link_issued_v1(e: Invitation.LinkIssued) -> RatingLinkIssuedV1:
 
 def rated_v1(e: Invitation.Rated) -> RatedV1:
     return RatedV1(
-        complaint_id=e.complaint_id,
-        receipt_no=e.receipt_no,
-        invitation_id=e.originator_id,
-        office=e.office,
+        **_ids(e),
         score=e.score,
         rated_at=e.rated_at,
         answered_by=e.answered_by,
@@ -60,10 +69,7 @@ def rated_v1(e: Invitation.Rated) -> RatedV1:
 
 def review_requested_v1(e: Invitation.ReviewRequested) -> ReviewRequestedV1:
     return ReviewRequestedV1(
-        complaint_id=e.complaint_id,
-        receipt_no=e.receipt_no,
-        invitation_id=e.originator_id,
-        office=e.office,
+        **_ids(e),
         score=e.score,
         rated_at=e.rated_at,
         comment=e.comment,

@@ -10,10 +10,11 @@ follow from:
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel
 
 from eungdapso_platform.db import Database
 from eungdapso_platform.eventstore import Write
@@ -93,8 +94,10 @@ async def link_key(db: Database) -> str:
     return secret
 
 
-@dataclass(frozen=True)
-class OfficeFigures:
+class OfficeFigures(BaseModel):
+    """One office's ratings in a month (no comment: it is personal)."""
+
+    #: Null: the desk's instant answers.
     office: str | None
     name: str | None
     count: int
