@@ -108,6 +108,8 @@ def components_of_every_service() -> list[Component[Any]]:
     from eungdapso_intake.settings import IntakeSettings
     from eungdapso_publisher.bootstrap import build as publisher
     from eungdapso_publisher.settings import PublisherSettings
+    from eungdapso_rating.bootstrap import build as rating
+    from eungdapso_rating.settings import RatingSettings
     from eungdapso_router.bootstrap import build as router
     from eungdapso_router.settings import RouterSettings
     from eungdapso_sla.bootstrap import build as sla
@@ -120,6 +122,7 @@ def components_of_every_service() -> list[Component[Any]]:
         *publisher(PublisherSettings(), seams).components,
         *casework(CaseworkSettings(), seams).components,
         *sla(SlaSettings(), seams).components,
+        *rating(RatingSettings(), seams).components,
     ]
 
 

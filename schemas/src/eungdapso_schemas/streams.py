@@ -166,6 +166,7 @@ ROUTER_EVENTS = Stream(
                 "intake.open311_requests",
                 "casework.inbox",
                 "sla.deadlines",
+                "rating.invitations",
             ),
         ),
         Carried(
@@ -176,11 +177,15 @@ ROUTER_EVENTS = Stream(
                 "intake.open311_requests",
                 "casework.inbox",
                 "sla.deadlines",
+                "rating.invitations",
             ),
         ),
         # Casework takes these out of the offices' inboxes (the notifier and the publisher
         # read them when they learn them).
-        Carried(ComplaintAnsweredInstantlyV1, consumers=("casework.inbox", "publisher.statistics")),
+        Carried(
+            ComplaintAnsweredInstantlyV1,
+            consumers=("casework.inbox", "publisher.statistics", "rating.invitations"),
+        ),
         Carried(ComplaintLinkedV1, consumers=("casework.inbox",)),
         Carried(DirectoryPublishedV1, consumers=("casework.directory",)),
     ),
@@ -227,10 +232,11 @@ CASEWORK_EVENTS = Stream(
                 "sla.deadlines",
                 "router.assignment",
                 "publisher.statistics",
+                "rating.invitations",
             ),
         ),
         Carried(CaseClosedV1, consumers=("publisher.public_status",)),
-        Carried(DuplicateAnsweredV1, consumers=("publisher.statistics",)),
+        Carried(DuplicateAnsweredV1, consumers=("publisher.statistics", "rating.invitations")),
     ),
 )
 SLA_EVENTS = Stream(

@@ -79,7 +79,7 @@ SERVICES: tuple[Service, ...] = (
             Route("/static/"),
         ),
     ),
-    Service("rating", 8006, "rating (만족도)"),
+    Service("rating", 8006, "rating (만족도)", routes=(Route("/api/v1/ratings"),)),
     Service(
         "casework",
         8007,
