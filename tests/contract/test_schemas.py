@@ -84,6 +84,7 @@ def test_each_event_type_travels_on_exactly_one_stream_its_owners() -> None:
         "eungdapso.sla.events",
         "eungdapso.rating.events",
         "eungdapso.rating.links",
+        "eungdapso.notifier.events",
         "eungdapso.deadletter",
     }
     assert stream_for(DeadlineBreachedV1).owner == "sla"
@@ -100,6 +101,8 @@ def components_of_every_service() -> list[Component[Any]]:
     from eungdapso_publisher.settings import PublisherSettings
     from eungdapso_router.bootstrap import build as router
     from eungdapso_router.settings import RouterSettings
+    from eungdapso_notifier.bootstrap import build as notifier
+    from eungdapso_notifier.settings import NotifierSettings
     from eungdapso_sla.bootstrap import build as sla
     from eungdapso_sla.settings import SlaSettings
 
@@ -110,6 +113,7 @@ def components_of_every_service() -> list[Component[Any]]:
         *publisher(PublisherSettings(), seams).components,
         *casework(CaseworkSettings(), seams).components,
         *sla(SlaSettings(), seams).components,
+        *notifier(NotifierSettings(), seams).components,
     ]
 
 

@@ -31,7 +31,8 @@ router reads casework's rejections, transfers and answers.
 answer, ratings, review requests after a low score). A rating's comment is personal; the
 single-use rating token travels only on `eungdapso.rating.links`, which only the notifier reads.
 Casework's stream gains `case.duplicate_answered`: a linked duplicate answered with the
-answer to the complaint it duplicates.
+answer to the complaint it duplicates. The notifier's stream (`eungdapso.notifier.events`:
+notices sent and failed, ids only) and its `notifier.notices` consumer are additive to 2.7.
 """
 
 from __future__ import annotations
@@ -59,13 +60,15 @@ from eungdapso_schemas.events import (
     DeadlineMetV1,
     DeadlineMovedV1,
     DeadlineSetV1,
-    DuplicateAnsweredV1,
     DeadlineWarnedV1,
+    DuplicateAnsweredV1,
     ExtensionRequestedV1,
+    NoticeFailedV1,
+    NoticeSentV1,
     Payload,
     RatedV1,
-    RatingLinkIssuedV1,
     RatingInvitedV1,
+    RatingLinkIssuedV1,
     ReviewRequestedV1,
     SubmissionAnsweredV1,
 )
@@ -121,6 +124,7 @@ INTAKE_EVENTS = Stream(
                 "intake.open311_requests",
                 "casework.inbox",
                 "sla.deadlines",
+                "notifier.notices",
             ),
         ),
         Carried(
@@ -131,6 +135,7 @@ INTAKE_EVENTS = Stream(
                 "intake.open311_requests",
                 "casework.inbox",
                 "sla.deadlines",
+                "notifier.notices",
             ),
         ),
     ),
@@ -151,6 +156,7 @@ ROUTER_EVENTS = Stream(
                 "intake.open311_requests",
                 "casework.inbox",
                 "sla.deadlines",
+                "notifier.notices",
             ),
         ),
         Carried(
@@ -160,10 +166,11 @@ ROUTER_EVENTS = Stream(
                 "intake.open311_requests",
                 "casework.inbox",
                 "sla.deadlines",
+                "notifier.notices",
             ),
         ),
         # Read by the notifier and the publisher when they learn them (later issues).
-        Carried(ComplaintAnsweredInstantlyV1, consumers=()),
+        Carried(ComplaintAnsweredInstantlyV1, consumers=("notifier.notices",)),
         Carried(ComplaintLinkedV1, consumers=()),
     ),
 )
@@ -200,11 +207,15 @@ CASEWORK_EVENTS = Stream(
         Carried(CaseRejectedV1, consumers=("router.assignment",)),
         Carried(ExtensionRequestedV1, consumers=("sla.deadlines",)),
         Carried(
-            CaseTransferredV1, consumers=("publisher.public_status", "sla.deadlines", "router.assignment")
+            CaseTransferredV1,
+            consumers=("publisher.public_status", "sla.deadlines", "router.assignment", "notifier.notices"),
         ),
-        Carried(CaseAnsweredV1, consumers=("publisher.public_status", "sla.deadlines", "router.assignment")),
+        Carried(
+            CaseAnsweredV1,
+            consumers=("publisher.public_status", "sla.deadlines", "router.assignment", "notifier.notices"),
+        ),
         Carried(CaseClosedV1, consumers=("publisher.public_status",)),
-        Carried(DuplicateAnsweredV1, consumers=()),
+        Carried(DuplicateAnsweredV1, consumers=("notifier.notices",)),
     ),
 )
 SLA_EVENTS = Stream(
@@ -215,11 +226,11 @@ SLA_EVENTS = Stream(
         "with the statutory and actual processing periods (key: complaint id)."
     ),
     carries=(
-        Carried(DeadlineSetV1, consumers=()),
-        Carried(DeadlineExtendedV1, consumers=()),
+        Carried(DeadlineSetV1, consumers=("notifier.notices",)),
+        Carried(DeadlineExtendedV1, consumers=("notifier.notices",)),
         Carried(DeadlineMovedV1, consumers=()),
-        Carried(DeadlineWarnedV1, consumers=()),
-        Carried(DeadlineBreachedV1, consumers=()),
+        Carried(DeadlineWarnedV1, consumers=("notifier.notices",)),
+        Carried(DeadlineBreachedV1, consumers=("notifier.notices",)),
         Carried(DeadlineMetV1, consumers=()),
     ),
 )
@@ -233,7 +244,7 @@ RATING_EVENTS = Stream(
     carries=(
         Carried(RatingInvitedV1, consumers=()),
         Carried(RatedV1, consumers=()),
-        Carried(ReviewRequestedV1, consumers=()),
+        Carried(ReviewRequestedV1, consumers=("notifier.notices",)),
     ),
 )
 RATING_LINKS = Stream(
@@ -244,7 +255,19 @@ RATING_LINKS = Stream(
         "A bearer credential: in production a Kafka ACL lets only the notifier's principal read it "
         "(key: complaint id)."
     ),
-    carries=(Carried(RatingLinkIssuedV1, consumers=()),),
+    carries=(Carried(RatingLinkIssuedV1, consumers=("notifier.notices",)),),
+)
+NOTIFIER_EVENTS = Stream(
+    name="eungdapso.notifier.events",
+    owner="notifier",
+    description=(
+        "What the notifier told whom: notices sent and failed per complaint, stage and medium, with "
+        "the provider and attempt; ids and codes only, never an address or a text (key: complaint id)."
+    ),
+    carries=(
+        Carried(NoticeSentV1, consumers=()),
+        Carried(NoticeFailedV1, consumers=()),
+    ),
 )
 DEAD_LETTER = Topic(
     name="eungdapso.deadletter",
@@ -264,6 +287,7 @@ STREAMS: tuple[Stream, ...] = (
     SLA_EVENTS,
     RATING_EVENTS,
     RATING_LINKS,
+    NOTIFIER_EVENTS,
 )
 ALL_TOPICS: tuple[Topic, ...] = (*STREAMS, DEAD_LETTER)
 PAYLOADS: tuple[type[Payload], ...] = tuple(p for s in STREAMS for p in s.payloads)
