@@ -97,12 +97,12 @@ def components_of_every_service() -> list[Component[Any]]:
     from eungdapso_casework.settings import CaseworkSettings
     from eungdapso_intake.bootstrap import build as intake
     from eungdapso_intake.settings import IntakeSettings
+    from eungdapso_notifier.bootstrap import build as notifier
+    from eungdapso_notifier.settings import NotifierSettings
     from eungdapso_publisher.bootstrap import build as publisher
     from eungdapso_publisher.settings import PublisherSettings
     from eungdapso_router.bootstrap import build as router
     from eungdapso_router.settings import RouterSettings
-    from eungdapso_notifier.bootstrap import build as notifier
-    from eungdapso_notifier.settings import NotifierSettings
     from eungdapso_sla.bootstrap import build as sla
     from eungdapso_sla.settings import SlaSettings
 

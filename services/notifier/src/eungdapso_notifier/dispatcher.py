@@ -208,7 +208,8 @@ class Dispatcher:
             receipt_no=c.receipt_no,
             follow_link=f"{base}/complaints/{c.receipt_no}",
             office=office_label(c.office, c.office_name if c.office == notice.office else None, language),
-            due=c.current_due,
+            # The assignment tells the deadline as set; the extension tells the new one.
+            due=c.due if notice.stage == "assigned" else c.current_due,
             new_due=c.extension[0] if c.extension else None,
             reason=c.extension[1] if notice.stage == "extended" and c.extension else transfer[1],
             to_office=transfer[0],
