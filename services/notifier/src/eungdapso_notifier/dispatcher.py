@@ -43,10 +43,17 @@ from eungdapso_notifier.channels import (
     waits_for_quiet_hours,
 )
 from eungdapso_notifier.domainmodel import Correspondence, Notice, correspondence_id
-from eungdapso_notifier.preferences import Preferences
+from eungdapso_notifier.preferences import Preference, Preferences
 from eungdapso_notifier.providers import MessageRefused, OutgoingMessage, Provider, ProviderUnavailable
 from eungdapso_notifier.settings import NotifierSettings
-from eungdapso_notifier.tables import callback_task, done, in_letter_queue, on_citizen_page, pending
+from eungdapso_notifier.tables import (
+    callback_task,
+    citizen_key,
+    done,
+    in_letter_queue,
+    on_citizen_page,
+    pending,
+)
 from eungdapso_notifier.templates import Facts, Rendered, Templates, office_label
 from eungdapso_platform.clock import Clock
 from eungdapso_platform.db import Database
@@ -105,6 +112,8 @@ class Dispatcher:
         self.on_recorded = on_recorded or (lambda: None)
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        #: Messages in flight at once: a slow provider holds only its own.
+        self._sending = asyncio.Semaphore(16)
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="notifier-dispatcher")
@@ -137,7 +146,12 @@ class Dispatcher:
                 pass
 
     async def run_once(self) -> int:
-        """Deliver what is due by the clock's now; how many notices were claimed."""
+        """Deliver what is due by the clock's now; how many notices were claimed.
+
+        A batch is recorded in two transactions, not two per notice: the attempts (and what
+        needs no provider: the local media, the withheld), then the outcomes. Should either
+        conflict (another replica recorded on one of the notices), each notice's step is
+        decided again alone on what is recorded, and the conflicting one is left to the other."""
         now = self.clock.now()
         async with self.db.transaction() as conn:
             cursor = await conn.execute(
@@ -145,56 +159,79 @@ class Dispatcher:
                 (now + timedelta(seconds=CLAIM_S), now, now, self.settings.dispatcher_batch_size),
             )
             claimed: list[UUID] = [row["notice_id"] for row in await cursor.fetchall()]
-        # Notices of different complaints go out together: a slow provider holds only its own.
-        limit = asyncio.Semaphore(16)
-
-        async def one(notice_id: UUID) -> None:
-            async with limit:
-                try:
-                    await self.deliver(notice_id)
-                except Exception as exc:  # the claim expires and the notice is tried again
-                    log.warning("delivery_failed", notice_id=str(notice_id), error=f"{type(exc).__name__}")
-
-        await asyncio.gather(*(one(n) for n in claimed))
+        if not claimed:
+            return 0
+        loaded = await asyncio.to_thread(self._load, claimed)
+        preferences = await self.preferences.of_many(
+            [
+                r.to
+                for n, c in loaded.values()
+                if n is not None and c is not None
+                for r in self._citizen_route(n, c)
+            ]
+        )
+        first: list[Step] = []
+        sends: list[Delivery] = []
+        later: list[Write] = []
+        for notice_id, (n, c) in loaded.items():
+            if n is None or c is None or n.done:
+                later.append(done(notice_id))
+                continue
+            route, language = self._route(n, c, preferences)
+            if route is None:  # opted out: nothing goes, nothing is failed
+                first.append(Step(n.id, n.attempts, _withheld))
+                continue
+            if waits_for_quiet_hours(n.medium, n.stage):
+                until = quiet_until(now, self.settings.quiet_hours_start, self.settings.quiet_hours_end)
+                if until is not None:
+                    later.append(Write(_LATER, (until, n.id)))
+                    continue
+            rendered = self.templates.render(n.stage, language, self._facts(n, c, language), n.medium)
+            delivery = Delivery(n, c, route, rendered)
+            if n.medium in LOCAL_MEDIA:
+                first.append(Step(n.id, n.attempts, _put_locally(delivery, now)))
+            else:
+                first.append(Step(n.id, n.attempts, _attempt(now)))
+                sends.append(delivery)
+        if later:
+            await self._write(*later)
+        recorded = await self._record(first, loaded)
+        # Only the attempts recorded here are sent here: another replica's are its own.
+        sends = [d for d in sends if d.notice.id in recorded]
+        if sends:
+            outcomes = await asyncio.gather(*(self._send(d) for d in sends))
+            await self._record(list(outcomes), loaded)
         return len(claimed)
 
-    # -- one notice ---------------------------------------------------------------------------
-    async def deliver(self, notice_id: UUID) -> None:
-        notice = await asyncio.to_thread(self.application.find, notice_id)
-        if not isinstance(notice, Notice) or notice.done:
-            await self._write(done(notice_id))
-            return
-        c = await asyncio.to_thread(self.application.find, correspondence_id(notice.complaint_id))
-        assert isinstance(c, Correspondence)
-        now = self.clock.now()
-        route, language = await self._route(notice, c)
-        if route is None:  # opted out: nothing goes, nothing is failed
-            notice.withheld("the citizen opted out")
-            await self._save(notice, writes=[done(notice.id)])
-            log.info("notice_withheld", notice_id=str(notice.id), stage=notice.stage)
-            return
-        if waits_for_quiet_hours(notice.medium, notice.stage):
-            until = quiet_until(now, self.settings.quiet_hours_start, self.settings.quiet_hours_end)
-            if until is not None:
-                await self._write(Write(_LATER, (until, notice.id)))
-                log.info("notice_held_for_quiet_hours", notice_id=str(notice.id), until=until.isoformat())
-                return
-        rendered = self.templates.render(
-            notice.stage, language, self._facts(notice, c, language), notice.medium
-        )
-        delivery = Delivery(notice, c, route, rendered)
-        if notice.medium in LOCAL_MEDIA:
-            await self._deliver_locally(delivery, now)
-        else:
-            await self._send(delivery, now)
+    # -- deciding -------------------------------------------------------------------------------
+    def _load(self, claimed: list[UUID]) -> dict[UUID, tuple[Notice | None, Correspondence | None]]:
+        loaded: dict[UUID, tuple[Notice | None, Correspondence | None]] = {}
+        correspondence: dict[UUID, Correspondence | None] = {}
+        for notice_id in claimed:
+            n = self.application.find(notice_id)
+            if not isinstance(n, Notice):
+                loaded[notice_id] = (None, None)
+                continue
+            if n.complaint_id not in correspondence:
+                found = self.application.find(correspondence_id(n.complaint_id))
+                correspondence[n.complaint_id] = found if isinstance(found, Correspondence) else None
+            loaded[notice_id] = (n, correspondence[n.complaint_id])
+        return loaded
 
-    async def _route(self, notice: Notice, c: Correspondence) -> tuple[Route | None, Language]:
+    def _citizen_route(self, notice: Notice, c: Correspondence) -> list[Route]:
+        if notice.recipient == "office" or c.contact is None:
+            return []
+        return [route_for(c.contact, c.receipt_no, notice.medium) or Route("web", c.receipt_no)]
+
+    def _route(
+        self, notice: Notice, c: Correspondence, preferences: Mapping[str, Preference]
+    ) -> tuple[Route | None, Language]:
         if notice.recipient == "office":
             address = self.settings.office_email_template.format(office=notice.office)
             return Route("email", address), Language.KO
         assert c.contact is not None  # a citizen's notice is planned once the contact is known
-        route = route_for(c.contact, c.receipt_no, notice.medium) or Route("web", c.receipt_no)
-        preference = await self.preferences.of(route.to) if route.medium != "web" else None
+        (route,) = self._citizen_route(notice, c)
+        preference = preferences.get(citizen_key(route.to)) if route.medium != "web" else None
         if preference is not None and preference.opted_out:
             return None, c.contact.language
         chosen = preference.language if preference is not None and preference.language else None
@@ -223,40 +260,10 @@ class Dispatcher:
             score=c.low_score,
         )
 
-    async def _deliver_locally(self, d: Delivery, now: datetime) -> None:
-        """The citizen page, the letter queue, a callback task: put there in the transaction
-        that records the notice sent."""
-        n, r = d.notice, d.rendered
-        language = r.language.value
-        put = {
-            "web": lambda: on_citizen_page(
-                n.id, n.complaint_id, n.receipt_no, n.stage, language, r.subject, r.text, now
-            ),
-            "letter": lambda: in_letter_queue(
-                n.id, n.complaint_id, n.receipt_no, d.route.to, language, r.subject, r.text, now
-            ),
-            "callback": lambda: callback_task(
-                n.id, n.complaint_id, n.receipt_no, d.route.to, language, r.text, now
-            ),
-        }[n.medium]()
-        n.next_attempt(now)
-        n.sent(language=language, provider=LOCAL_PROVIDER, at=now, form=None)
-        await self._save(n, writes=[put, done(n.id)])
-
-    async def _send(self, d: Delivery, now: datetime) -> None:
+    # -- sending --------------------------------------------------------------------------------
+    async def _send(self, d: Delivery) -> Step:
+        """Hand the message to its provider; the outcome is the step to record."""
         n = d.notice
-        n.next_attempt(now)
-        claim = pending(
-            n.id,
-            n.complaint_id,
-            n.stage,
-            n.medium,
-            now,
-            n.version,
-            claimed_until=now + timedelta(seconds=CLAIM_S),
-        )
-        if not await self._save(n, writes=[claim]):
-            return  # another replica recorded this attempt: it sends, not us
         provider = self.providers.get(n.medium)
         message = OutgoingMessage(
             notice_id=str(n.id),
@@ -270,26 +277,25 @@ class Dispatcher:
             thread=d.route.thread,
         )
         name = provider.name if provider is not None else "none"
+        language = d.rendered.language.value
         try:
             if provider is None:
                 raise ProviderUnavailable("none", f"no provider is configured for {n.medium}")
-            delivered = await asyncio.wait_for(provider.send(message), self.settings.provider_timeout_s)
+            async with self._sending:
+                delivered = await asyncio.wait_for(provider.send(message), self.settings.provider_timeout_s)
         except MessageRefused as exc:
-            await self._fail(d, exc.provider, exc.reason)
+            return Step(n.id, n.attempts, self._fail(language, exc.provider, exc.reason))
         except ProviderUnavailable as exc:
-            await self._unavailable(d, exc.provider, exc.reason)
+            return Step(n.id, n.attempts, self._unavailable(language, exc.provider, exc.reason))
         except TimeoutError:
-            await self._unavailable(d, name, f"no answer within {self.settings.provider_timeout_s:g} s")
+            reason = f"no answer within {self.settings.provider_timeout_s:g} s"
+            return Step(n.id, n.attempts, self._unavailable(language, name, reason))
         except Exception as exc:  # a provider's bug is an outage of that provider
-            await self._unavailable(d, name, f"{type(exc).__name__}")
-        else:
-            n.sent(
-                language=d.rendered.language.value,
-                provider=delivered.provider,
-                at=self.clock.now(),
-                form=delivered.form,
-            )
-            await self._save(n, writes=[done(n.id)])
+            return Step(n.id, n.attempts, self._unavailable(language, name, type(exc).__name__))
+        at = self.clock.now()
+
+        def sent(n: Notice, c: Correspondence | None) -> Recorded:
+            n.sent(language=language, provider=delivered.provider, at=at, form=delivered.form)
             log.info(
                 "notice_sent",
                 notice_id=str(n.id),
@@ -297,64 +303,166 @@ class Dispatcher:
                 medium=n.medium,
                 provider=delivered.provider,
             )
+            return [n], [done(n.id)]
 
-    async def _unavailable(self, d: Delivery, provider: str, reason: str) -> None:
-        n = d.notice
-        if n.attempts >= self.settings.max_attempts:
-            await self._fail(d, provider, f"{reason} ({n.attempts} attempts)")
-            return
+        return Step(n.id, n.attempts, sent)
+
+    def _unavailable(self, language: str, provider: str, reason: str) -> Apply:
         s = self.settings
-        wait = min(s.retry_base_s * 2 ** (n.attempts - 1), s.retry_max_s)
-        retry_at = self.clock.now() + timedelta(seconds=wait)
-        n.retrying(attempt=n.attempts, provider=provider, reason=reason[:500], retry_at=retry_at)
-        await self._save(n, writes=[pending(n.id, n.complaint_id, n.stage, n.medium, retry_at, n.version)])
-        log.info("notice_retry", notice_id=str(n.id), attempt=n.attempts, provider=provider, wait_s=wait)
-
-    async def _fail(self, d: Delivery, provider: str, reason: str) -> None:
-        n, c = d.notice, d.correspondence
-        following = None
-        if n.recipient == "citizen" and c.contact is not None and n.medium != "callback":
-            following = fallback_after(c.contact, c.receipt_no, n.medium)
         now = self.clock.now()
-        n.failed(
-            language=d.rendered.language.value,
-            provider=provider,
-            at=now,
-            reason=reason,
-            fallback=following.medium if following else None,
-        )
-        aggregates: list[Any] = [n]
-        writes = [done(n.id)]
-        if following is not None:
-            stage = cast(NoticeStage, n.stage)
-            fallback = Notice.plan(
-                n.complaint_id, n.receipt_no, stage, n.occurrence, following.medium, n.office
+
+        def retry_or_fail(n: Notice, c: Correspondence | None) -> Recorded:
+            if n.attempts >= s.max_attempts:
+                return self._fail(language, provider, f"{reason} ({n.attempts} attempts)")(n, c)
+            wait = min(s.retry_base_s * 2 ** (n.attempts - 1), s.retry_max_s)
+            retry_at = now + timedelta(seconds=wait)
+            n.retrying(attempt=n.attempts, provider=provider, reason=reason[:500], retry_at=retry_at)
+            log.info("notice_retry", notice_id=str(n.id), attempt=n.attempts, provider=provider, wait_s=wait)
+            return [n], [pending(n.id, n.complaint_id, n.stage, n.medium, retry_at, n.version)]
+
+        return retry_or_fail
+
+    def _fail(self, language: str, provider: str, reason: str) -> Apply:
+        now = self.clock.now()
+
+        def fail(n: Notice, c: Correspondence | None) -> Recorded:
+            following = None
+            if (
+                n.recipient == "citizen"
+                and c is not None
+                and c.contact is not None
+                and n.medium != "callback"
+            ):
+                following = fallback_after(c.contact, c.receipt_no, n.medium)
+            fallback = following.medium if following else None
+            n.failed(language=language, provider=provider, at=now, reason=reason, fallback=fallback)
+            log.warning(
+                "notice_failed", notice_id=str(n.id), medium=n.medium, provider=provider, fallback=fallback
             )
-            aggregates.append(fallback)
-            writes.append(
-                pending(fallback.id, n.complaint_id, n.stage, fallback.medium, now, fallback.version)
-            )
-        await self._save(*aggregates, writes=writes)
-        log.warning(
-            "notice_failed",
-            notice_id=str(n.id),
-            medium=n.medium,
-            provider=provider,
-            fallback=following and following.medium,
-        )
-        self.wake()
+            aggregates: list[Any] = [n]
+            writes = [done(n.id)]
+            if following is not None:  # the next medium gets its own notice, due now
+                stage = cast(NoticeStage, n.stage)
+                then = Notice.plan(
+                    n.complaint_id, n.receipt_no, stage, n.occurrence, following.medium, n.office
+                )
+                aggregates.append(then)
+                writes.append(pending(then.id, n.complaint_id, n.stage, then.medium, now, then.version))
+                self.wake()
+            return aggregates, writes
+
+        return fail
 
     # -- recording ------------------------------------------------------------------------------
-    async def _save(self, *aggregates: Any, writes: list[Write]) -> bool:
-        """Record; False if another replica recorded on the notice first (its decision stands)."""
-        try:
-            await asyncio.to_thread(self.application.save, *aggregates, writes=writes)
-        except IntegrityError:
-            log.info("notice_already_recorded", notice_id=str(aggregates[0].id))
-            return False
-        self.on_recorded()
-        return True
+    async def _record(
+        self, steps: list[Step], loaded: dict[UUID, tuple[Notice | None, Correspondence | None]]
+    ) -> set[UUID]:
+        """Record the steps in one transaction; the ids of the notices recorded."""
+        if not steps:
+            return set()
+        recorded = await asyncio.to_thread(self._record_sync, steps, loaded)
+        if recorded:
+            self.on_recorded()
+        return recorded
 
-    async def _write(self, write: Write) -> None:
+    def _record_sync(
+        self, steps: list[Step], loaded: dict[UUID, tuple[Notice | None, Correspondence | None]]
+    ) -> set[UUID]:
+        aggregates: list[Any] = []
+        writes: list[Write] = []
+        for step in steps:
+            n, c = loaded[step.notice_id]
+            assert n is not None
+            more, also = step.apply(n, c)
+            aggregates += more
+            writes += also
+        try:
+            self.application.save(*aggregates, writes=writes)
+            return {s.notice_id for s in steps}
+        except IntegrityError:
+            pass
+        recorded: set[UUID] = set()
+        for step in steps:
+            # Decided again on what is recorded now: the other replica's step stands.
+            n = self.application.find(step.notice_id)
+            if not isinstance(n, Notice) or n.done or n.attempts != step.attempts:
+                log.info("notice_already_recorded", notice_id=str(step.notice_id))
+                continue
+            c = self.application.find(correspondence_id(n.complaint_id))
+            more, also = step.apply(n, c)
+            try:
+                self.application.save(*more, writes=also)
+                recorded.add(step.notice_id)
+            except IntegrityError:
+                log.info("notice_already_recorded", notice_id=str(step.notice_id))
+        return recorded
+
+    async def _write(self, *writes: Write) -> None:
         async with self.db.transaction() as conn:
-            await conn.execute(self.db.sql(write.statement), write.params)
+            for write in writes:
+                await conn.execute(self.db.sql(write.statement), write.params)
+
+
+#: What one step records: the aggregates it changed (and created) and the rows it writes.
+Recorded = tuple[list[Any], list[Write]]
+Apply = Callable[[Notice, Correspondence | None], Recorded]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One notice's next record, applied to the notice as loaded (or, after a conflict, as
+    recorded now, if it still has the attempts it had when the step was decided)."""
+
+    notice_id: UUID
+    attempts: int
+    apply: Apply
+
+
+def _withheld(n: Notice, c: Correspondence | None) -> Recorded:
+    n.withheld("the citizen opted out")
+    log.info("notice_withheld", notice_id=str(n.id), stage=n.stage)
+    return [n], [done(n.id)]
+
+
+def _attempt(now: datetime) -> Apply:
+    """Recorded before the provider is called (see the module's docstring)."""
+
+    def attempt(n: Notice, c: Correspondence | None) -> Recorded:
+        n.next_attempt(now)
+        claim = pending(
+            n.id,
+            n.complaint_id,
+            n.stage,
+            n.medium,
+            now,
+            n.version,
+            claimed_until=now + timedelta(seconds=CLAIM_S),
+        )
+        return [n], [claim]
+
+    return attempt
+
+
+def _put_locally(d: Delivery, now: datetime) -> Apply:
+    """The citizen page, the letter queue, a callback task: put there in the transaction that
+    records the notice sent."""
+    r = d.rendered
+    language = r.language.value
+
+    def put(n: Notice, c: Correspondence | None) -> Recorded:
+        row = {
+            "web": lambda: on_citizen_page(
+                n.id, n.complaint_id, n.receipt_no, n.stage, language, r.subject, r.text, now
+            ),
+            "letter": lambda: in_letter_queue(
+                n.id, n.complaint_id, n.receipt_no, d.route.to, language, r.subject, r.text, now
+            ),
+            "callback": lambda: callback_task(
+                n.id, n.complaint_id, n.receipt_no, d.route.to, language, r.text, now
+            ),
+        }[n.medium]()
+        n.next_attempt(now)
+        n.sent(language=language, provider=LOCAL_PROVIDER, at=now, form=None)
+        return [n], [row, done(n.id)]
+
+    return put

@@ -22,16 +22,25 @@ class Preferences:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def of(self, address: str) -> Preference:
-        async def read(conn: object) -> Preference:
+    async def of_many(self, addresses: list[str]) -> dict[str, Preference]:
+        """The preferences of these addresses that have any, in one query, by citizen key."""
+        keys = {citizen_key(a) for a in addresses}
+        if not keys:
+            return {}
+
+        async def read(conn: object) -> dict[str, Preference]:
             cursor = await conn.execute(  # type: ignore[attr-defined]
-                self.db.sql("SELECT opted_out, language FROM {schema}.preferences WHERE citizen = %s"),
-                (citizen_key(address),),
+                self.db.sql(
+                    "SELECT citizen, opted_out, language FROM {schema}.preferences WHERE citizen = ANY(%s)"
+                ),
+                (list(keys),),
             )
-            row = await cursor.fetchone()
-            if row is None:
-                return Preference()
-            return Preference(row["opted_out"], Language(row["language"]) if row["language"] else None)
+            return {
+                row["citizen"]: Preference(
+                    row["opted_out"], Language(row["language"]) if row["language"] else None
+                )
+                for row in await cursor.fetchall()
+            }
 
         return await self.db.run(read)
 
