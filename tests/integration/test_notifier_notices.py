@@ -19,10 +19,15 @@ import pytest
 from asgi_lifespan import LifespanManager
 
 from eungdapso_devstack.infra import PostgresTarget
-from eungdapso_notifier.bootstrap import bootstrap
-from eungdapso_notifier.domainmodel import notice_id
+from eungdapso_notifier.application import NotifierApplication
+from eungdapso_notifier.bootstrap import MIGRATIONS, bootstrap
+from eungdapso_notifier.dispatcher import CLAIM_S, Dispatcher
+from eungdapso_notifier.domainmodel import Contact, Correspondence, Notice, notice_id
 from eungdapso_notifier.keys import Scope
+from eungdapso_notifier.preferences import Preferences
 from eungdapso_notifier.settings import NotifierSettings
+from eungdapso_notifier.tables import pending
+from eungdapso_notifier.templates import Templates
 from eungdapso_platform.clock import FixedClock
 from eungdapso_platform.db import Database
 from eungdapso_platform.service import Overrides
@@ -375,3 +380,61 @@ async def test_quiet_hours_hold_text_messages_and_preferences_are_honoured(
 
 async def _has(outbox: RecordingOutbox, notice: str) -> bool:
     return any(m["notice_id"] == notice for m in outbox.messages("sms"))
+
+
+async def test_a_crash_between_attempt_and_send_resends_with_the_same_id_and_two_replicas_send_once(
+    database: PostgresTarget, outbox: RecordingOutbox
+) -> None:
+    """A replica recorded an attempt and died before the outcome; later two replicas run over
+    the same work list: the notice goes again under the same notice id (the provider's
+    idempotency key), once, and a fresh notice goes once, not once per replica."""
+    settings = make_settings(database, "127.0.0.1:9")  # no broker: the dispatcher needs none
+    clock = FixedClock(seoul("2026-11-02", 10))
+    db = Database.for_service(settings, migrations=MIGRATIONS)
+    await db.open()
+    application = NotifierApplication(env=settings.eventsourcing_env())
+    crashed, fresh = texting(331, "010-3300-0001"), texting(332, "010-3300-0002")
+    try:
+        for complaint in (crashed, fresh):
+            c = Correspondence.start(complaint.id, complaint.no)
+            c.learn_contact(Contact(channel=Channel.SMS, reply_to=complaint.reply))
+            c.plan("received")
+            n = Notice.plan(complaint.id, complaint.no, "received", 1, "sms")
+            application.save(
+                c, n, writes=[pending(n.id, complaint.id, "received", "sms", clock.now(), n.version)]
+            )
+        dying = application.find(uuid.UUID(crashed.notice("received", "sms")))
+        dying.next_attempt(clock.now())
+        until = clock.now() + timedelta(seconds=CLAIM_S)
+        application.save(
+            dying,
+            writes=[
+                pending(
+                    dying.id, crashed.id, "received", "sms", clock.now(), dying.version, claimed_until=until
+                )
+            ],
+        )
+
+        def replica() -> Dispatcher:
+            return Dispatcher(
+                application=NotifierApplication(env=settings.eventsourcing_env()),
+                db=db,
+                providers=outbox.providers(),
+                templates=Templates.packaged(),
+                preferences=Preferences(db),
+                settings=settings,
+                clock=clock,
+            )
+
+        one, two = replica(), replica()
+        await asyncio.gather(one.run_once(), two.run_once())
+        assert dict(outbox.calls) == {fresh.notice("received", "sms"): 1}  # the crashed one is still claimed
+        clock.advance(timedelta(seconds=CLAIM_S + 1))  # the dead replica's claim expires
+        await asyncio.gather(one.run_once(), two.run_once())
+        await asyncio.gather(one.run_once(), two.run_once())
+    finally:
+        await db.close()
+    assert dict(outbox.calls) == {fresh.notice("received", "sms"): 1, crashed.notice("received", "sms"): 1}
+    resent = application.find(uuid.UUID(crashed.notice("received", "sms")))
+    assert resent.status == "sent" and resent.attempts == 2
+    assert not await rows(settings, "pending_notices")
