@@ -438,3 +438,52 @@ async def test_a_crash_between_attempt_and_send_resends_with_the_same_id_and_two
     resent = application.find(uuid.UUID(crashed.notice("received", "sms")))
     assert resent.status == "sent" and resent.attempts == 2
     assert not await rows(settings, "pending_notices")
+
+
+async def test_agents_work_callback_tasks_and_the_citizen_page_shows_its_notices(
+    database: PostgresTarget, broker: str, outbox: RecordingOutbox
+) -> None:
+    clock = FixedClock(seoul("2026-11-02", 10))
+    settings = make_settings(database, broker, rating_link_grace_s=0)
+    caller = Complaint(
+        341,
+        Channel.PHONE,
+        Language.KO,
+        ReplyAddress(medium=ReplyMedium.PHONE, address="010-3400-0001", consent=True),
+    )
+    web = Complaint(342, Channel.WEB, Language.EN, None)
+    async with runner(settings, outbox, clock)() as app:
+        keys = app.state.api_keys
+        _, agent = await keys.create("dasan-agent-7", [Scope.CALLBACKS])
+        _, page = await keys.create("citizen-page", [Scope.CITIZEN_PAGE])
+        await publish(broker, INTAKE_EVENTS.name, caller.received(), web.received())
+        await publish(broker, CASEWORK_EVENTS.name, caller.case(CaseAnsweredV1, text="가로등을 고쳤습니다."))
+        await notices(broker, 4)  # both receipts; the caller's answer by SMS and as a callback task
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://notifier"
+        ) as http:
+            as_agent = {"Authorization": f"Bearer {agent}"}
+            (task,) = (await http.get("/api/v1/notifications/callbacks", headers=as_agent)).json()
+            assert (task["receipt_no"], task["phone"]) == (caller.no, "010-3400-0001")
+            assert "가로등을 고쳤습니다." in task["script"]
+            done_path = f"/api/v1/notifications/callbacks/{task['task_id']}/done"
+            assert (
+                await http.post(done_path, json={"outcome": "reached"}, headers=as_agent)
+            ).status_code == 204
+            again = await http.post(done_path, json={"outcome": "reached"}, headers=as_agent)
+            assert again.status_code == 404 and again.json()["status"] == 404
+            assert (await http.get("/api/v1/notifications/callbacks", headers=as_agent)).json() == []
+            shown = await http.get(
+                f"/api/v1/notifications/citizen-page/{web.no}", headers={"Authorization": f"Bearer {page}"}
+            )
+            assert [e["stage"] for e in shown.json()] == ["received"]
+            assert "Receipt no.: 2026-0000342" in shown.json()[0]["body"]
+            wrong_scope = await http.get(f"/api/v1/notifications/citizen-page/{web.no}", headers=as_agent)
+            assert wrong_scope.status_code == 403
+            bad = await http.get(
+                "/api/v1/notifications/citizen-page/not-a-receipt",
+                headers={"Authorization": f"Bearer {page}"},
+            )
+            assert bad.status_code == 422 and bad.headers["content-type"].startswith(
+                "application/problem+json"
+            )

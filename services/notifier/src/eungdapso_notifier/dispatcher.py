@@ -66,6 +66,8 @@ log = get_logger("eungdapso.notifier.dispatcher")
 
 #: How long a claim holds: longer than one delivery takes (the provider timeout and more).
 CLAIM_S = 120
+#: Threads reading a batch's notices from the event store at once (at most the pool's size).
+LOADERS = 4
 #: The provider name recorded for the media the notifier delivers itself.
 LOCAL_PROVIDER = "notifier"
 
@@ -161,7 +163,12 @@ class Dispatcher:
             claimed: list[UUID] = [row["notice_id"] for row in await cursor.fetchall()]
         if not claimed:
             return 0
-        loaded = await asyncio.to_thread(self._load, claimed)
+        # Read in a few threads at once: each aggregate is one query, and the pool has several.
+        size = max(1, -(-len(claimed) // LOADERS))
+        parts = await asyncio.gather(
+            *(asyncio.to_thread(self._load, claimed[i : i + size]) for i in range(0, len(claimed), size))
+        )
+        loaded = {k: v for part in parts for k, v in part.items()}
         preferences = await self.preferences.of_many(
             [
                 r.to
