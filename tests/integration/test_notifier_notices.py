@@ -368,10 +368,12 @@ async def test_quiet_hours_hold_text_messages_and_preferences_are_honoured(
         await eventually(
             lambda: _has(outbox, night.notice("assigned", "sms")), what="the assignment at 08:00"
         )
-        events = await notices(broker, 4)
-    assert not outbox.to("sms", "010-3200-0002")  # opted out: nothing, on no medium
-    assert not [e for e in events if e.complaint_id == quiet.id]
+        events = await notices(broker, 5)
+    # Opted out: nothing is sent to them; the citizen page (where they look) shows the receipt.
+    assert not outbox.to("sms", "010-3200-0002")
     assert not outbox.calls[quiet.notice("received", "sms")]
+    assert [(e.medium, e.stage) for e in events if e.complaint_id == quiet.id] == [("web", "received")]
+    assert [r["receipt_no"] for r in await rows(settings, "citizen_page")] == [quiet.no]
     (told,) = outbox.to("sms", "010-3200-0003")
     assert told["language"] == "en" and "Receipt no.: 2026-0000323" in told["text"]
     held = next(e for e in events if e.complaint_id == night.id and e.stage == "assigned")

@@ -60,7 +60,7 @@ from eungdapso_platform.db import Database
 from eungdapso_platform.eventstore import IntegrityError, Write
 from eungdapso_platform.logging import get_logger
 from eungdapso_schemas.codes import Language
-from eungdapso_schemas.events import NoticeStage
+from eungdapso_schemas.events import NoticeMedium, NoticeStage
 
 log = get_logger("eungdapso.notifier.dispatcher")
 
@@ -184,21 +184,16 @@ class Dispatcher:
             if n is None or c is None or n.done:
                 later.append(done(notice_id))
                 continue
-            route, language = self._route(n, c, preferences)
-            if route is None:  # opted out: nothing goes, nothing is failed
-                first.append(Step(n.id, n.attempts, _withheld))
+            try:
+                step, delivery = self._decide(n, c, now, preferences)
+            except Exception as exc:  # one notice that cannot be made must not hold the others
+                log.error("notice_not_made", notice_id=str(n.id), error=type(exc).__name__)
                 continue
-            if waits_for_quiet_hours(n.medium, n.stage):
-                until = quiet_until(now, self.settings.quiet_hours_start, self.settings.quiet_hours_end)
-                if until is not None:
-                    later.append(Write(_LATER, (until, n.id)))
-                    continue
-            rendered = self.templates.render(n.stage, language, self._facts(n, c, language), n.medium)
-            delivery = Delivery(n, c, route, rendered)
-            if n.medium in LOCAL_MEDIA:
-                first.append(Step(n.id, n.attempts, _put_locally(delivery, now)))
-            else:
-                first.append(Step(n.id, n.attempts, _attempt(now)))
+            if isinstance(step, Write):
+                later.append(step)
+                continue
+            first.append(step)
+            if delivery is not None:
                 sends.append(delivery)
         if later:
             await self._write(*later)
@@ -211,6 +206,23 @@ class Dispatcher:
         return len(claimed)
 
     # -- deciding -------------------------------------------------------------------------------
+    def _decide(
+        self, n: Notice, c: Correspondence, now: datetime, preferences: Mapping[str, Preference]
+    ) -> tuple[Step | Write, Delivery | None]:
+        """The notice's next step, and the message to send if it goes to a provider."""
+        route, language = self._route(n, c, preferences)
+        if route is None:  # opted out: nothing is sent to them, nothing is failed
+            return Step(n.id, n.attempts, _withheld(now)), None
+        if waits_for_quiet_hours(n.medium, n.stage):
+            until = quiet_until(now, self.settings.quiet_hours_start, self.settings.quiet_hours_end)
+            if until is not None:
+                return Write(_LATER, (until, n.id)), None
+        rendered = self.templates.render(n.stage, language, self._facts(n, c, language), n.medium)
+        delivery = Delivery(n, c, route, rendered)
+        if n.medium in LOCAL_MEDIA:
+            return Step(n.id, n.attempts, _put_locally(delivery, now)), None
+        return Step(n.id, n.attempts, _attempt(now)), delivery
+
     def _load(self, claimed: list[UUID]) -> dict[UUID, tuple[Notice | None, Correspondence | None]]:
         loaded: dict[UUID, tuple[Notice | None, Correspondence | None]] = {}
         correspondence: dict[UUID, Correspondence | None] = {}
@@ -346,17 +358,10 @@ class Dispatcher:
             log.warning(
                 "notice_failed", notice_id=str(n.id), medium=n.medium, provider=provider, fallback=fallback
             )
-            aggregates: list[Any] = [n]
-            writes = [done(n.id)]
-            if following is not None:  # the next medium gets its own notice, due now
-                stage = cast(NoticeStage, n.stage)
-                then = Notice.plan(
-                    n.complaint_id, n.receipt_no, stage, n.occurrence, following.medium, n.office
-                )
-                aggregates.append(then)
-                writes.append(pending(then.id, n.complaint_id, n.stage, then.medium, now, then.version))
-                self.wake()
-            return aggregates, writes
+            if following is None:
+                return [n], [done(n.id)]
+            self.wake()  # the next medium gets its own notice, due now
+            return _then([n], [done(n.id)], n, following.medium, now)
 
         return fail
 
@@ -425,10 +430,29 @@ class Step:
     apply: Apply
 
 
-def _withheld(n: Notice, c: Correspondence | None) -> Recorded:
-    n.withheld("the citizen opted out")
-    log.info("notice_withheld", notice_id=str(n.id), stage=n.stage)
-    return [n], [done(n.id)]
+def _withheld(now: datetime) -> Apply:
+    """Nothing is sent to a citizen who opted out; the citizen page, where they look
+    themselves, still shows the notice."""
+
+    def withhold(n: Notice, c: Correspondence | None) -> Recorded:
+        n.withheld("the citizen opted out")
+        log.info("notice_withheld", notice_id=str(n.id), stage=n.stage)
+        if n.medium == "callback":  # the answer itself goes on the page with the best medium's
+            return [n], [done(n.id)]
+        return _then([n], [done(n.id)], n, "web", now)
+
+    return withhold
+
+
+def _then(
+    aggregates: list[Any], writes: list[Write], n: Notice, medium: NoticeMedium, now: datetime
+) -> Recorded:
+    """With the notice's record, a notice of the same stage on `medium`, due now."""
+    then = Notice.plan(
+        n.complaint_id, n.receipt_no, cast(NoticeStage, n.stage), n.occurrence, medium, n.office
+    )
+    pend = pending(then.id, n.complaint_id, n.stage, medium, now, then.version)
+    return [*aggregates, then], [*writes, pend]
 
 
 def _attempt(now: datetime) -> Apply:
