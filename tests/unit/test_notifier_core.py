@@ -262,3 +262,15 @@ def test_preferences_key_one_citizen_whatever_the_phone_number_looks_like() -> N
     assert citizen_key("010-1234-5678") == citizen_key("+82 10 1234 5678") == citizen_key("01012345678")
     assert citizen_key("Citizen@Example.kr") == citizen_key("citizen@example.kr")
     assert citizen_key("010-1234-5678") != citizen_key("010-1234-5679")
+
+
+def test_a_moved_deadline_is_the_one_told_next_and_an_extended_one_moves_the_extension() -> None:
+    c = correspondence()
+    c.learn_deadline(datetime(2026, 11, 10, 9, tzinfo=UTC), "x.y")
+    c.move_deadline(datetime(2026, 11, 11, 9, tzinfo=UTC))
+    assert c.due == c.current_due == datetime(2026, 11, 11, 9, tzinfo=UTC)
+    c.learn_extension(datetime(2026, 11, 20, 9, tzinfo=UTC), "현장 조사")
+    c.move_deadline(datetime(2026, 11, 23, 9, tzinfo=UTC))
+    assert c.current_due == datetime(2026, 11, 23, 9, tzinfo=UTC) and c.due == datetime(
+        2026, 11, 11, 9, tzinfo=UTC
+    )

@@ -27,6 +27,7 @@ from eungdapso_schemas.events import (
     ComplaintReceivedV2,
     DeadlineBreachedV1,
     DeadlineExtendedV1,
+    DeadlineMovedV1,
     DeadlineSetV1,
     DeadlineWarnedV1,
     DuplicateAnsweredV1,
@@ -61,6 +62,7 @@ class Notices:
             (DuplicateAnsweredV1, self.on_duplicate_answered),
             (DeadlineSetV1, self.on_deadline_set),
             (DeadlineExtendedV1, self.on_extended),
+            (DeadlineMovedV1, self.on_moved),
             (DeadlineWarnedV1, self.on_warned),
             (DeadlineBreachedV1, self.on_breached),
             (ReviewRequestedV1, self.on_review_requested),
@@ -149,6 +151,9 @@ class Notices:
         c = self._correspondence(unit, envelope.data)
         c.learn_extension(envelope.data.due, envelope.data.reason)
         self._tell_citizen(unit, c)
+
+    def on_moved(self, unit: Unit, envelope: Envelope[DeadlineMovedV1]) -> None:
+        self._correspondence(unit, envelope.data).move_deadline(envelope.data.due)
 
     def on_transferred(self, unit: Unit, envelope: Envelope[CaseTransferredV1]) -> None:
         c = self._correspondence(unit, envelope.data)

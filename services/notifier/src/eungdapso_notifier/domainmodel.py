@@ -84,6 +84,9 @@ class Correspondence(RecordedAggregate):
         due: datetime
         office: str | None
 
+    class DeadlineMoved(RecordedAggregate.Event):
+        due: datetime
+
     class ExtensionLearned(RecordedAggregate.Event):
         due: datetime
         reason: str
@@ -153,6 +156,19 @@ class Correspondence(RecordedAggregate):
     def learn_deadline(self, due: datetime, office: str | None) -> None:
         if self.due is None:
             self._deadline(due, office)
+
+    @event(DeadlineMoved)
+    def _moved(self, due: datetime) -> None:
+        if self.extension is not None:
+            self.extension = (due, self.extension[1])
+        else:
+            self.due = due
+
+    def move_deadline(self, due: datetime) -> None:
+        """A holiday declared at run time moved the deadline: notices not yet sent tell the
+        new one (the citizen is not sent a notice of the move itself)."""
+        if due != self.current_due:
+            self._moved(due)
 
     @event(ExtensionLearned)
     def _extension(self, due: datetime, reason: str) -> None:
