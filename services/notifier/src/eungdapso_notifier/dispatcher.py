@@ -66,8 +66,6 @@ log = get_logger("eungdapso.notifier.dispatcher")
 
 #: How long a claim holds: longer than one delivery takes (the provider timeout and more).
 CLAIM_S = 120
-#: Threads reading a batch's notices from the event store at once (at most the pool's size).
-LOADERS = 4
 #: The provider name recorded for the media the notifier delivers itself.
 LOCAL_PROVIDER = "notifier"
 
@@ -163,12 +161,7 @@ class Dispatcher:
             claimed: list[UUID] = [row["notice_id"] for row in await cursor.fetchall()]
         if not claimed:
             return 0
-        # Read in a few threads at once: each aggregate is one query, and the pool has several.
-        size = max(1, -(-len(claimed) // LOADERS))
-        parts = await asyncio.gather(
-            *(asyncio.to_thread(self._load, claimed[i : i + size]) for i in range(0, len(claimed), size))
-        )
-        loaded = {k: v for part in parts for k, v in part.items()}
+        loaded = await asyncio.to_thread(self._load, claimed)
         preferences = await self.preferences.of_many(
             [
                 r.to
@@ -224,17 +217,17 @@ class Dispatcher:
         return Step(n.id, n.attempts, _attempt(now)), delivery
 
     def _load(self, claimed: list[UUID]) -> dict[UUID, tuple[Notice | None, Correspondence | None]]:
+        notices = self.application.find_many(claimed)
+        complaints = {n.complaint_id for n in notices.values() if isinstance(n, Notice)}
+        found = self.application.find_many([correspondence_id(c) for c in complaints])
         loaded: dict[UUID, tuple[Notice | None, Correspondence | None]] = {}
-        correspondence: dict[UUID, Correspondence | None] = {}
         for notice_id in claimed:
-            n = self.application.find(notice_id)
+            n = notices.get(notice_id)
             if not isinstance(n, Notice):
                 loaded[notice_id] = (None, None)
                 continue
-            if n.complaint_id not in correspondence:
-                found = self.application.find(correspondence_id(n.complaint_id))
-                correspondence[n.complaint_id] = found if isinstance(found, Correspondence) else None
-            loaded[notice_id] = (n, correspondence[n.complaint_id])
+            c = found.get(correspondence_id(n.complaint_id))
+            loaded[notice_id] = (n, c if isinstance(c, Correspondence) else None)
         return loaded
 
     def _citizen_route(self, notice: Notice, c: Correspondence) -> list[Route]:
