@@ -290,7 +290,7 @@ async def test_each_stage_once_in_its_language_on_its_channel_across_a_restart(
 
 
 async def test_an_outage_is_retried_until_it_recovers_and_a_lasting_one_falls_back(
-    database: PostgresTarget, broker: str, outbox: RecordingOutbox
+    database: PostgresTarget, broker: str, outbox: RecordingOutbox, capfd: pytest.CaptureFixture[str]
 ) -> None:
     settings = make_settings(
         database,
@@ -317,6 +317,25 @@ async def test_an_outage_is_retried_until_it_recovers_and_a_lasting_one_falls_ba
         outbox.down["sms"] = 1000
         await publish(broker, INTAKE_EVENTS.name, lasting.received())
         events = await notices(broker, 3)
+        # A refusal is final at once: no retry, the next medium (here the citizen page).
+        outbox.down["sms"] = 0
+        outbox.refusing.add("sms")
+        refused = texting(313, "010-3100-0003")
+        await publish(broker, INTAKE_EVENTS.name, refused.received())
+        events = await notices(broker, 5)
+    (no, page) = [e for e in events if e.complaint_id == refused.id]
+    assert (type(no).__name__, no.attempt, no.fallback, no.reason) == (
+        "NoticeFailedV1",
+        1,
+        "web",
+        "number not in service",
+    )
+    assert (type(page).__name__, page.medium) == ("NoticeSentV1", "web")
+    assert outbox.calls[refused.notice("received", "sms")] == 1
+    # The notifier's logs carry ids, never the citizens' numbers or addresses.
+    logged = capfd.readouterr()
+    assert "notice_retry" in logged.out + logged.err
+    assert not [a for a in ("3100-000", "31000001", "lasting@example.kr") if a in logged.out + logged.err]
     mine = [e for e in events if e.complaint_id == lasting.id]
     failed, fell_back = mine
     assert type(failed).__name__ == "NoticeFailedV1"
