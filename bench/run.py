@@ -12,6 +12,7 @@ Platform: the shared machinery's own cost (bench/platform_cost.py): events/s thr
 Routing:  what reading a complaint costs the router, in process (bench/routing_cost.py):
           classification and the whole decision per complaint, p50/p99 ms, next to kiwi's
           raw tokenizer on the same texts.
+Notifier: notices/s and answered → notice sent latency (bench/notifier.py), next to raw aiokafka.
 Prints the tables and writes bench/results/latest.json (with --only: only-<section>.json, not kept).
 """
 
@@ -38,6 +39,7 @@ from psycopg_pool import AsyncConnectionPool
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import channels
+import notifier
 import platform_cost
 import routing_cost
 from workload import complaints
@@ -391,6 +393,11 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     try:
         if args.only in (None, "system"):
             result.update(await system_section(args, postgres, complaints(args.burst + args.steady)))
+        if args.only in (None, "notifier"):
+            log.info("notifier_section", complaints=args.notices)
+            result["notifier"] = await notifier.notifier_cost(
+                postgres, n=args.notices, steady=args.steady, rate=args.rate, kafka_baseline=kafka_baseline
+            )
         if args.only in (None, "platform"):
             log.info("platform_section", events=args.events, rounds=args.rounds)
             result["platform"] = await platform_cost.platform_cost(
@@ -412,6 +419,8 @@ def report(result: dict[str, Any]) -> str:
         parts.append(platform_cost.report(result["platform"]))
     if "routing" in result:
         parts.append(routing_cost.report(result["routing"]))
+    if "notifier" in result:
+        parts.append(notifier.report(result["notifier"]))
     return "\n\n".join(parts)
 
 
@@ -473,7 +482,10 @@ if __name__ == "__main__":
     parser.add_argument(
         "--log-level", default="WARNING", help="the platform's log level in this process (services: WARNING)"
     )
-    parser.add_argument("--only", choices=("system", "platform", "routing"), help="run one section")
+    parser.add_argument("--notices", type=int, default=1000, help="complaints through the notifier")
+    parser.add_argument(
+        "--only", choices=("system", "platform", "routing", "notifier"), help="run one section"
+    )
     os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
     args = parser.parse_args()
     configure_logging("bench", args.log_level)

@@ -106,6 +106,8 @@ def components_of_every_service() -> list[Component[Any]]:
     from eungdapso_casework.settings import CaseworkSettings
     from eungdapso_intake.bootstrap import build as intake
     from eungdapso_intake.settings import IntakeSettings
+    from eungdapso_notifier.bootstrap import build as notifier
+    from eungdapso_notifier.settings import NotifierSettings
     from eungdapso_publisher.bootstrap import build as publisher
     from eungdapso_publisher.settings import PublisherSettings
     from eungdapso_rating.bootstrap import build as rating
@@ -123,6 +125,7 @@ def components_of_every_service() -> list[Component[Any]]:
         *casework(CaseworkSettings(), seams).components,
         *sla(SlaSettings(), seams).components,
         *rating(RatingSettings(), seams).components,
+        *notifier(NotifierSettings(), seams).components,
     ]
 
 

@@ -1163,3 +1163,100 @@ class BroadcastDeliveryFailedV1(BroadcastEvent):
             attempts=5,
             failed_at=datetime(2026, 7, 14, 6, 1, tzinfo=UTC),
         )
+
+
+# -- Notifier: what the citizen and the office were told (알림) --------------------------------------
+#: The moments the notifier tells someone about (the citizen's, then the office's).
+NoticeStage = Literal[
+    "received",
+    "assigned",
+    "extended",
+    "transferred",
+    "answered",
+    "office_new_case",
+    "office_deadline_warning",
+    "office_breach",
+    "office_low_rating",
+]
+#: Where a notice went: the citizen's own channel, the citizen page, the letter queue, a callback
+#: task for the 120 agents, or the office's e-mail.
+NoticeMedium = Literal["sms", "email", "x", "facebook", "web", "letter", "callback"]
+ProviderName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_.\-]{1,40}$")]
+
+
+class NoticeEvent(ComplaintEvent):
+    """One notice about one complaint. Ids and codes only: the address, the text and the
+    rating link stay in the notifier (personal data)."""
+
+    #: Derived from (complaint, stage, occurrence, medium): the same notice is the same id.
+    notice_id: UUID
+    stage: NoticeStage
+    #: The n-th time the complaint reached this stage (a second transfer is another notice).
+    occurrence: Annotated[int, Field(ge=1, le=100)] = 1
+    medium: NoticeMedium
+    language: Language
+    recipient: Literal["citizen", "office"]
+    #: The office concerned (the office's own notices; the handling office otherwise).
+    office: OfficeCode | None = None
+    provider: ProviderName
+    attempt: Annotated[int, Field(ge=1, le=100)]
+    at: AwareDatetime
+
+
+class NoticeSentV1(NoticeEvent):
+    """The provider accepted the notice (for the citizen page, the letter queue and callback
+    tasks: it was put there)."""
+
+    event_type: ClassVar[str] = "kr.go.seoul.eungdapso.notice.sent"
+    schema_version: ClassVar[int] = 1
+
+    #: The form it took, where the provider says (`sms`, `lms`, `mms`, `reply`, ...).
+    form: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_\-]{1,20}$")] | None = None
+
+    @classmethod
+    def example(cls) -> NoticeSentV1:
+        return cls(
+            complaint_id=_EXAMPLE_ID,
+            receipt_no="2026-0000001",
+            notice_id=UUID("5b0c7a2e-1d3f-4e5a-9b8c-7d6e5f4a3b2c"),
+            stage="assigned",
+            medium="sms",
+            language=Language.KO,
+            recipient="citizen",
+            office=_EXAMPLE_OFFICE,
+            provider="sms-http",
+            attempt=1,
+            at=datetime(2026, 11, 20, 0, 7, tzinfo=UTC),
+            form="lms",
+        )
+
+
+class NoticeFailedV1(NoticeEvent):
+    """The notice could not be delivered on this medium: refused by the provider, or the
+    provider stayed unavailable for every attempt allowed. `fallback` is the medium tried
+    next (None: none was left, or it was an office's notice)."""
+
+    event_type: ClassVar[str] = "kr.go.seoul.eungdapso.notice.failed"
+    schema_version: ClassVar[int] = 1
+
+    #: The provider's reason (never the address or the text).
+    reason: Reason
+    fallback: NoticeMedium | None = None
+
+    @classmethod
+    def example(cls) -> NoticeFailedV1:
+        return cls(
+            complaint_id=_EXAMPLE_ID,
+            receipt_no="2026-0000001",
+            notice_id=UUID("5b0c7a2e-1d3f-4e5a-9b8c-7d6e5f4a3b2c"),
+            stage="assigned",
+            medium="sms",
+            language=Language.KO,
+            recipient="citizen",
+            office=_EXAMPLE_OFFICE,
+            provider="sms-http",
+            attempt=5,
+            at=datetime(2026, 11, 20, 0, 37, tzinfo=UTC),
+            reason="gateway answered 503 five times",
+            fallback="web",
+        )

@@ -38,7 +38,9 @@ gains an optional `because` (reassigned, answered instantly, linked as a duplica
 reads instant answers and links, the SLA stream (deadlines in the inbox) and review requests.
 2.8 also adds the notifier's stream (`eungdapso.notifier.events`); its emergency broadcasts
 (`notifier.broadcast_posted`, `_delivered`, `_delivery_failed`, keyed by broadcast id) carry
-no personal data: an SMS recipient is an opaque reference.
+no personal data: an SMS recipient is an opaque reference; so do its notices sent and failed
+(`notifier.notice_sent`, `notifier.notice_failed`: ids, stage, medium, provider, attempt), and its
+`notifier.notices` consumer reads every stage of a complaint.
 """
 
 from __future__ import annotations
@@ -73,6 +75,8 @@ from eungdapso_schemas.events import (
     DirectoryPublishedV1,
     DuplicateAnsweredV1,
     ExtensionRequestedV1,
+    NoticeFailedV1,
+    NoticeSentV1,
     Payload,
     RatedV1,
     RatingInvitedV1,
@@ -133,6 +137,8 @@ INTAKE_EVENTS = Stream(
                 "intake.open311_requests",
                 "casework.inbox",
                 "sla.deadlines",
+                "notifier.notices",
+                "notifier.citizen_page",
             ),
         ),
         Carried(
@@ -144,6 +150,8 @@ INTAKE_EVENTS = Stream(
                 "intake.open311_requests",
                 "casework.inbox",
                 "sla.deadlines",
+                "notifier.notices",
+                "notifier.citizen_page",
             ),
         ),
     ),
@@ -167,6 +175,8 @@ ROUTER_EVENTS = Stream(
                 "casework.inbox",
                 "sla.deadlines",
                 "rating.invitations",
+                "notifier.notices",
+                "notifier.citizen_page",
             ),
         ),
         Carried(
@@ -178,13 +188,21 @@ ROUTER_EVENTS = Stream(
                 "casework.inbox",
                 "sla.deadlines",
                 "rating.invitations",
+                "notifier.notices",
+                "notifier.citizen_page",
             ),
         ),
         # Casework takes these out of the offices' inboxes (the notifier and the publisher
         # read them when they learn them).
         Carried(
             ComplaintAnsweredInstantlyV1,
-            consumers=("casework.inbox", "publisher.statistics", "rating.invitations"),
+            consumers=(
+                "casework.inbox",
+                "publisher.statistics",
+                "rating.invitations",
+                "notifier.notices",
+                "notifier.citizen_page",
+            ),
         ),
         Carried(ComplaintLinkedV1, consumers=("casework.inbox",)),
         Carried(DirectoryPublishedV1, consumers=("casework.directory",)),
@@ -218,12 +236,25 @@ CASEWORK_EVENTS = Stream(
     carries=(
         Carried(CaseOpenedV1, consumers=()),
         Carried(CaseWithdrawnV1, consumers=()),
-        Carried(CaseAcceptedV1, consumers=("publisher.public_status",)),
+        Carried(
+            CaseAcceptedV1,
+            consumers=(
+                "publisher.public_status",
+                "notifier.citizen_page",
+            ),
+        ),
         # Rejections and transfers are the router's to act on (reassignment, triage).
         Carried(CaseRejectedV1, consumers=("router.assignment",)),
         Carried(ExtensionRequestedV1, consumers=("sla.deadlines",)),
         Carried(
-            CaseTransferredV1, consumers=("publisher.public_status", "sla.deadlines", "router.assignment")
+            CaseTransferredV1,
+            consumers=(
+                "publisher.public_status",
+                "sla.deadlines",
+                "router.assignment",
+                "notifier.notices",
+                "notifier.citizen_page",
+            ),
         ),
         Carried(
             CaseAnsweredV1,
@@ -233,10 +264,26 @@ CASEWORK_EVENTS = Stream(
                 "router.assignment",
                 "publisher.statistics",
                 "rating.invitations",
+                "notifier.notices",
+                "notifier.citizen_page",
             ),
         ),
-        Carried(CaseClosedV1, consumers=("publisher.public_status",)),
-        Carried(DuplicateAnsweredV1, consumers=("publisher.statistics", "rating.invitations")),
+        Carried(
+            CaseClosedV1,
+            consumers=(
+                "publisher.public_status",
+                "notifier.citizen_page",
+            ),
+        ),
+        Carried(
+            DuplicateAnsweredV1,
+            consumers=(
+                "publisher.statistics",
+                "rating.invitations",
+                "notifier.notices",
+                "notifier.citizen_page",
+            ),
+        ),
     ),
 )
 SLA_EVENTS = Stream(
@@ -247,11 +294,40 @@ SLA_EVENTS = Stream(
         "with the statutory and actual processing periods (key: complaint id)."
     ),
     carries=(
-        Carried(DeadlineSetV1, consumers=("casework.deadlines",)),
-        Carried(DeadlineExtendedV1, consumers=("casework.deadlines",)),
-        Carried(DeadlineMovedV1, consumers=("casework.deadlines",)),
-        Carried(DeadlineWarnedV1, consumers=("casework.deadlines",)),
-        Carried(DeadlineBreachedV1, consumers=("casework.deadlines", "publisher.statistics")),
+        Carried(
+            DeadlineSetV1,
+            consumers=(
+                "casework.deadlines",
+                "notifier.notices",
+                "notifier.citizen_page",
+            ),
+        ),
+        Carried(
+            DeadlineExtendedV1,
+            consumers=(
+                "casework.deadlines",
+                "notifier.notices",
+                "notifier.citizen_page",
+            ),
+        ),
+        Carried(
+            DeadlineMovedV1,
+            consumers=(
+                "casework.deadlines",
+                "notifier.notices",
+                "notifier.citizen_page",
+            ),
+        ),
+        Carried(
+            DeadlineWarnedV1,
+            consumers=(
+                "casework.deadlines",
+                "notifier.notices",
+            ),
+        ),
+        Carried(
+            DeadlineBreachedV1, consumers=("casework.deadlines", "publisher.statistics", "notifier.notices")
+        ),
         Carried(DeadlineMetV1, consumers=("casework.deadlines", "publisher.statistics")),
     ),
 )
@@ -265,7 +341,13 @@ RATING_EVENTS = Stream(
     carries=(
         Carried(RatingInvitedV1, consumers=()),
         Carried(RatedV1, consumers=("publisher.statistics",)),
-        Carried(ReviewRequestedV1, consumers=("casework.reviews",)),
+        Carried(
+            ReviewRequestedV1,
+            consumers=(
+                "casework.reviews",
+                "notifier.notices",
+            ),
+        ),
     ),
 )
 RATING_LINKS = Stream(
@@ -276,17 +358,29 @@ RATING_LINKS = Stream(
         "A bearer credential: in production a Kafka ACL lets only the notifier's principal read it "
         "(key: complaint id)."
     ),
-    carries=(Carried(RatingLinkIssuedV1, consumers=()),),
+    carries=(
+        Carried(
+            RatingLinkIssuedV1,
+            consumers=(
+                "notifier.notices",
+                "notifier.citizen_page",
+            ),
+        ),
+    ),
 )
 # -- The notifier's stream. Emergency broadcasts (issue 9); the notices' events join it.
 NOTIFIER_EVENTS = Stream(
     name="eungdapso.notifier.events",
     owner="notifier",
     description=(
-        "What the notifier sent: emergency broadcasts posted by administrators and their delivery to "
-        "each SNS account and opted-in SMS recipient (key: broadcast id)."
+        "What the notifier told whom: notices sent and failed per complaint, stage and medium, with "
+        "the provider and attempt (key: complaint id); emergency broadcasts posted by administrators "
+        "and their delivery to each SNS account and opted-in SMS recipient (key: broadcast id). Ids "
+        "and codes only, never an address or a text."
     ),
     carries=(
+        Carried(NoticeSentV1, consumers=("notifier.citizen_page",)),
+        Carried(NoticeFailedV1, consumers=()),
         Carried(BroadcastPostedV1, consumers=()),
         Carried(BroadcastDeliveredV1, consumers=()),
         Carried(BroadcastDeliveryFailedV1, consumers=()),

@@ -62,7 +62,12 @@ SERVICES: tuple[Service, ...] = (
         ),
     ),
     Service("sla", 8003, "SLA deadlines (처리기한)", routes=(Route("/api/v1/deadlines"),)),
-    Service("notifier", 8004, "notifier (알림)", routes=(Route("/api/v1/broadcasts"),)),
+    Service(
+        "notifier",
+        8004,
+        "notifier (알림)",
+        routes=(Route("/api/v1/broadcasts"), Route("/api/v1/notifications"), Route("/api/v1/follow/")),
+    ),
     Service(
         "publisher",
         8005,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from eungdapso_platform.consumer import Projection
 from eungdapso_platform.db import Database
 from eungdapso_platform.readmodel import ProjectionTx, ReadModel
 from eungdapso_schemas.envelope import Envelope
@@ -22,9 +23,15 @@ from eungdapso_schemas.events import (
     CaseTransferredV1,
     ComplaintAnsweredInstantlyV1,
     ComplaintAssignedV1,
+    ComplaintAssignedV2,
     ComplaintReceivedV1,
+    ComplaintReceivedV2,
     DeadlineEvent,
+    DeadlineExtendedV1,
+    DeadlineMovedV1,
+    DeadlineSetV1,
     DuplicateAnsweredV1,
+    NoticeSentV1,
     RatingLinkIssuedV1,
 )
 
@@ -54,7 +61,17 @@ CITIZEN_PAGE = ReadModel(
             " closed_at timestamptz,"
             " rating_token text,"
             " rating_expires_at timestamptz)",
-        )
+        ),
+        # What the citizen was told, and where (the notifier's own notices sent).
+        "citizen_page_notices": (
+            "CREATE TABLE {table} ("
+            " notice_id uuid PRIMARY KEY,"
+            " complaint_id uuid NOT NULL,"
+            " stage text NOT NULL,"
+            " medium text NOT NULL,"
+            " sent_at timestamptz NOT NULL)",
+            "CREATE INDEX ON {table} (complaint_id, sent_at)",
+        ),
     },
 )
 _RANK = "array_position(ARRAY[" + ", ".join(f"'{s}'" for s in STATUSES) + "], {})"
@@ -156,6 +173,34 @@ async def on_rating_link(tx: ProjectionTx, envelope: Envelope[RatingLinkIssuedV1
     await tx.execute(RATING_LINK, (e.complaint_id, e.receipt_no, e.token, e.expires_at))
 
 
+async def on_notice_sent(tx: ProjectionTx, envelope: Envelope[NoticeSentV1]) -> None:
+    e = envelope.data
+    if e.recipient != "citizen":
+        return
+    await tx.execute(
+        "INSERT INTO {citizen_page_notices} (notice_id, complaint_id, stage, medium, sent_at)"
+        " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (notice_id) DO NOTHING",
+        (e.notice_id, e.complaint_id, e.stage, e.medium, e.at),
+    )
+
+
+def register(component: Projection) -> None:
+    for received in (ComplaintReceivedV1, ComplaintReceivedV2):
+        component.on(received, on_received)
+    for assigned in (ComplaintAssignedV1, ComplaintAssignedV2):
+        component.on(assigned, on_assigned)
+    component.on(CaseAcceptedV1, on_accepted)
+    component.on(CaseTransferredV1, on_transferred)
+    component.on(CaseAnsweredV1, on_answered)
+    component.on(DuplicateAnsweredV1, on_duplicate_answered)
+    component.on(ComplaintAnsweredInstantlyV1, on_answered_instantly)
+    component.on(CaseClosedV1, on_closed)
+    for deadline in (DeadlineSetV1, DeadlineExtendedV1, DeadlineMovedV1):
+        component.on(deadline, on_deadline)
+    component.on(RatingLinkIssuedV1, on_rating_link)
+    component.on(NoticeSentV1, on_notice_sent)
+
+
 class CitizenPages:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -166,3 +211,14 @@ class CitizenPages:
                 self.db.sql("SELECT * FROM {schema}.citizen_pages WHERE receipt_no=%s"), (receipt_no,)
             )
             return await cur.fetchone()
+
+    async def notices(self, complaint_id: object) -> list[dict[str, Any]]:
+        async with self.db.pool.connection() as conn:
+            cur = await conn.execute(
+                self.db.sql(
+                    "SELECT stage, medium, sent_at FROM {schema}.citizen_page_notices"
+                    " WHERE complaint_id=%s ORDER BY sent_at"
+                ),
+                (complaint_id,),
+            )
+            return list(await cur.fetchall())

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Path, Request
 from pydantic import BaseModel
 
+from eungdapso_notifier.citizen_page import CitizenPages
 from eungdapso_platform.follow import KEY_PATTERN, FollowKeys
 from eungdapso_platform.problems import Problem
 from eungdapso_schemas.events import RECEIPT_NO_PATTERN
@@ -87,11 +88,11 @@ async def citizen_page(
             type_="follow-key-required",
             headers={"WWW-Authenticate": "Follow"},
         )
-    pages = request.app.state.citizen_pages
+    pages: CitizenPages = request.app.state.citizen_pages
     row: dict[str, Any] | None = await pages.by_receipt_no(receipt_no)
     if row is None or not keys.matches(row["complaint_id"], match["key"]):
         raise _not_found()
-    notices = await request.app.state.notices_for(row["complaint_id"])
+    notices = await pages.notices(row["complaint_id"])
     rating_url = None
     if row["rating_token"] and (
         row["rating_expires_at"] is None or row["rating_expires_at"] > datetime.now(UTC)
