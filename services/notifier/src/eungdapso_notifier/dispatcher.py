@@ -58,6 +58,7 @@ from eungdapso_notifier.templates import Facts, Rendered, Templates, office_labe
 from eungdapso_platform.clock import Clock
 from eungdapso_platform.db import Database
 from eungdapso_platform.eventstore import IntegrityError, Write
+from eungdapso_platform.follow import FollowKeys
 from eungdapso_platform.logging import get_logger
 from eungdapso_schemas.codes import Language
 from eungdapso_schemas.events import NoticeMedium, NoticeStage
@@ -249,13 +250,21 @@ class Dispatcher:
         chosen = preference.language if preference is not None and preference.language else None
         return route, chosen or c.contact.language
 
+    def _follow_link(self, base: str, c: Correspondence) -> str:
+        """The citizen's private page (with the key only they get: `eungdapso_platform.follow`),
+        or, where no follow-link secret is configured, the public status page."""
+        secret = self.settings.follow_link_secret
+        if secret is None:
+            return f"{base}/follow/{c.receipt_no}"
+        return FollowKeys.link(base, c.receipt_no, FollowKeys(secret).key_for(c.complaint_id))
+
     def _facts(self, notice: Notice, c: Correspondence, language: Language) -> Facts:
         base = self.settings.public_base_url.rstrip("/")
         transfer = c.transfers[notice.occurrence - 1] if notice.stage == "transferred" else ("", "")
         answer = c.answer
         return Facts(
             receipt_no=c.receipt_no,
-            follow_link=f"{base}/complaints/{c.receipt_no}",
+            follow_link=self._follow_link(base, c),
             office=office_label(c.office, c.office_name if c.office == notice.office else None, language),
             # The assignment tells the deadline as set; the extension tells the new one.
             due=c.due if notice.stage == "assigned" else c.current_due,
