@@ -162,8 +162,9 @@ ROUTER_EVENTS = Stream(
                 "sla.deadlines",
             ),
         ),
-        # Read by the notifier and the publisher when they learn them (later issues).
-        Carried(ComplaintAnsweredInstantlyV1, consumers=()),
+        # Read by the notifier and the publisher when they learn them (later issues); the
+        # SLA service meets the deadline with an instant answer.
+        Carried(ComplaintAnsweredInstantlyV1, consumers=("sla.deadlines",)),
         Carried(ComplaintLinkedV1, consumers=()),
     ),
 )
@@ -204,7 +205,7 @@ CASEWORK_EVENTS = Stream(
         ),
         Carried(CaseAnsweredV1, consumers=("publisher.public_status", "sla.deadlines", "router.assignment")),
         Carried(CaseClosedV1, consumers=("publisher.public_status",)),
-        Carried(DuplicateAnsweredV1, consumers=()),
+        Carried(DuplicateAnsweredV1, consumers=("sla.deadlines",)),
     ),
 )
 SLA_EVENTS = Stream(
