@@ -439,3 +439,33 @@ async def test_an_instant_answer_and_a_duplicates_answer_meet_the_deadline_in_ei
     assert late_met.due == seoul("2026-11-10", 18) and not late_met.within
     for cid in (desk, twin, late):
         assert not of(events, cid, "DeadlineWarnedV1") and not of(events, cid, "DeadlineBreachedV1")
+
+
+def test_the_due_command_counts_the_holidays_declared_in_the_database_and_its_flags(
+    database: PostgresTarget, broker: str
+) -> None:
+    def sla(*args: str, configured: bool = True) -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("POSTGRES_")}
+        return subprocess.run(
+            [sys.executable, "-m", "eungdapso_sla", *args],
+            capture_output=True,
+            text=True,
+            env={**env, **(service_env(database, broker) if configured else {})},
+            timeout=60,
+            check=False,
+        )
+
+    seven_days = ("due", "--received", "2026-11-02T09:00+09:00", "--days", "7")
+    # Nothing declared yet: Mon 2 Nov 2026 + 7 working days = Tue 10 Nov 18:00.
+    assert sla(*seven_days).stdout == "2026-11-10T18:00:00+09:00\n"
+    declared = sla("holidays", "declare", "2026-11-04", "--name", "임시공휴일")
+    assert declared.returncode == 0, declared.stderr
+    # The declared Wed 4 Nov no longer counts: Wed 11 Nov, as the service counts it.
+    done = sla(*seven_days)
+    assert (done.returncode, done.stdout) == (0, "2026-11-11T18:00:00+09:00\n"), done.stderr
+    # A --holiday flag adds to the declared ones: Thu 5 Nov too → Thu 12 Nov.
+    assert sla(*seven_days, "--holiday", "2026-11-05").stdout == "2026-11-12T18:00:00+09:00\n"
+    # Without a database configured only the public holidays and the flags count.
+    assert sla(*seven_days, "--holiday", "2026-11-05", configured=False).stdout == (
+        "2026-11-11T18:00:00+09:00\n"
+    )
