@@ -12,6 +12,8 @@ Platform: the shared machinery's own cost (bench/platform_cost.py): events/s thr
 Routing:  what reading a complaint costs the router, in process (bench/routing_cost.py):
           classification and the whole decision per complaint, p50/p99 ms, next to kiwi's
           raw tokenizer on the same texts.
+SLA:      open deadlines at scale (load, the sla process's memory) and the lag from a due
+          moment to its DeadlineBreached for a burst due in one second (bench/sla.py).
 Prints the tables and writes bench/results/latest.json (with --only: only-<section>.json, not kept).
 """
 
@@ -40,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import channels
 import platform_cost
 import routing_cost
+import sla
 from workload import complaints
 
 from eungdapso_devstack.infra import PostgresTarget, TansuBroker, embedded_postgres, ensure_topics
@@ -396,6 +399,9 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             result["platform"] = await platform_cost.platform_cost(
                 postgres, complaints(args.events), rounds=args.rounds, log_level=args.log_level
             )
+        if args.only in (None, "sla"):
+            log.info("sla_section", deadlines=args.sla_deadlines, burst=args.sla_burst)
+            result["sla"] = await sla.sla_section(postgres, args.sla_deadlines, args.sla_burst)
     finally:
         if server is None:
             postgres.drop_database()
@@ -412,6 +418,8 @@ def report(result: dict[str, Any]) -> str:
         parts.append(platform_cost.report(result["platform"]))
     if "routing" in result:
         parts.append(routing_cost.report(result["routing"]))
+    if "sla" in result:
+        parts.append(sla.report(result["sla"]))
     return "\n\n".join(parts)
 
 
@@ -473,7 +481,11 @@ if __name__ == "__main__":
     parser.add_argument(
         "--log-level", default="WARNING", help="the platform's log level in this process (services: WARNING)"
     )
-    parser.add_argument("--only", choices=("system", "platform", "routing"), help="run one section")
+    parser.add_argument(
+        "--sla-deadlines", type=int, default=100_000, help="open deadlines loaded (recorded: 1000000)"
+    )
+    parser.add_argument("--sla-burst", type=int, default=10_000, help="deadlines falling due in one second")
+    parser.add_argument("--only", choices=("system", "platform", "routing", "sla"), help="run one section")
     os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
     args = parser.parse_args()
     configure_logging("bench", args.log_level)
