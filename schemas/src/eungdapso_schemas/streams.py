@@ -59,13 +59,13 @@ from eungdapso_schemas.events import (
     DeadlineMetV1,
     DeadlineMovedV1,
     DeadlineSetV1,
-    DuplicateAnsweredV1,
     DeadlineWarnedV1,
+    DuplicateAnsweredV1,
     ExtensionRequestedV1,
     Payload,
     RatedV1,
-    RatingLinkIssuedV1,
     RatingInvitedV1,
+    RatingLinkIssuedV1,
     ReviewRequestedV1,
     SubmissionAnsweredV1,
 )
@@ -118,6 +118,7 @@ INTAKE_EVENTS = Stream(
             consumers=(
                 "router.assignment",
                 "publisher.public_status",
+                "publisher.statistics",
                 "intake.open311_requests",
                 "casework.inbox",
                 "sla.deadlines",
@@ -128,6 +129,7 @@ INTAKE_EVENTS = Stream(
             consumers=(
                 "router.assignment",
                 "publisher.public_status",
+                "publisher.statistics",
                 "intake.open311_requests",
                 "casework.inbox",
                 "sla.deadlines",
@@ -148,6 +150,7 @@ ROUTER_EVENTS = Stream(
             ComplaintAssignedV1,
             consumers=(
                 "publisher.public_status",
+                "publisher.statistics",
                 "intake.open311_requests",
                 "casework.inbox",
                 "sla.deadlines",
@@ -157,6 +160,7 @@ ROUTER_EVENTS = Stream(
             ComplaintAssignedV2,
             consumers=(
                 "publisher.public_status",
+                "publisher.statistics",
                 "intake.open311_requests",
                 "casework.inbox",
                 "sla.deadlines",
@@ -164,7 +168,7 @@ ROUTER_EVENTS = Stream(
         ),
         # Read by the notifier and the publisher when they learn them (later issues); the
         # SLA service meets the deadline with an instant answer.
-        Carried(ComplaintAnsweredInstantlyV1, consumers=("sla.deadlines",)),
+        Carried(ComplaintAnsweredInstantlyV1, consumers=("publisher.statistics", "sla.deadlines")),
         Carried(ComplaintLinkedV1, consumers=()),
     ),
 )
@@ -203,9 +207,17 @@ CASEWORK_EVENTS = Stream(
         Carried(
             CaseTransferredV1, consumers=("publisher.public_status", "sla.deadlines", "router.assignment")
         ),
-        Carried(CaseAnsweredV1, consumers=("publisher.public_status", "sla.deadlines", "router.assignment")),
+        Carried(
+            CaseAnsweredV1,
+            consumers=(
+                "publisher.public_status",
+                "sla.deadlines",
+                "router.assignment",
+                "publisher.statistics",
+            ),
+        ),
         Carried(CaseClosedV1, consumers=("publisher.public_status",)),
-        Carried(DuplicateAnsweredV1, consumers=("sla.deadlines",)),
+        Carried(DuplicateAnsweredV1, consumers=("publisher.statistics", "sla.deadlines")),
     ),
 )
 SLA_EVENTS = Stream(
@@ -220,8 +232,8 @@ SLA_EVENTS = Stream(
         Carried(DeadlineExtendedV1, consumers=()),
         Carried(DeadlineMovedV1, consumers=()),
         Carried(DeadlineWarnedV1, consumers=()),
-        Carried(DeadlineBreachedV1, consumers=()),
-        Carried(DeadlineMetV1, consumers=()),
+        Carried(DeadlineBreachedV1, consumers=("publisher.statistics",)),
+        Carried(DeadlineMetV1, consumers=("publisher.statistics",)),
     ),
 )
 RATING_EVENTS = Stream(
@@ -233,7 +245,7 @@ RATING_EVENTS = Stream(
     ),
     carries=(
         Carried(RatingInvitedV1, consumers=()),
-        Carried(RatedV1, consumers=()),
+        Carried(RatedV1, consumers=("publisher.statistics",)),
         Carried(ReviewRequestedV1, consumers=()),
     ),
 )

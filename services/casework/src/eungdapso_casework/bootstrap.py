@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from eungdapso_casework import consumers, feeds, inbox, offices
+from eungdapso_casework import consumers, feeds, inbox, offices, pages
 from eungdapso_casework.api import router
 from eungdapso_casework.application import OUTBOX, CaseworkApplication
 from eungdapso_casework.services import Casework
@@ -54,7 +54,7 @@ def build(settings: CaseworkSettings, overrides: Overrides = NO_OVERRIDES) -> Se
         broker=overrides.broker_for(settings),
         components=[process],
         relays=[relay, office_feeds],
-        routers=[router],
+        routers=[router, pages.router],
         state={
             "application": application,
             "casework": Casework(application, overrides.the_clock(), recorded),

@@ -7,9 +7,12 @@ from fastapi import FastAPI
 from eungdapso_platform.consumer import Projection
 from eungdapso_platform.db import Database
 from eungdapso_platform.service import NO_OVERRIDES, Overrides, ServiceParts, create_app
-from eungdapso_publisher import projection
+from eungdapso_publisher import pages, projection
 from eungdapso_publisher.api import router
 from eungdapso_publisher.settings import PublisherSettings
+from eungdapso_publisher.statistics_api import router as statistics_router
+from eungdapso_publisher.statistics_projection import StatisticsQueries
+from eungdapso_publisher.statistics_projection import statistics as statistics_projection
 from eungdapso_schemas.events import (
     CaseAcceptedV1,
     CaseAnsweredV1,
@@ -47,18 +50,30 @@ def public_status(settings: PublisherSettings, db: Database) -> Projection:
     return component
 
 
+def statistics(settings: PublisherSettings, db: Database) -> Projection:
+    """The `statistics` projection: the facts the monthly statistics are counted from."""
+    return statistics_projection(
+        db, service=settings.service_name, fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms
+    )
+
+
 def build(settings: PublisherSettings, overrides: Overrides = NO_OVERRIDES) -> ServiceParts:
     db = Database.for_service(settings)
     return ServiceParts(
         settings=settings,
         db=db,
         broker=overrides.broker_for(settings),
-        components=[public_status(settings, db)],
-        routers=[router],
-        state={"queries": projection.PublicStatusQueries(db)},
+        components=[public_status(settings, db), statistics(settings, db)],
+        routers=[router, statistics_router, pages.router],
+        state={
+            "queries": projection.PublicStatusQueries(db),
+            "statistics": StatisticsQueries(db, cache_s=settings.statistics_cache_s),
+        },
     )
 
 
 def bootstrap(settings: PublisherSettings | None = None, overrides: Overrides = NO_OVERRIDES) -> FastAPI:
     settings = settings or PublisherSettings()
-    return create_app(build(settings, overrides), title=f"Eung-Dap-So {SERVICE.title}")
+    app = create_app(build(settings, overrides), title=f"Eung-Dap-So {SERVICE.title}")
+    app.mount("/static", pages.static, name="static")
+    return app
