@@ -13,6 +13,8 @@ Routing:  what reading a complaint costs the router, in process (bench/routing_c
           classification and the whole decision per complaint, p50/p99 ms, next to kiwi's
           raw tokenizer on the same texts.
 Notifier: notices/s and answered → notice sent latency (bench/notifier.py), next to raw aiokafka.
+SLA:      open deadlines at scale (load, the sla process's memory) and the lag from a due
+          moment to its DeadlineBreached for a burst due in one second (bench/sla.py).
 Prints the tables and writes bench/results/latest.json (with --only: only-<section>.json, not kept).
 """
 
@@ -42,6 +44,7 @@ import channels
 import notifier
 import platform_cost
 import routing_cost
+import sla
 from workload import complaints
 
 from eungdapso_devstack.infra import PostgresTarget, TansuBroker, embedded_postgres, ensure_topics
@@ -403,6 +406,9 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             result["platform"] = await platform_cost.platform_cost(
                 postgres, complaints(args.events), rounds=args.rounds, log_level=args.log_level
             )
+        if args.only in (None, "sla"):
+            log.info("sla_section", deadlines=args.sla_deadlines, burst=args.sla_burst)
+            result["sla"] = await sla.sla_section(postgres, args.sla_deadlines, args.sla_burst)
     finally:
         if server is None:
             postgres.drop_database()
@@ -421,6 +427,8 @@ def report(result: dict[str, Any]) -> str:
         parts.append(routing_cost.report(result["routing"]))
     if "notifier" in result:
         parts.append(notifier.report(result["notifier"]))
+    if "sla" in result:
+        parts.append(sla.report(result["sla"]))
     return "\n\n".join(parts)
 
 
@@ -484,7 +492,11 @@ if __name__ == "__main__":
     )
     parser.add_argument("--notices", type=int, default=1000, help="complaints through the notifier")
     parser.add_argument(
-        "--only", choices=("system", "platform", "routing", "notifier"), help="run one section"
+        "--sla-deadlines", type=int, default=100_000, help="open deadlines loaded (recorded: 1000000)"
+    )
+    parser.add_argument("--sla-burst", type=int, default=10_000, help="deadlines falling due in one second")
+    parser.add_argument(
+        "--only", choices=("system", "platform", "routing", "notifier", "sla"), help="run one section"
     )
     os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
     args = parser.parse_args()
