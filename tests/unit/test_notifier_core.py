@@ -124,7 +124,7 @@ FACTS = Facts(
     office=office_label("district.yongsan.roads", "용산구 도로과", Language.EN),
     due=datetime(2026, 11, 10, 9, 0, tzinfo=UTC),  # 18:00 in Seoul
     answer="보도블록을 교체했습니다.",
-    rating_link="https://eungdapso.seoul.go.kr/rating?token=abcdefghijklmnop",
+    rating_link="https://eungdapso.seoul.go.kr/rate#token=abcdefghijklmnop",
 )
 
 #: A word each language's notice must say (its own, not another language's).
