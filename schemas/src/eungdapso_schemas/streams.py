@@ -59,13 +59,13 @@ from eungdapso_schemas.events import (
     DeadlineMetV1,
     DeadlineMovedV1,
     DeadlineSetV1,
-    DuplicateAnsweredV1,
     DeadlineWarnedV1,
+    DuplicateAnsweredV1,
     ExtensionRequestedV1,
     Payload,
     RatedV1,
-    RatingLinkIssuedV1,
     RatingInvitedV1,
+    RatingLinkIssuedV1,
     ReviewRequestedV1,
     SubmissionAnsweredV1,
 )
@@ -162,9 +162,9 @@ ROUTER_EVENTS = Stream(
                 "sla.deadlines",
             ),
         ),
-        # Read by the notifier and the publisher when they learn them (later issues).
-        Carried(ComplaintAnsweredInstantlyV1, consumers=()),
-        Carried(ComplaintLinkedV1, consumers=()),
+        # Read by the notifier when it learns them (later issue).
+        Carried(ComplaintAnsweredInstantlyV1, consumers=("publisher.public_status",)),
+        Carried(ComplaintLinkedV1, consumers=("publisher.public_status",)),
     ),
 )
 INTEGRATOR_SUBMISSIONS = Stream(
@@ -204,7 +204,7 @@ CASEWORK_EVENTS = Stream(
         ),
         Carried(CaseAnsweredV1, consumers=("publisher.public_status", "sla.deadlines", "router.assignment")),
         Carried(CaseClosedV1, consumers=("publisher.public_status",)),
-        Carried(DuplicateAnsweredV1, consumers=()),
+        Carried(DuplicateAnsweredV1, consumers=("publisher.public_status",)),
     ),
 )
 SLA_EVENTS = Stream(
@@ -215,11 +215,11 @@ SLA_EVENTS = Stream(
         "with the statutory and actual processing periods (key: complaint id)."
     ),
     carries=(
-        Carried(DeadlineSetV1, consumers=()),
-        Carried(DeadlineExtendedV1, consumers=()),
-        Carried(DeadlineMovedV1, consumers=()),
+        Carried(DeadlineSetV1, consumers=("publisher.public_status",)),
+        Carried(DeadlineExtendedV1, consumers=("publisher.public_status",)),
+        Carried(DeadlineMovedV1, consumers=("publisher.public_status",)),
         Carried(DeadlineWarnedV1, consumers=()),
-        Carried(DeadlineBreachedV1, consumers=()),
+        Carried(DeadlineBreachedV1, consumers=("publisher.public_status",)),
         Carried(DeadlineMetV1, consumers=()),
     ),
 )
@@ -232,7 +232,7 @@ RATING_EVENTS = Stream(
     ),
     carries=(
         Carried(RatingInvitedV1, consumers=()),
-        Carried(RatedV1, consumers=()),
+        Carried(RatedV1, consumers=("publisher.public_status",)),
         Carried(ReviewRequestedV1, consumers=()),
     ),
 )

@@ -63,7 +63,12 @@ SERVICES: tuple[Service, ...] = (
     ),
     Service("sla", 8003, "SLA deadlines (처리기한)", routes=(Route("/api/v1/deadlines"),)),
     Service("notifier", 8004, "notifier (알림)"),
-    Service("publisher", 8005, "publisher (공개)", routes=(Route("/api/v1/complaints/"),)),
+    Service(
+        "publisher",
+        8005,
+        "publisher (공개)",
+        routes=(Route("/api/v1/complaints/"), Route("/api/v1/feed"), Route("/api/v1/search")),
+    ),
     Service("rating", 8006, "rating (만족도)"),
     Service("casework", 8007, "casework (처리)", routes=(Route("/api/v1/inbox/"),)),
 )

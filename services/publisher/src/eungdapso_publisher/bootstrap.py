@@ -2,23 +2,34 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import FastAPI
 
 from eungdapso_platform.consumer import Projection
 from eungdapso_platform.db import Database
 from eungdapso_platform.service import NO_OVERRIDES, Overrides, ServiceParts, create_app
-from eungdapso_publisher import projection
+from eungdapso_publisher import feed_api, projection, search_api
 from eungdapso_publisher.api import router
+from eungdapso_publisher.search_terms import shared_terms
 from eungdapso_publisher.settings import PublisherSettings
 from eungdapso_schemas.events import (
     CaseAcceptedV1,
     CaseAnsweredV1,
     CaseClosedV1,
     CaseTransferredV1,
+    ComplaintAnsweredInstantlyV1,
     ComplaintAssignedV1,
     ComplaintAssignedV2,
+    ComplaintLinkedV1,
     ComplaintReceivedV1,
     ComplaintReceivedV2,
+    DeadlineBreachedV1,
+    DeadlineExtendedV1,
+    DeadlineMovedV1,
+    DeadlineSetV1,
+    DuplicateAnsweredV1,
+    RatedV1,
 )
 from eungdapso_schemas.system import service
 
@@ -39,24 +50,47 @@ def public_status(settings: PublisherSettings, db: Database) -> Projection:
         component.on(received, projection.on_received)
     for assigned in (ComplaintAssignedV1, ComplaintAssignedV2):
         component.on(assigned, projection.on_assigned)
+    # What the router decided beside the assignment.
+    component.on(ComplaintAnsweredInstantlyV1, projection.on_answered_instantly)
+    component.on(ComplaintLinkedV1, projection.on_linked)
     # What the offices did (casework's stream).
     component.on(CaseAcceptedV1, projection.on_accepted)
     component.on(CaseTransferredV1, projection.on_transferred)
     component.on(CaseAnsweredV1, projection.on_answered)
+    component.on(DuplicateAnsweredV1, projection.on_duplicate_answered)
     component.on(CaseClosedV1, projection.on_closed)
+    # The deadline (sla's stream) and the citizen's score (rating's stream).
+    component.on(DeadlineSetV1, projection.on_deadline_set)
+    component.on(DeadlineExtendedV1, projection.on_deadline_extended)
+    component.on(DeadlineMovedV1, projection.on_deadline_moved)
+    component.on(DeadlineBreachedV1, projection.on_deadline_breached)
+    component.on(RatedV1, projection.on_rated)
     return component
 
 
 def build(settings: PublisherSettings, overrides: Overrides = NO_OVERRIDES) -> ServiceParts:
     db = Database.for_service(settings)
-    return ServiceParts(
+    queries = projection.PublicStatusQueries(db)
+    hub = feed_api.FeedHub(queries, settings)
+    parts = ServiceParts(
         settings=settings,
         db=db,
         broker=overrides.broker_for(settings),
         components=[public_status(settings, db)],
-        routers=[router],
-        state={"queries": projection.PublicStatusQueries(db)},
+        routers=[router, feed_api.router, search_api.router],
+        state={"queries": queries, "feed": hub},
+        on_stop=[hub.stop],
     )
+
+    async def warm_kiwi() -> None:  # kiwi loads in seconds: in the background, not before readiness
+        parts.background.append(asyncio.create_task(asyncio.to_thread(_load_kiwi), name="publisher-kiwi"))
+
+    parts.on_start.append(warm_kiwi)
+    return parts
+
+
+def _load_kiwi() -> None:
+    shared_terms()
 
 
 def bootstrap(settings: PublisherSettings | None = None, overrides: Overrides = NO_OVERRIDES) -> FastAPI:
