@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -11,11 +12,13 @@ from typing import Any
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
 from eungdapso_devstack.infra import PostgresTarget
 from eungdapso_intake.bootstrap import bootstrap
 from eungdapso_intake.settings import IntakeSettings
 from eungdapso_platform.eventstore import CommitOutcomeUnknown, LedgeredPostgresRecorder
+from eungdapso_platform.follow import FollowKeys
 
 pytestmark = pytest.mark.integration
 
@@ -54,7 +57,8 @@ def test_submission_returns_a_readable_unique_receipt(client: TestClient, databa
     second = client.post("/api/v1/complaints", json={"text": "문의합니다", "kind": "inquiry"})
     assert first.status_code == 201 and second.status_code == 201
     a, b = first.json(), second.json()
-    assert set(a) == {"complaint_id", "receipt_no"}
+    assert set(a) == {"complaint_id", "receipt_no", "follow_url"}
+    assert a["follow_url"] is None  # no follow-link secret configured: no link handed out
     assert re.fullmatch(r"20[0-9]{2}-[0-9]{7}", a["receipt_no"])
     assert a["receipt_no"] != b["receipt_no"] and a["complaint_id"] != b["complaint_id"]
     assert int(b["receipt_no"][5:]) > int(a["receipt_no"][5:])
@@ -78,6 +82,22 @@ def test_same_idempotency_key_returns_the_same_receipt_and_records_nothing_new(
     assert changed.headers["content-type"].startswith("application/problem+json")
     assert changed.json()["type"].endswith("idempotency-key-reused")
     assert stored_events(database) == 1
+
+
+def test_filing_hands_out_the_private_follow_link_again_on_a_replay(database: PostgresTarget) -> None:
+    secret = "f" * 40
+    with TestClient(bootstrap(settings_for(database, follow_link_secret=secret))) as c:
+        headers = {"Idempotency-Key": "web-form-follow"}
+        first = c.post("/api/v1/complaints", json=COMPLAINT, headers=headers).json()
+        again = c.post("/api/v1/complaints", json=COMPLAINT, headers=headers).json()
+        other = c.post("/api/v1/complaints", json=COMPLAINT).json()
+    assert first["follow_url"] == again["follow_url"] != other["follow_url"]
+    path, key = first["follow_url"].split("#key=")
+    assert path == f"/follow/{first['receipt_no']}"
+    # The notifier, with the same secret, recognises the key for this complaint only.
+    keys = FollowKeys(SecretStr(secret))
+    assert keys.matches(uuid.UUID(first["complaint_id"]), key)
+    assert not keys.matches(uuid.UUID(other["complaint_id"]), key)
 
 
 def test_receipt_numbers_are_never_reused_after_a_restart(database: PostgresTarget) -> None:

@@ -177,7 +177,7 @@ async def test_an_unexpected_failure_is_a_500_problem_not_plain_text(
     async def broken(*args: object, **kwargs: object) -> httpx.Response:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(gateway.client, "request", broken)
+    monkeypatch.setattr(gateway.client, "send", broken)
     async with httpx.AsyncClient(base_url=url) as client:
         assert_problem(await client.get("/api/v1/complaints/2026-0000001"), 500)
 
@@ -191,3 +191,41 @@ async def test_an_upload_larger_than_a_form_reaches_intake(gateway_url: tuple[st
         r = await client.post("/api/v1/attachments", content=photo)
     assert r.status_code == 200, r.text
     assert r.json()["body"].encode("latin-1") == photo
+
+
+async def ticker(
+    scope: Scope,
+    receive: Callable[[], Awaitable[MutableMapping[str, Any]]],
+    send: Callable[[MutableMapping[str, Any]], Awaitable[None]],
+) -> None:
+    """An upstream event stream (like the publisher's feed) that sends one event, then the
+    next only after a pause: a gateway that buffered the response would show nothing yet."""
+    if scope["type"] != "http":
+        return
+    await receive()
+    await send(
+        {"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/event-stream")]}
+    )
+    await send({"type": "http.response.body", "body": b"id: 1\ndata: first\n\n", "more_body": True})
+    await asyncio.sleep(30)
+    await send({"type": "http.response.body", "body": b"id: 2\ndata: second\n\n"})
+
+
+async def test_an_event_stream_is_passed_on_as_it_comes_not_buffered() -> None:
+    upstream, upstream_task, upstream_url = await _serve(ticker)
+    served, served_task, url = await _serve(Gateway({name: upstream_url for name in SERVICES}))
+    try:
+        async with (
+            httpx.AsyncClient() as client,
+            client.stream(
+                "GET", f"{url}/api/v1/complaints/feed", headers={"accept": "text/event-stream"}, timeout=5
+            ) as response,
+        ):
+            assert response.headers["content-type"].startswith("text/event-stream")
+            first = await asyncio.wait_for(anext(response.aiter_lines()), timeout=5)
+            assert first == "id: 1"
+    finally:
+        for server, task in ((served, served_task), (upstream, upstream_task)):
+            server.should_exit = True
+            server.force_exit = True
+            await task

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import signal
 import socket
 import sys
@@ -49,6 +50,20 @@ class DevstackSettings(BaseSettings):
     log_level: str = "INFO"
     #: Passed on to intake: the gateway runs on this machine.
     trusted_proxies: str = "127.0.0.1,::1"
+
+
+def run_secret(run_dir: Path, name: str) -> str:
+    """A secret the services share on this machine (e.g. the follow-link key of intake and the
+    notifier): the environment's if set, else made once and kept in the run directory, so
+    links handed out stay valid across restarts of the stack."""
+    if value := os.environ.get(name.upper()):
+        return value
+    path = run_dir / "secrets" / name
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
 
 
 async def run(settings: DevstackSettings, kafka: KafkaSettings | None = None) -> None:
@@ -92,7 +107,11 @@ async def run(settings: DevstackSettings, kafka: KafkaSettings | None = None) ->
             bootstrap_servers=bootstrap,
             logs=run_dir / "logs",
             # Intake believes the gateway's X-Forwarded-For (the web form is limited per address).
-            extra_env={"LOG_LEVEL": settings.log_level, "TRUSTED_PROXIES": settings.trusted_proxies},
+            extra_env={
+                "LOG_LEVEL": settings.log_level,
+                "TRUSTED_PROXIES": settings.trusted_proxies,
+                "FOLLOW_LINK_SECRET": run_secret(run_dir, "follow_link_secret"),
+            },
             partitions=settings.kafka_topic_partitions,
             broker=broker,
             kafka=kafka,

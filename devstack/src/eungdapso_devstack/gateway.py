@@ -7,6 +7,7 @@ The route table is the single place that says which service answers which path;
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass
@@ -143,9 +144,18 @@ class Gateway:
         headers = _forwarded_for(
             [(k, v) for k, v in scope["headers"] if k.lower() not in HOP_BY_HOP], scope.get("client")
         )
+        # Server-sent events (the publisher's feed) are passed on as they come, for as long as
+        # the client stays; everything else is read whole, as an Ingress buffers it.
+        streaming = any(
+            k.lower() == b"accept" and b"text/event-stream" in v.lower() for k, v in scope["headers"]
+        )
+        timeout = httpx.Timeout(30.0, read=None) if streaming else httpx.Timeout(30.0)
         try:
             url = httpx.URL(self.upstreams[route.service]).copy_with(raw_path=_target(scope, route.service))
-            upstream = await self.client.request(scope["method"], url, headers=headers, content=bytes(body))
+            request = self.client.build_request(
+                scope["method"], url, headers=headers, content=bytes(body), timeout=timeout
+            )
+            upstream = await self.client.send(request, stream=True)
         except httpx.InvalidURL as exc:
             await _problem(send, 400, "Bad request", f"The request target cannot be forwarded: {exc}", path)
             return
@@ -158,16 +168,25 @@ class Gateway:
                 path,
             )
             return
-        # The gateway's server sends its own `date` and `server`; the upstream's would repeat them.
-        out_headers = [(k, v) for k, v in upstream.headers.raw if k.lower() not in NOT_PASSED_BACK]
-        if scope["method"] == "HEAD":
-            length = upstream.headers.get("content-length")
-        else:
-            length = str(len(upstream.content))
-        if length is not None:
-            out_headers.append((b"content-length", length.encode()))
-        await send({"type": "http.response.start", "status": upstream.status_code, "headers": out_headers})
-        await send({"type": "http.response.body", "body": upstream.content})
+        try:
+            # The gateway's server sends its own `date` and `server`; the upstream's would repeat them.
+            out_headers = [(k, v) for k, v in upstream.headers.raw if k.lower() not in NOT_PASSED_BACK]
+            start = {"type": "http.response.start", "status": upstream.status_code, "headers": out_headers}
+            if upstream.headers.get("content-type", "").startswith("text/event-stream"):
+                await send(start)
+                await _pass_on_events(upstream, receive, send)
+                return
+            content = await upstream.aread()
+            if scope["method"] == "HEAD":
+                length = upstream.headers.get("content-length")
+            else:
+                length = str(len(content))
+            if length is not None:
+                out_headers.append((b"content-length", length.encode()))
+            await send(start)
+            await send({"type": "http.response.body", "body": content})
+        finally:
+            await upstream.aclose()
 
     async def _healthz(self, send: Send) -> None:
         """200 when every service answers ready; otherwise 503 and, under `down`, each
@@ -187,6 +206,30 @@ class Gateway:
         if down:
             body["down"] = down
         await _json(send, 200 if ready else 503, body)
+
+
+async def _pass_on_events(upstream: httpx.Response, receive: Receive, send: Send) -> None:
+    """Each chunk of an event stream as it arrives, until the upstream ends it or the client
+    goes away (then the upstream connection is closed, so the service stops sending)."""
+
+    async def client_gone() -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+
+    async def forward() -> None:
+        with contextlib.suppress(httpx.HTTPError):
+            async for chunk in upstream.aiter_raw():
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+
+    watcher = asyncio.create_task(client_gone())
+    forwarder = asyncio.create_task(forward())
+    try:
+        await asyncio.wait({watcher, forwarder}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (watcher, forwarder):
+            task.cancel()
+        await asyncio.gather(watcher, forwarder, return_exceptions=True)
 
 
 def _target(scope: Scope, service: str) -> bytes:

@@ -1000,6 +1000,6 @@ class RatingLinkIssuedV1(RatingEvent):
             receipt_no="2026-0000001",
             invitation_id=_EXAMPLE_CASE_ID,
             office=_EXAMPLE_OFFICE,
-            token="eyJpIjoiOGMxZDJlM2YifQ.Z1x2Yw.Qm9ndXNTaWduYXR1cmVFeGFtcGxl",
+            token="eyJpIjoiOGMxZDJlM2YifQ.Z1x2Yw.Qm9ndXNTaWduYXR1cmVFeGFtcGxl",  # noqa: S106 (an example)
             expires_at=datetime(2026, 12, 26, 5, 0, tzinfo=UTC),
         )

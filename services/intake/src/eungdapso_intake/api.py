@@ -21,6 +21,7 @@ from eungdapso_intake.services import (
     SubmissionFailed,
     new_idempotency_key,
 )
+from eungdapso_platform.follow import FollowKeys
 from eungdapso_platform.problems import Problem, problem_response
 from eungdapso_schemas.codes import Channel
 
@@ -35,6 +36,9 @@ IdempotencyKeyHeader = Annotated[
 class ReceiptOut(BaseModel):
     complaint_id: UUID
     receipt_no: str
+    #: The citizen's private page for this complaint (text, answer, deadline, notices): only
+    #: whoever holds this link can open it. Keep it; it is not shown again anywhere else.
+    follow_url: str | None = None
 
 
 async def get_intake(request: Request) -> ComplaintIntake:
@@ -103,7 +107,14 @@ async def submit_complaint(
     if result.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     response.headers["Location"] = f"/api/v1/complaints/{result.receipt_no}"
-    return ReceiptOut(complaint_id=result.complaint_id, receipt_no=result.receipt_no)
+    follow: FollowKeys | None = request.app.state.follow_keys
+    return ReceiptOut(
+        complaint_id=result.complaint_id,
+        receipt_no=result.receipt_no,
+        follow_url=None
+        if follow is None
+        else FollowKeys.link("", result.receipt_no, follow.key_for(result.complaint_id)),
+    )
 
 
 def unavailable(request: Request, failure: SubmissionFailed) -> Response:

@@ -14,6 +14,7 @@ from eungdapso_intake.receipts import ReceiptBook
 from eungdapso_intake.services import ComplaintIntake
 from eungdapso_intake.settings import IntakeSettings
 from eungdapso_platform.db import Database
+from eungdapso_platform.follow import FollowKeys
 from eungdapso_platform.outbox import OutboxRelay
 from eungdapso_platform.service import NO_OVERRIDES, Overrides, ServiceParts, create_app
 from eungdapso_schemas.system import service
@@ -46,6 +47,9 @@ def build(
         state={"clients": ClientDirectory(db, cache_s=settings.client_cache_s), "rate_limits": limits},
     )
     parts.state["attachments"] = attachments.Attachments.from_settings(settings, db)
+    parts.state["follow_keys"] = (
+        FollowKeys(settings.follow_link_secret) if settings.follow_link_secret is not None else None
+    )
     intake = ComplaintIntake(
         application, ReceiptBook(db), relay, overrides.the_clock(), deadline_s=settings.request_deadline_s
     )

@@ -85,6 +85,9 @@ class IntakeSettings(ServiceSettings):
     #: signs the URL it called, which intake behind the gateway cannot see. Unset: the URL as
     #: intake sees it (providers calling intake directly).
     public_base_url: AnyHttpUrl | None = None
+    #: Shared with the notifier (`eungdapso_platform.follow`): the private follow link handed
+    #: out at filing is derived from it. At least 32 bytes. Unset: no follow link is handed out.
+    follow_link_secret: SecretStr | None = None
     #: SMS gateways and their shared secrets, as JSON:
     #: `SMS_GATEWAYS='{"twilio": "<Twilio auth token>", "munja": "<secret>"}'`. `twilio` speaks
     #: Twilio's form and signature; every other gateway our JSON format (README, "Channels").
