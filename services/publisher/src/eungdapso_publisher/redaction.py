@@ -92,6 +92,11 @@ _RULES: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], ...]
         PHONE,
     ),
     (re.compile(r"(?<![\d-])1[5-9]\d{2}-\d{4}(?![\d-])"), PHONE),
+    # Account numbers: groups of digits with hyphens, or a long run of digits.
+    (re.compile(r"(?<![\d-])\d{2,6}(?:-\d{2,7}){2,3}(?![\d-])"), _account),
+    (re.compile(r"(?<![\d-])\d{10,16}(?![\d-])"), ACCOUNT),
+    # An apartment's unit before plates: "101호 2345" is no plate.
+    (_UNIT, HOUSE_NO),
     # A plate: [region] 12가3456 / 123가 4567 (with the letters Korean plates use).
     (
         re.compile(
@@ -100,9 +105,6 @@ _RULES: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], ...]
         ),
         PLATE,
     ),
-    # Account numbers: groups of digits with hyphens, or a long run of digits.
-    (re.compile(r"(?<![\d-])\d{2,6}(?:[-\s]\d{2,7}){2,3}(?![\d-])"), _account),
-    (re.compile(r"(?<![\d-])\d{10,16}(?![\d-])"), ACCOUNT),
     (re.compile(r"(?<![A-Za-z0-9_.])@[A-Za-z0-9_](?:[A-Za-z0-9_.]{0,28}[A-Za-z0-9_])?"), HANDLE),
     (
         re.compile(
@@ -113,7 +115,6 @@ _RULES: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], ...]
     ),
     (_ROAD_NO, lambda m: f"{m.group(1)}{m.group(2)}{HOUSE_NO}"),
     (_BUNJI, HOUSE_NO),
-    (_UNIT, HOUSE_NO),
     (_LOT_NO, lambda m: f"{m.group(1)}{m.group(2)}{HOUSE_NO}"),
 )
 
