@@ -12,6 +12,9 @@ Platform: the shared machinery's own cost (bench/platform_cost.py): events/s thr
 Routing:  what reading a complaint costs the router, in process (bench/routing_cost.py):
           classification and the whole decision per complaint, p50/p99 ms, next to kiwi's
           raw tokenizer on the same texts.
+Publisher: rebuild of the public projection from the topics (events/s, progress bar) next to a
+          raw consume + decode of the same topics; the feed's fan-out to 200 SSE clients
+          (deliveries/s, publish → client p50/p99) (bench/publisher.py).
 Prints the tables and writes bench/results/latest.json (with --only: only-<section>.json, not kept).
 """
 
@@ -39,6 +42,7 @@ from psycopg_pool import AsyncConnectionPool
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import channels
 import platform_cost
+import publisher as publisher_cost
 import routing_cost
 from workload import complaints
 
@@ -396,6 +400,11 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             result["platform"] = await platform_cost.platform_cost(
                 postgres, complaints(args.events), rounds=args.rounds, log_level=args.log_level
             )
+        if args.only in (None, "publisher"):
+            log.info("publisher_section", complaints=args.events, clients=args.feed_clients)
+            result["publisher"] = await publisher_cost.publisher_cost(
+                postgres, complaints(args.events), clients=args.feed_clients
+            )
     finally:
         if server is None:
             postgres.drop_database()
@@ -412,6 +421,8 @@ def report(result: dict[str, Any]) -> str:
         parts.append(platform_cost.report(result["platform"]))
     if "routing" in result:
         parts.append(routing_cost.report(result["routing"]))
+    if "publisher" in result:
+        parts.append(publisher_cost.report(result["publisher"]))
     return "\n\n".join(parts)
 
 
@@ -473,7 +484,10 @@ if __name__ == "__main__":
     parser.add_argument(
         "--log-level", default="WARNING", help="the platform's log level in this process (services: WARNING)"
     )
-    parser.add_argument("--only", choices=("system", "platform", "routing"), help="run one section")
+    parser.add_argument("--feed-clients", type=int, default=200, help="SSE clients of the publisher's feed")
+    parser.add_argument(
+        "--only", choices=("system", "platform", "routing", "publisher"), help="run one section"
+    )
     os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
     args = parser.parse_args()
     configure_logging("bench", args.log_level)

@@ -45,7 +45,6 @@ from eungdapso_schemas.events import (
     ComplaintReceivedV1,
     ComplaintReceivedV2,
     DeadlineBreachedV1,
-    DeadlineEvent,
     DeadlineExtendedV1,
     DeadlineMovedV1,
     DeadlineSetV1,
@@ -161,39 +160,37 @@ STATUS = """CASE
  WHEN t.assigned_at IS NOT NULL THEN 'assigned'
  ELSE 'received' END"""
 
-#: Recompute the status (and the search document) from the facts; return the row, with the
-#: status it had before.
+#: What a confidential report hides: everything but its existence, status and times (the
+#: office that investigates it, or the agency it went to, would reveal its kind).
+CONFIDENTIAL_HIDES = (
+    "field", "district", "classified_field", "classified_district", "office_code", "office_name",
+    "office_level", "accepted_office", "transferred_from", "transferred_to", "resolution", "due",
+    "previous_due", "breached_due", "duplicate_of_receipt_no", "answer_id", "rating_score",
+)  # fmt: skip
+#: In one statement, from the facts as they stand: hide what may not show (a confidential
+#: report: see above; a private complaint: its text, and any answer but the desk's standard
+#: one), recompute the status and the search document; return the row with its status before.
 SETTLE = (
     "WITH before AS (SELECT status FROM {public_complaints} WHERE complaint_id=%s)"
     " UPDATE {public_complaints} AS t SET status=" + STATUS + ","
-    " search=CASE WHEN t.disclosure='public' AND NOT t.confidential THEN"
+    " kind=CASE WHEN t.confidential THEN '"
+    + CONFIDENTIAL_KIND
+    + "' ELSE t.kind END,"
+    + "".join(f" {c}=CASE WHEN t.confidential THEN NULL ELSE t.{c} END," for c in CONFIDENTIAL_HIDES)
+    + "".join(
+        f" {c}=CASE WHEN t.confidential OR t.disclosure='private' THEN NULL ELSE t.{c} END,"
+        for c in ("text_redacted", "text_terms")
+    )
+    + "".join(
+        f" {c}=CASE WHEN t.confidential OR (t.disclosure='private' AND t.answered_by IS DISTINCT FROM"
+        f" 'instant') THEN NULL ELSE t.{c} END,"
+        for c in ("answer_redacted", "answer_terms")
+    )
+    + " search=CASE WHEN t.disclosure='public' AND NOT t.confidential AND t.answered_at IS NOT NULL THEN"
     " setweight(to_tsvector('simple', coalesce(t.text_terms, '')), 'A')"
     " || setweight(to_tsvector('simple', coalesce(t.answer_terms, '')), 'B') END,"
     " changed_at=greatest(t.changed_at, %s)"
     " WHERE t.complaint_id=%s RETURNING t.*, (SELECT status FROM before) AS previous"
-)
-#: Whatever told first that a report is confidential, nothing but its existence and status
-#: stays (the office that investigates it, or the agency it went to, would reveal its kind).
-HIDE_CONFIDENTIAL = (
-    "UPDATE {public_complaints} SET kind='" + CONFIDENTIAL_KIND + "', field=NULL, district=NULL,"
-    " classified_field=NULL, classified_district=NULL, office_code=NULL, office_name=NULL,"
-    " office_level=NULL, accepted_office=NULL, transferred_from=NULL, transferred_to=NULL, resolution=NULL,"
-    " due=NULL, previous_due=NULL, breached_due=NULL, duplicate_of_receipt_no=NULL, answer_id=NULL,"
-    " rating_score=NULL, text_redacted=NULL, answer_redacted=NULL, text_terms=NULL, answer_terms=NULL,"
-    " search=NULL WHERE complaint_id=%s AND confidential"
-)
-#: A private complaint shows no text, and no answer but the desk's standard one.
-HIDE_PRIVATE = (
-    "UPDATE {public_complaints} SET text_redacted=NULL, text_terms=NULL, search=NULL,"
-    " answer_redacted=CASE WHEN answered_by='instant' THEN answer_redacted END,"
-    " answer_terms=CASE WHEN answered_by='instant' THEN answer_terms END"
-    " WHERE complaint_id=%s AND disclosure='private'"
-)
-#: A row for a complaint first heard of from this event (any owner may be first).
-#: Its status is 'new' only until `settle` (same transaction): the first status is then a change.
-ENSURE_ROW = (
-    "INSERT INTO {public_complaints} (complaint_id, receipt_no, status) VALUES (%s, %s, 'new')"
-    " ON CONFLICT (complaint_id) DO NOTHING"
 )
 COLUMNS = (
     "complaint_id, receipt_no, status, confidential, disclosure, channel, kind,"
@@ -205,19 +202,29 @@ COLUMNS = (
 )
 
 
-async def _facts(tx: ProjectionTx, e: ComplaintEvent, assignments: str, params: tuple[object, ...]) -> None:
-    """Make sure the complaint has a row, then set the facts this event carries."""
-    await tx.execute(ENSURE_ROW, (e.complaint_id, e.receipt_no))
+async def _facts(
+    tx: ProjectionTx, e: ComplaintEvent, values: dict[str, object], merge: dict[str, str] | None = None
+) -> None:
+    """Record the facts this event carries: the complaint's row is created by whichever event
+    comes first (any owner may be first); on a known complaint each column takes the new value,
+    or what `merge` says (an SQL expression of `t.<column>`, the old, and `EXCLUDED.<column>`)."""
+    merge = merge or {}
+    columns = list(values)
     await tx.execute(
-        "UPDATE {public_complaints} AS t SET " + assignments + " WHERE complaint_id=%s",
-        (*params, e.complaint_id),
+        "INSERT INTO {public_complaints} AS t (complaint_id, receipt_no, status, " + ", ".join(columns) + ")"
+        " VALUES (%s, %s, 'new', " + ", ".join(["%s"] * len(columns)) + ")"
+        " ON CONFLICT (complaint_id) DO UPDATE SET "
+        + ", ".join(f"{c}={merge.get(c, 'EXCLUDED.' + c)}" for c in columns),
+        (e.complaint_id, e.receipt_no, *values.values()),
     )
+
+
+#: The first office to be heard of stays until the assignment names one.
+KEEP_OFFICE = {"office_code": "coalesce(t.office_code, EXCLUDED.office_code)"}
 
 
 async def settle(tx: ProjectionTx, complaint_id: UUID, at: datetime) -> None:
     """Hide what may not show, recompute the status, and log a change of it for the feed."""
-    await tx.execute(HIDE_CONFIDENTIAL, (complaint_id,))
-    await tx.execute(HIDE_PRIVATE, (complaint_id,))
     cur = await tx.conn.execute(tx.sql(SETTLE), (complaint_id, at, complaint_id))
     row = await cur.fetchone()
     if row is None or row["status"] == row["previous"]:
@@ -245,83 +252,83 @@ async def on_received(tx: ProjectionTx, envelope: Envelope[ComplaintReceivedV1])
     confidential = e.confidential or e.kind.confidential
     disclosed = e.disclosure is Disclosure.PUBLIC and not confidential
     text = redact(e.text) if disclosed else None
-    await _facts(
-        tx,
-        e,
-        "confidential=t.confidential OR %s, disclosure=%s, channel=%s, kind=%s, field=%s, district=%s,"
-        " received_at=%s, text_redacted=%s, text_terms=%s",
-        (
-            confidential,
-            e.disclosure.value,
-            e.channel.value,
-            e.kind.value,
-            None if e.field is None else e.field.value,
-            None if e.place is None or e.place.district is None else e.place.district.value,
-            e.received_at,
-            text,
-            None if text is None else await _terms(text),
-        ),
-    )
+    values: dict[str, object] = {
+        "confidential": confidential,
+        "disclosure": e.disclosure.value,
+        "channel": e.channel.value,
+        "kind": e.kind.value,
+        "field": None if e.field is None else e.field.value,
+        "district": None if e.place is None or e.place.district is None else e.place.district.value,
+        "received_at": e.received_at,
+        "text_redacted": text,
+        "text_terms": None if text is None else await _terms(text),
+    }
+    await _facts(tx, e, values, STICKY_CONFIDENTIAL)
     if e.first_contact is not None:
         # Answered on the call by the 120 agent (1차 상담 종결): the answer is the agent's words.
-        await _answer(
-            tx, e, e.first_contact.answered_at, "first_contact", e.first_contact.answer, "resolved", None
-        )
+        await _answer(tx, e, e.first_contact.answered_at, "first_contact", e.first_contact.answer, "resolved")
     await settle(tx, e.complaint_id, e.received_at)
+
+
+#: Whatever told first that a report is confidential, it stays confidential.
+STICKY_CONFIDENTIAL = {"confidential": "t.confidential OR EXCLUDED.confidential"}
+_LATER = "CASE WHEN t.reassignment <= EXCLUDED.reassignment THEN {new} ELSE t.{c} END"
+#: What only an assignment at least as late as the one known may change.
+LATEST_ASSIGNMENT = {
+    **STICKY_CONFIDENTIAL,
+    **{
+        c: _LATER.format(new=f"EXCLUDED.{c}", c=c)
+        for c in ("office_code", "office_name", "office_level", "assigned_at")
+    },
+    **{
+        c: _LATER.format(new=f"coalesce(EXCLUDED.{c}, t.{c})", c=c)
+        for c in ("classified_field", "classified_district")
+    },
+    "reassignment": "greatest(t.reassignment, EXCLUDED.reassignment)",
+}
 
 
 async def on_assigned(tx: ProjectionTx, envelope: Envelope[ComplaintAssignedV1]) -> None:
     e = envelope.data
     classified = e if isinstance(e, ComplaintAssignedV2) else None
-    reassignment = classified.reassignment if classified else 0
-    await tx.execute(ENSURE_ROW, (e.complaint_id, e.receipt_no))
-    # Only an assignment at least as late as the one known names the office.
-    await tx.execute(
-        "UPDATE {public_complaints} AS t SET confidential=t.confidential OR %s,"
-        " classified_field=coalesce(%s, t.classified_field),"
-        " classified_district=coalesce(%s, t.classified_district),"
-        " office_code=%s, office_name=%s, office_level=%s, assigned_at=%s, reassignment=%s"
-        " WHERE complaint_id=%s AND t.reassignment <= %s",
-        (
-            classified is not None and classified.confidential,
-            classified.field.value if classified else None,
-            classified.district.value if classified and classified.district else None,
-            e.office.code,
-            e.office.name,
-            e.office.level.value,
-            e.assigned_at,
-            reassignment,
-            e.complaint_id,
-            reassignment,
-        ),
-    )
-    if classified is not None and classified.confidential:
-        await tx.execute(
-            "UPDATE {public_complaints} SET confidential=true WHERE complaint_id=%s", (e.complaint_id,)
-        )
+    values: dict[str, object] = {
+        "confidential": classified is not None and classified.confidential,
+        "classified_field": classified.field.value if classified else None,
+        "classified_district": classified.district.value if classified and classified.district else None,
+        "office_code": e.office.code,
+        "office_name": e.office.name,
+        "office_level": e.office.level.value,
+        "assigned_at": e.assigned_at,
+        "reassignment": classified.reassignment if classified else 0,
+    }
+    await _facts(tx, e, values, LATEST_ASSIGNMENT)
     await settle(tx, e.complaint_id, e.assigned_at)
 
 
 async def on_accepted(tx: ProjectionTx, envelope: Envelope[CaseAcceptedV1]) -> None:
     e = envelope.data
-    await _facts(
-        tx,
-        e,
-        "accepted_at=%s, accepted_office=%s, office_code=coalesce(t.office_code, %s)",
-        (e.at, e.office, e.office),
-    )
+    values: dict[str, object] = {"accepted_at": e.at, "accepted_office": e.office, "office_code": e.office}
+    await _facts(tx, e, values, KEEP_OFFICE)
     await settle(tx, e.complaint_id, e.at)
 
 
 async def on_transferred(tx: ProjectionTx, envelope: Envelope[CaseTransferredV1]) -> None:
     e = envelope.data
-    await _facts(
-        tx,
-        e,
-        "transferred_at=%s, transferred_from=%s, transferred_to=%s, office_code=coalesce(t.office_code, %s)",
-        (e.at, e.office, e.to_office, e.office),
-    )
+    values: dict[str, object] = {
+        "transferred_at": e.at,
+        "transferred_from": e.office,
+        "transferred_to": e.to_office,
+        "office_code": e.office,
+    }
+    await _facts(tx, e, values, KEEP_OFFICE)
     await settle(tx, e.complaint_id, e.at)
+
+
+#: An answer keeps the office and the original already known.
+KEEP_ANSWERED = {
+    **KEEP_OFFICE,
+    "duplicate_of_receipt_no": "coalesce(t.duplicate_of_receipt_no, EXCLUDED.duplicate_of_receipt_no)",
+}
 
 
 async def _answer(
@@ -330,93 +337,84 @@ async def _answer(
     at: datetime,
     by: str,
     text: str,
-    resolution: str | None,
-    answer_id: str | None,
+    resolution: str,
+    more: dict[str, object] | None = None,
 ) -> None:
     # The desk's standard answer is the city's text; any other answer is redacted. It is kept
-    # until the receipt says whether the citizen disclosed (`HIDE_PRIVATE` drops it then).
+    # until the receipt says whether the citizen disclosed (`SETTLE` drops it for a private one).
     shown = text if by == "instant" else redact(text)
-    await _facts(
-        tx,
-        e,
-        "answered_at=%s, answered_by=%s, answer_redacted=%s, answer_terms=%s, resolution=%s, answer_id=%s",
-        (at, by, shown, await _terms(shown), resolution, answer_id),
-    )
+    values: dict[str, object] = {
+        "answered_at": at,
+        "answered_by": by,
+        "answer_redacted": shown,
+        "answer_terms": await _terms(shown),
+        "resolution": resolution,
+        **(more or {}),
+    }
+    await _facts(tx, e, values, KEEP_ANSWERED)
 
 
 async def on_answered(tx: ProjectionTx, envelope: Envelope[CaseAnsweredV1]) -> None:
     e = envelope.data
-    await _answer(tx, e, e.at, "office", e.text, e.resolution.value, None)
-    await tx.execute(
-        "UPDATE {public_complaints} SET office_code=coalesce(office_code, %s) WHERE complaint_id=%s",
-        (e.office, e.complaint_id),
-    )
+    await _answer(tx, e, e.at, "office", e.text, e.resolution.value, {"office_code": e.office})
     await settle(tx, e.complaint_id, e.at)
 
 
 async def on_answered_instantly(tx: ProjectionTx, envelope: Envelope[ComplaintAnsweredInstantlyV1]) -> None:
     e = envelope.data
-    await _answer(tx, e, e.answered_at, "instant", e.answer, "resolved", e.answer_id)
+    await _answer(tx, e, e.answered_at, "instant", e.answer, "resolved", {"answer_id": e.answer_id})
     await settle(tx, e.complaint_id, e.answered_at)
 
 
 async def on_duplicate_answered(tx: ProjectionTx, envelope: Envelope[DuplicateAnsweredV1]) -> None:
     e = envelope.data
-    await _answer(tx, e, e.at, "duplicate", e.text, e.resolution.value, None)
-    await tx.execute(
-        "UPDATE {public_complaints} SET duplicate_of_receipt_no=coalesce(duplicate_of_receipt_no, %s),"
-        " office_code=coalesce(office_code, %s) WHERE complaint_id=%s",
-        (e.duplicate_of_receipt_no, e.office, e.complaint_id),
-    )
+    more: dict[str, object] = {"office_code": e.office, "duplicate_of_receipt_no": e.duplicate_of_receipt_no}
+    await _answer(tx, e, e.at, "duplicate", e.text, e.resolution.value, more)
     await settle(tx, e.complaint_id, e.at)
 
 
 async def on_linked(tx: ProjectionTx, envelope: Envelope[ComplaintLinkedV1]) -> None:
     e = envelope.data
-    await _facts(tx, e, "linked_at=%s, duplicate_of_receipt_no=%s", (e.linked_at, e.duplicate_of_receipt_no))
+    await _facts(tx, e, {"linked_at": e.linked_at, "duplicate_of_receipt_no": e.duplicate_of_receipt_no})
     await settle(tx, e.complaint_id, e.linked_at)
 
 
 async def on_closed(tx: ProjectionTx, envelope: Envelope[CaseClosedV1]) -> None:
     e = envelope.data
-    await _facts(tx, e, "closed_at=%s, office_code=coalesce(t.office_code, %s)", (e.at, e.office))
+    await _facts(tx, e, {"closed_at": e.at, "office_code": e.office}, KEEP_OFFICE)
     await settle(tx, e.complaint_id, e.at)
 
 
-async def _deadline(tx: ProjectionTx, e: DeadlineEvent, assignments: str, params: tuple[object, ...]) -> None:
-    # sla's events about one complaint come in order (one owner, keyed by complaint): the
-    # latest due moment is the one in force.
-    await _facts(tx, e, "due=%s" + (", " + assignments if assignments else ""), (e.due, *params))
-
-
+# sla's events about one complaint come in order (one owner, keyed by complaint): the latest
+# due moment is the one in force.
 async def on_deadline_set(tx: ProjectionTx, envelope: Envelope[DeadlineSetV1]) -> None:
     e = envelope.data
-    await _deadline(tx, e, "deadline_set_at=%s", (envelope.time,))
+    await _facts(tx, e, {"due": e.due, "deadline_set_at": envelope.time})
     await settle(tx, e.complaint_id, envelope.time)
 
 
 async def on_deadline_extended(tx: ProjectionTx, envelope: Envelope[DeadlineExtendedV1]) -> None:
     e = envelope.data
-    await _deadline(tx, e, "extended_at=%s, previous_due=%s", (envelope.time, e.previous_due))
+    await _facts(tx, e, {"due": e.due, "extended_at": envelope.time, "previous_due": e.previous_due})
     await settle(tx, e.complaint_id, envelope.time)
 
 
 async def on_deadline_moved(tx: ProjectionTx, envelope: Envelope[DeadlineMovedV1]) -> None:
     e = envelope.data
-    await _deadline(tx, e, "", ())
+    await _facts(tx, e, {"due": e.due})
     await settle(tx, e.complaint_id, envelope.time)
 
 
 async def on_deadline_breached(tx: ProjectionTx, envelope: Envelope[DeadlineBreachedV1]) -> None:
     e = envelope.data
-    await _facts(tx, e, "breached_at=%s, breached_due=%s", (e.at, e.due))
+    await _facts(tx, e, {"breached_at": e.at, "breached_due": e.due})
     await settle(tx, e.complaint_id, e.at)
 
 
 async def on_rated(tx: ProjectionTx, envelope: Envelope[RatedV1]) -> None:
     e = envelope.data
     # The score only: the comment is personal (casework's, for the office).
-    await _facts(tx, e, "rating_score=%s, rated_at=%s", (e.score, e.rated_at))
+    await _facts(tx, e, {"rating_score": e.score, "rated_at": e.rated_at})
     await settle(tx, e.complaint_id, e.rated_at)
 
 
