@@ -95,6 +95,7 @@ class FeedHub:
                 await asyncio.sleep(1.0)
                 continue
             for change in changes:
+                change["sse"] = sse(change)  # encoded once for every listener
                 for listener in list(self.listeners):
                     if not listener.offer(change):
                         self.listeners.discard(listener)
@@ -158,12 +159,21 @@ async def _stream(hub: FeedHub, request: Request, after: int) -> AsyncIterator[b
                     return
                 yield b": heartbeat\n\n"
                 continue
-            if handed is None:
-                return  # dropped for falling behind: the client resumes from `after`
-            if int(handed["change_id"]) <= after:
-                continue
-            yield sse(handed)
-            after = int(handed["change_id"])
+            # What else is waiting goes out in the same write (a burst costs one send, not one per change).
+            batch = [handed]
+            while not listener.queue.empty():
+                batch.append(listener.queue.get_nowait())
+            out: list[bytes] = []
+            for item in batch:
+                if item is None:
+                    break  # dropped for falling behind: the client resumes from `after`
+                if int(item["change_id"]) > after:
+                    out.append(item["sse"])
+                    after = int(item["change_id"])
+            if out:
+                yield b"".join(out)
+            if None in batch:
+                return
     finally:
         hub.unsubscribe(listener)
 
