@@ -4,7 +4,8 @@ UV_VERSION := 0.13.8
 UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
 export XDG_RUNTIME_DIR ?= /tmp
 
-.PHONY: install run test test-unit bench eval-routing schemas check-schemas lint clean
+# install-browser: Debian's Chromium for the browser tests (tests/browser), where missing.
+.PHONY: install install-browser run test test-unit bench eval-routing schemas check-schemas lint clean
 
 $(CURDIR)/.tools/bin/uv:
 	python3 -m venv $(CURDIR)/.tools
@@ -13,10 +14,17 @@ $(CURDIR)/.tools/bin/uv:
 install: $(UV)
 	$(UV) sync --frozen --quiet
 
+install-browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  { echo "installing Debian's chromium for the browser tests"; \
+	    apt-get install -y -q chromium >/dev/null 2>&1 || \
+	    { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; } || \
+	    echo "could not install chromium (not root?): the browser tests will say so"; }
+
 run: install  ## the whole system behind http://127.0.0.1:$${PORT:-8000}
 	$(UV) run --frozen python -m eungdapso_devstack
 
-test: install lint  ## lint and types, then unit, contract, integration and end-to-end tests
+test: install install-browser lint  ## lint and types, then unit, contract, integration and end-to-end tests
 	$(UV) run --frozen pytest -q -ra
 
 test-unit: install

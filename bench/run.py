@@ -12,6 +12,9 @@ Platform: the shared machinery's own cost (bench/platform_cost.py): events/s thr
 Routing:  what reading a complaint costs the router, in process (bench/routing_cost.py):
           classification and the whole decision per complaint, p50/p99 ms, next to kiwi's
           raw tokenizer on the same texts.
+Notifier: notices/s and answered → notice sent latency (bench/notifier.py), next to raw aiokafka.
+SLA:      open deadlines at scale (load, the sla process's memory) and the lag from a due
+          moment to its DeadlineBreached for a burst due in one second (bench/sla.py).
 Publisher: rebuild of the public projection from the topics (events/s, progress bar) next to a
           raw consume + decode of the same topics; the feed's fan-out to 200 SSE clients
           (deliveries/s, publish → client p50/p99) (bench/publisher.py).
@@ -41,9 +44,11 @@ from psycopg_pool import AsyncConnectionPool
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import channels
+import notifier
 import platform_cost
 import publisher as publisher_cost
 import routing_cost
+import sla
 from workload import complaints
 
 from eungdapso_devstack.infra import PostgresTarget, TansuBroker, embedded_postgres, ensure_topics
@@ -395,11 +400,19 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     try:
         if args.only in (None, "system"):
             result.update(await system_section(args, postgres, complaints(args.burst + args.steady)))
+        if args.only in (None, "notifier"):
+            log.info("notifier_section", complaints=args.notices)
+            result["notifier"] = await notifier.notifier_cost(
+                postgres, n=args.notices, steady=args.steady, rate=args.rate, kafka_baseline=kafka_baseline
+            )
         if args.only in (None, "platform"):
             log.info("platform_section", events=args.events, rounds=args.rounds)
             result["platform"] = await platform_cost.platform_cost(
                 postgres, complaints(args.events), rounds=args.rounds, log_level=args.log_level
             )
+        if args.only in (None, "sla"):
+            log.info("sla_section", deadlines=args.sla_deadlines, burst=args.sla_burst)
+            result["sla"] = await sla.sla_section(postgres, args.sla_deadlines, args.sla_burst)
         if args.only in (None, "publisher"):
             log.info("publisher_section", complaints=args.events, clients=args.feed_clients)
             result["publisher"] = await publisher_cost.publisher_cost(
@@ -421,6 +434,10 @@ def report(result: dict[str, Any]) -> str:
         parts.append(platform_cost.report(result["platform"]))
     if "routing" in result:
         parts.append(routing_cost.report(result["routing"]))
+    if "notifier" in result:
+        parts.append(notifier.report(result["notifier"]))
+    if "sla" in result:
+        parts.append(sla.report(result["sla"]))
     if "publisher" in result:
         parts.append(publisher_cost.report(result["publisher"]))
     return "\n\n".join(parts)
@@ -485,8 +502,15 @@ if __name__ == "__main__":
         "--log-level", default="WARNING", help="the platform's log level in this process (services: WARNING)"
     )
     parser.add_argument("--feed-clients", type=int, default=200, help="SSE clients of the publisher's feed")
+    parser.add_argument("--notices", type=int, default=1000, help="complaints through the notifier")
     parser.add_argument(
-        "--only", choices=("system", "platform", "routing", "publisher"), help="run one section"
+        "--sla-deadlines", type=int, default=100_000, help="open deadlines loaded (recorded: 1000000)"
+    )
+    parser.add_argument("--sla-burst", type=int, default=10_000, help="deadlines falling due in one second")
+    parser.add_argument(
+        "--only",
+        choices=("system", "platform", "routing", "notifier", "sla", "publisher"),
+        help="run one section",
     )
     os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
     args = parser.parse_args()

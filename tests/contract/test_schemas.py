@@ -16,12 +16,16 @@ from eungdapso_platform.service import Overrides
 from eungdapso_schemas import export
 from eungdapso_schemas.codes import Disclosure
 from eungdapso_schemas.events import (
+    BroadcastDeliveredV1,
+    BroadcastDeliveryFailedV1,
+    BroadcastPostedV1,
     ComplaintAssignedV1,
     ComplaintAssignedV2,
     ComplaintReceivedV1,
     ComplaintReceivedV2,
     ComplaintSubmittedV1,
     DeadlineBreachedV1,
+    DirectoryPublishedV1,
     Payload,
     RatedV1,
     SubmissionAnsweredV1,
@@ -47,6 +51,11 @@ def test_drift_is_detected(tmp_path, monkeypatch) -> None:  # type: ignore[no-un
 #: large for a consumer's storage.
 BROKEN: dict[type[Payload], tuple[tuple[str, object], ...]] = {
     ComplaintSubmittedV1: (("kind", "rumour"), ("text", "x" * 4001), ("attachments", ["not-a-sha256"])),
+    DirectoryPublishedV1: (("version", 0), ("offices", []), ("content_hash", "XYZ")),
+    # Broadcasts: an unknown district, a target that is no account code or opaque reference.
+    BroadcastPostedV1: (("districts", ["atlantis"]), ("text", "x" * 2001)),
+    BroadcastDeliveredV1: (("target", "sms:+82 10 1234 5678"), ("target", "mayor.x")),
+    BroadcastDeliveryFailedV1: (("attempts", 0), ("target", "account:")),
 }
 
 
@@ -84,6 +93,7 @@ def test_each_event_type_travels_on_exactly_one_stream_its_owners() -> None:
         "eungdapso.sla.events",
         "eungdapso.rating.events",
         "eungdapso.rating.links",
+        "eungdapso.notifier.events",
         "eungdapso.deadletter",
     }
     assert stream_for(DeadlineBreachedV1).owner == "sla"
@@ -96,8 +106,12 @@ def components_of_every_service() -> list[Component[Any]]:
     from eungdapso_casework.settings import CaseworkSettings
     from eungdapso_intake.bootstrap import build as intake
     from eungdapso_intake.settings import IntakeSettings
+    from eungdapso_notifier.bootstrap import build as notifier
+    from eungdapso_notifier.settings import NotifierSettings
     from eungdapso_publisher.bootstrap import build as publisher
     from eungdapso_publisher.settings import PublisherSettings
+    from eungdapso_rating.bootstrap import build as rating
+    from eungdapso_rating.settings import RatingSettings
     from eungdapso_router.bootstrap import build as router
     from eungdapso_router.settings import RouterSettings
     from eungdapso_sla.bootstrap import build as sla
@@ -110,6 +124,8 @@ def components_of_every_service() -> list[Component[Any]]:
         *publisher(PublisherSettings(), seams).components,
         *casework(CaseworkSettings(), seams).components,
         *sla(SlaSettings(), seams).components,
+        *rating(RatingSettings(), seams).components,
+        *notifier(NotifierSettings(), seams).components,
     ]
 
 
@@ -130,7 +146,7 @@ def test_the_registry_names_exactly_the_consumers_the_services_run() -> None:
 
 def test_asyncapi_has_a_message_per_type_and_an_operation_per_consumer() -> None:
     doc = yaml.safe_load(export.ASYNCAPI_FILE.read_text(encoding="utf-8"))
-    assert doc["info"]["version"] == "2.7.0"
+    assert doc["info"]["version"] == "2.8.0"
     assert {c["address"] for c in doc["channels"].values()} == {t.name for t in ALL_TOPICS} | {
         f.pattern for f in FEEDS
     }

@@ -27,6 +27,7 @@ from eungdapso_schemas.events import (
     ComplaintAnsweredInstantlyV1,
     ComplaintAssignedV2,
     ComplaintLinkedV1,
+    DirectoryPublishedV1,
     Payload,
     Place,
 )
@@ -72,11 +73,14 @@ async def send(broker: str, *envelopes: Envelope[Any]) -> None:
 
 
 async def published(broker: str, at_least: int) -> list[Payload]:
-    """What the router published so far, in order per complaint."""
-    records = await read_topic(broker, ROUTER_EVENTS.name, at_least=at_least, timeout=60)
-    return [
+    """What the router published so far about complaints, in order per complaint (besides the
+    directory version it publishes when it starts)."""
+    records = await read_topic(broker, ROUTER_EVENTS.name, at_least=at_least + 1, timeout=60)
+    decoded = [
         decode(r.headers, r.key, r.value).data for r in sorted(records, key=lambda r: (r.partition, r.offset))
     ]
+    assert sum(isinstance(p, DirectoryPublishedV1) for p in decoded) == 1
+    return [p for p in decoded if not isinstance(p, DirectoryPublishedV1)]
 
 
 def rows(database: PostgresTarget, sql: str, *params: Any) -> list[tuple[Any, ...]]:

@@ -29,8 +29,10 @@ from eungdapso_schemas.envelope import Envelope, decode, encode
 from eungdapso_schemas.events import (
     CaseAnsweredV1,
     CaseTransferredV1,
+    ComplaintAnsweredInstantlyV1,
     ComplaintAssignedV2,
     ComplaintReceivedV2,
+    DuplicateAnsweredV1,
     ExtensionRequestedV1,
     FirstContactResolution,
     Office,
@@ -110,6 +112,19 @@ async def sla_events(broker: str, at_least: int) -> list[Envelope[Any]]:
         decode(r.headers, r.key, r.value)
         for r in await read_topic(broker, SLA_EVENTS.name, at_least=at_least)
     ]
+
+
+async def received_and_assigned(broker: str, cid: uuid.UUID, no: str, at: datetime) -> None:
+    await publish(broker, INTAKE_EVENTS.name, received(cid, no, at))
+    await publish(broker, ROUTER_EVENTS.name, assigned(cid, no, at + timedelta(minutes=5)))
+
+
+async def long_after(broker: str, clock: FixedClock, count: int) -> list[Envelope[Any]]:
+    """The `count` events once the clock is past every due moment (and time for more to show)."""
+    await sla_events(broker, count)
+    clock.at = seoul("2026-12-31", 18)
+    await asyncio.sleep(1.0)
+    return await sla_events(broker, count)
 
 
 def of(events: list[Envelope[Any]], cid: uuid.UUID, kind: str) -> list[Any]:
@@ -378,3 +393,79 @@ async def test_after_downtime_a_deadline_already_past_is_breached_without_stale_
     (breach,) = of(events, cid, "DeadlineBreachedV1")
     assert breach.at == seoul("2026-11-16", 9) and breach.due == seoul("2026-11-10", 18)
     assert not of(events, cid, "DeadlineWarnedV1")
+
+
+async def test_an_instant_answer_and_a_duplicates_answer_meet_the_deadline_in_either_order(
+    broker: str, clock: FixedClock, running: Callable[[], Any]
+) -> None:
+    desk, desk_no = uuid.uuid4(), "2026-0000109"
+    twin, twin_no = uuid.uuid4(), "2026-0000110"
+    late, late_no = uuid.uuid4(), "2026-0000111"
+    original = uuid.uuid4()
+    instant = ComplaintAnsweredInstantlyV1.example().model_copy(
+        update={"complaint_id": desk, "receipt_no": desk_no, "answered_at": seoul("2026-11-02", 9, 1)}
+    )
+    async with running():
+        # The desk's instant answer reaches sla before the receipt and the assignment for the
+        # record (the router's stream and intake's are not ordered against each other).
+        await publish(broker, ROUTER_EVENTS.name, envelope(instant, "/test/router"))
+        await publish(broker, INTAKE_EVENTS.name, received(desk, desk_no, seoul("2026-11-02", 9)))
+        await publish(broker, ROUTER_EVENTS.name, assigned(desk, desk_no, seoul("2026-11-02", 9, 0)))
+        # A duplicate answered with its original's answer after its deadline was set ...
+        await received_and_assigned(broker, twin, twin_no, seoul("2026-11-02", 10))
+        await sla_events(broker, 2)
+        duplicate = dict(duplicate_of=original, duplicate_of_receipt_no="2026-0000099")
+        await publish(
+            broker,
+            CASEWORK_EVENTS.name,
+            case_event(DuplicateAnsweredV1, twin, twin_no, seoul("2026-11-04", 15), **duplicate),
+        )
+        # ... and another whose answer came first, after its due moment (met, but late).
+        await publish(
+            broker,
+            CASEWORK_EVENTS.name,
+            case_event(DuplicateAnsweredV1, late, late_no, seoul("2026-11-12", 15), **duplicate),
+        )
+        await received_and_assigned(broker, late, late_no, seoul("2026-11-02", 10))
+        # Past every due moment: a met deadline is never warned nor breached.
+        events = await long_after(broker, clock, 6)
+    (desk_met,) = of(events, desk, "DeadlineMetV1")
+    assert desk_met.answered_at == seoul("2026-11-02", 9, 1) and desk_met.within
+    (twin_met,) = of(events, twin, "DeadlineMetV1")
+    # Mon 2 Nov → Wed 4 Nov is the 3rd of the grievance's 7 working days.
+    assert (twin_met.actual, twin_met.statutory, twin_met.within) == (3, 7, True)
+    assert twin_met.office == ROADS.code
+    (late_met,) = of(events, late, "DeadlineMetV1")
+    assert late_met.due == seoul("2026-11-10", 18) and not late_met.within
+    for cid in (desk, twin, late):
+        assert not of(events, cid, "DeadlineWarnedV1") and not of(events, cid, "DeadlineBreachedV1")
+
+
+def test_the_due_command_counts_the_holidays_declared_in_the_database_and_its_flags(
+    database: PostgresTarget, broker: str
+) -> None:
+    def sla(*args: str, configured: bool = True) -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("POSTGRES_")}
+        return subprocess.run(
+            [sys.executable, "-m", "eungdapso_sla", *args],
+            capture_output=True,
+            text=True,
+            env={**env, **(service_env(database, broker) if configured else {})},
+            timeout=60,
+            check=False,
+        )
+
+    seven_days = ("due", "--received", "2026-11-02T09:00+09:00", "--days", "7")
+    # Nothing declared yet: Mon 2 Nov 2026 + 7 working days = Tue 10 Nov 18:00.
+    assert sla(*seven_days).stdout == "2026-11-10T18:00:00+09:00\n"
+    declared = sla("holidays", "declare", "2026-11-04", "--name", "임시공휴일")
+    assert declared.returncode == 0, declared.stderr
+    # The declared Wed 4 Nov no longer counts: Wed 11 Nov, as the service counts it.
+    done = sla(*seven_days)
+    assert (done.returncode, done.stdout) == (0, "2026-11-11T18:00:00+09:00\n"), done.stderr
+    # A --holiday flag adds to the declared ones: Thu 5 Nov too → Thu 12 Nov.
+    assert sla(*seven_days, "--holiday", "2026-11-05").stdout == "2026-11-12T18:00:00+09:00\n"
+    # Without a database configured only the public holidays and the flags count.
+    assert sla(*seven_days, "--holiday", "2026-11-05", configured=False).stdout == (
+        "2026-11-11T18:00:00+09:00\n"
+    )

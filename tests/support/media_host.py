@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import base64
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from tests.support.provider_api import on_loopback
 
 
 @dataclass
@@ -42,11 +43,6 @@ def media_host(auth: tuple[str, str] | None = None) -> Iterator[MediaHost]:
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    host.base_url = f"http://localhost:{server.server_address[1]}"
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
+    with on_loopback(Handler) as port:
+        host.base_url = f"http://localhost:{port}"
         yield host
-    finally:
-        server.shutdown()
-        server.server_close()

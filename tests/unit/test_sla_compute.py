@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -18,11 +19,14 @@ from eungdapso_sla.bootstrap import bootstrap
 from eungdapso_sla.settings import SlaSettings
 
 
-def due_cli(*args: str) -> subprocess.CompletedProcess[str]:
+def due_cli(*args: str, database: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """The CLI with no database configured (no `POSTGRES_*`), unless one is given."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("POSTGRES_")}
     return subprocess.run(
         [sys.executable, "-m", "eungdapso_sla", "due", *args],
         capture_output=True,
         text=True,
+        env={**env, **(database or {})},
         timeout=60,
         check=False,
     )
@@ -64,6 +68,14 @@ def test_cli_refuses_bad_input_with_exit_2(args: list[str], says: str) -> None:
     assert done.returncode == 2
     assert says in done.stderr and "Traceback" not in done.stderr
     assert done.stdout == ""
+
+
+def test_cli_with_a_configured_database_it_cannot_reach_gives_no_answer() -> None:
+    # The declared holidays live there: an answer without them could be wrong, so none.
+    unreachable = {"POSTGRES_HOST": "127.0.0.1", "POSTGRES_PORT": "9", "POSTGRES_CONNECT_TIMEOUT_S": "1"}
+    done = due_cli("--received", "2026-02-13T10:00+09:00", "--days", "3", database=unreachable)
+    assert done.returncode == 1 and done.stdout == ""
+    assert "cannot reach the database" in done.stderr and "Traceback" not in done.stderr
 
 
 @pytest.fixture

@@ -174,3 +174,16 @@ def test_a_transfer_before_the_deadline_is_set_gives_the_same_outcome_as_after()
     assert d.set_when_known(TABLE, CAL)
     assert d.status is Status.STOPPED and d.due == seoul("2026-11-10", 18)
     assert d.warnings(CAL, 0.75) == []
+
+
+def test_a_simple_question_is_set_with_the_simple_category_and_met_the_same_day() -> None:
+    d = fresh()
+    d.learn_receipt(seoul("2026-11-06", 17), Kind.INQUIRY, Channel.WEB)
+    d.learn_assignment("district.yongsan.waste", "bulky_waste", MessageClass.COMMUNICATION)
+    assert d.set_when_known(TABLE, CAL)
+    # Fri 17:00, before 18:00: due that day at 18:00 (the 3 working hours would run to Monday).
+    assert d.due == seoul("2026-11-06", 18)
+    envelope = OUTBOX(d.collect_events()[-1])
+    assert envelope is not None and isinstance(envelope.data, DeadlineSetV1)
+    assert (envelope.data.category, envelope.data.rule) == ("simple", "same_day")
+    assert "단순" in envelope.data.basis

@@ -182,6 +182,75 @@ def test_sns_is_24_clock_hours_and_communication_3_working_hours() -> None:
     assert due(seoul("2026-11-06", 17), communication.period, CAL) == seoul("2026-11-09", 11)
 
 
+# A simple complaint (단순민원) is an inquiry the router classed communication (periods.toml,
+# [simple]): same day before 18:00, else the next working day, and never later than the
+# communication class's 3 working hours. Each case says which promise falls due first.
+TABLE = PeriodTable.packaged()
+
+
+def simple_due(received: datetime) -> tuple[datetime, str, Rule]:
+    chosen = TABLE.choose(received, CAL, kind=Kind.INQUIRY, message_class=MessageClass.COMMUNICATION)
+    return due(received, chosen.period, CAL), chosen.category, chosen.period.rule
+
+
+def test_a_simple_question_before_18_00_is_answered_the_same_day() -> None:
+    # Tue 3 Nov 2026 16:30: 3 working hours would run to Wed 10:30; the same day is sooner.
+    assert simple_due(seoul("2026-11-03", 16, 30)) == (seoul("2026-11-03", 18), "simple", Rule.SAME_DAY)
+    # At 10:00 the 3 working hours (10-12, 13-14) end first: 14:00, still the simple category.
+    assert simple_due(seoul("2026-11-03", 10)) == (seoul("2026-11-03", 14), "simple", Rule.WORKING_HOURS)
+
+
+def test_a_simple_question_after_18_00_is_answered_the_next_working_day() -> None:
+    # Tue 3 Nov 2026 18:00 is after hours: Wed 4 Nov, 3 working hours from 09:00 = 12:00
+    # (sooner than the close of that day, which the same-day rule alone would allow).
+    assert simple_due(seoul("2026-11-03", 18)) == (seoul("2026-11-04", 12), "simple", Rule.WORKING_HOURS)
+
+
+def test_a_simple_question_on_friday_evening_is_answered_on_monday() -> None:
+    # Fri 6 Nov 2026 19:30: Saturday and Sunday do not count: Mon 9 Nov by 12:00.
+    assert simple_due(seoul("2026-11-06", 19, 30))[0] == seoul("2026-11-09", 12)
+    # Fri 17:00: the same day (18:00), not Monday 11:00.
+    assert simple_due(seoul("2026-11-06", 17))[0] == seoul("2026-11-06", 18)
+
+
+def test_a_simple_question_on_the_eve_of_chuseok_waits_for_the_holidays_to_pass() -> None:
+    # Wed 23 Sep 2026 is the last working day before Chuseok (Thu 24 - Sat 26 Sep). Received
+    # at 17:00 it is answered that day; at 18:30, on Mon 28 Sep by 12:00.
+    assert simple_due(seoul("2026-09-23", 17))[0] == seoul("2026-09-23", 18)
+    assert simple_due(seoul("2026-09-23", 18, 30))[0] == seoul("2026-09-28", 12)
+    # A holiday declared on Mon 28 Sep moves it to Tue 29 Sep.
+    declared = CAL.with_holidays([date(2026, 9, 28)])
+    chosen = TABLE.choose(
+        seoul("2026-09-23", 18, 30), declared, kind=Kind.INQUIRY, message_class=MessageClass.COMMUNICATION
+    )
+    assert due(seoul("2026-09-23", 18, 30), chosen.period, declared) == seoul("2026-09-29", 12)
+
+
+def test_only_an_inquiry_classed_communication_is_simple() -> None:
+    assert TABLE.is_simple(Kind.INQUIRY, MessageClass.COMMUNICATION)
+    # An opinion or thanks (a complaint classed communication) keeps the 3 working hours:
+    # Fri 17:00 → Mon 11:00, not Friday 18:00.
+    opinion = TABLE.choose(
+        seoul("2026-11-06", 17), CAL, kind=Kind.COMPLAINT, message_class=MessageClass.COMMUNICATION
+    )
+    assert opinion.category == "communication"
+    assert due(seoul("2026-11-06", 17), opinion.period, CAL) == seoul("2026-11-09", 11)
+    # An inquiry that needs the department (general) is a procedure question: 7 days.
+    general = TABLE.choose(
+        seoul("2026-11-06", 17), CAL, kind=Kind.INQUIRY, message_class=MessageClass.GENERAL
+    )
+    assert general.category == "question_procedure"
+    # A question by SNS keeps the SNS desk's 24 hours, around the clock.
+    sns = TABLE.choose(
+        seoul("2026-11-06", 17),
+        CAL,
+        kind=Kind.INQUIRY,
+        message_class=MessageClass.COMMUNICATION,
+        channel=Channel.SNS,
+    )
+    assert sns.category == "sns"
+
+
 def test_offsets_are_respected() -> None:
     # 01:00 UTC is 10:00 in Seoul.
     assert due(at("2026-11-03T01:00Z"), Period.immediately(), CAL) == seoul("2026-11-03", 13 + 1)

@@ -407,6 +407,66 @@ class ComplaintLinkedV1(ComplaintEvent):
         )
 
 
+DirectoryName = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+#: What an office of the directory is: a head-office bureau, city office or district office
+#: (`office`), a division of one (`division`), an outside agency (`agency`) or a neighbouring
+#: local government (`local_government`), both of these `external`.
+OfficeKind = Literal["office", "division", "agency", "local_government"]
+DIRECTORY_KEY = "organisation-directory"
+
+
+class DirectoryOfficeV1(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    code: OfficeCode
+    name: DirectoryName
+    level: OfficeLevel
+    kind: OfficeKind
+
+
+class DirectoryPublishedV1(Payload):
+    """A version of the organisation directory (조직 디렉터리) came into force: every office
+    with its code, name, level and kind. Owned by router (it records the versions). Not about a
+    complaint: keyed by the fixed key `organisation-directory`, so versions stay in one
+    partition, in order; a reader keeps the highest version it has seen."""
+
+    event_type: ClassVar[str] = "kr.go.seoul.eungdapso.directory.published"
+    schema_version: ClassVar[int] = 1
+
+    version: Annotated[int, Field(ge=1)]
+    edition: DirectoryName
+    content_hash: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{16,128}$")]
+    published_at: AwareDatetime
+    offices: Annotated[tuple[DirectoryOfficeV1, ...], Field(min_length=1, max_length=10_000)]
+
+    @property
+    def cloudevents_subject(self) -> str:
+        return DIRECTORY_KEY
+
+    @classmethod
+    def example(cls) -> DirectoryPublishedV1:
+        return cls(
+            version=2,
+            edition="2026-11-23.1",
+            content_hash="9f2c" * 16,
+            published_at=_EXAMPLE_TIME,
+            offices=(
+                DirectoryOfficeV1(
+                    code="district.yongsan", name="용산구청", level=OfficeLevel.DISTRICT, kind="office"
+                ),
+                DirectoryOfficeV1(
+                    code="district.yongsan.roads",
+                    name="용산구 건설관리과",
+                    level=OfficeLevel.DISTRICT,
+                    kind="division",
+                ),
+                DirectoryOfficeV1(
+                    code="ext.seoul_police", name="서울경찰청", level=OfficeLevel.EXTERNAL, kind="agency"
+                ),
+            ),
+        )
+
+
 def dataschema_uri(model: type[Payload]) -> str:
     """The CloudEvents `dataschema` of a payload: the checked-in JSON Schema file."""
     return f"urn:eungdapso:schema:{schema_file_stem(model)}"
@@ -567,14 +627,18 @@ class CaseOpenedV1(CaseEvent):
 
 
 class CaseWithdrawnV1(CaseEvent):
-    """The router reassigned the complaint elsewhere: the case left this office's inbox, and the
-    office may no longer see or act on it."""
+    """The case left this office's inbox, and the office may no longer act on it: the router
+    reassigned the complaint elsewhere, or (contract 2.8) the desk answered it at once, or it was
+    linked as a duplicate of another complaint (it is then shown under that one's case)."""
 
     event_type: ClassVar[str] = "kr.go.seoul.eungdapso.case.withdrawn"
     schema_version: ClassVar[int] = 1
 
-    #: The office the complaint went to.
+    #: The office the complaint went to (the desk for an instant answer, the original's office
+    #: for a linked duplicate).
     to_office: OfficeCode
+    #: Why (added in contract 2.8; records before it were all reassignments).
+    because: Literal["reassigned", "answered_instantly", "linked"] = "reassigned"
 
     @classmethod
     def example(cls) -> CaseWithdrawnV1:
@@ -1002,4 +1066,197 @@ class RatingLinkIssuedV1(RatingEvent):
             office=_EXAMPLE_OFFICE,
             token="eyJpIjoiOGMxZDJlM2YifQ.Z1x2Yw.Qm9ndXNTaWduYXR1cmVFeGFtcGxl",  # noqa: S106 (an example)
             expires_at=datetime(2026, 12, 26, 5, 0, tzinfo=UTC),
+        )
+
+
+# -- Notifier: emergency broadcasts (긴급 알림) -------------------------------------------------
+BroadcastText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+#: Who a broadcast went to: `account:<SNS account code>`, or `sms:<subscriber ref>` (an opaque
+#: reference the notifier keeps, never a phone number).
+BroadcastTarget = Annotated[str, StringConstraints(pattern=r"^(account|sms):[A-Za-z0-9_.\-]{1,80}$")]
+_EXAMPLE_BROADCAST_ID = UUID("b7d0c3a1-5e2f-4a6b-9c8d-1e2f3a4b5c6d")
+
+
+class BroadcastEvent(Payload):
+    """Something about one emergency broadcast, owned by the notifier; keyed by its id."""
+
+    broadcast_id: UUID
+
+    @property
+    def cloudevents_subject(self) -> str:
+        return str(self.broadcast_id)
+
+
+class BroadcastPostedV1(BroadcastEvent):
+    """An administrator posted an emergency alert: to the city's SNS accounts listed, and
+    by SMS to `sms_recipients` citizens who opted in, in the districts listed (none: the
+    whole city)."""
+
+    event_type: ClassVar[str] = "kr.go.seoul.eungdapso.notifier.broadcast_posted"
+    schema_version: ClassVar[int] = 1
+
+    title: ShortText
+    text: BroadcastText
+    districts: tuple[District, ...] = ()
+    accounts: tuple[Annotated[str, StringConstraints(pattern=r"^[a-z0-9_.\-]{1,60}$")], ...]
+    sms_recipients: Annotated[int, Field(ge=0)] = 0
+    posted_at: AwareDatetime
+    #: The administrator's key name (not a person's name).
+    posted_by: ShortText
+
+    @classmethod
+    def example(cls) -> BroadcastPostedV1:
+        return cls(
+            broadcast_id=_EXAMPLE_BROADCAST_ID,
+            title="호우경보",
+            text="한강 수위 상승으로 잠수교 보행이 통제됩니다. 안전에 유의하세요.",
+            districts=(District.YONGSAN, District.SEOCHO),
+            accounts=("seoulcity.x", "seoulcity.facebook"),
+            sms_recipients=1200,
+            posted_at=datetime(2026, 7, 14, 6, 0, tzinfo=UTC),
+            posted_by="safety-duty-officer",
+        )
+
+
+class BroadcastDeliveredV1(BroadcastEvent):
+    """One target of a broadcast received it (once per broadcast and target)."""
+
+    event_type: ClassVar[str] = "kr.go.seoul.eungdapso.notifier.broadcast_delivered"
+    schema_version: ClassVar[int] = 1
+
+    target: BroadcastTarget
+    provider: ShortText
+    provider_message_id: ShortText | None = None
+    delivered_at: AwareDatetime
+
+    @classmethod
+    def example(cls) -> BroadcastDeliveredV1:
+        return cls(
+            broadcast_id=_EXAMPLE_BROADCAST_ID,
+            target="account:seoulcity.x",
+            provider="x",
+            provider_message_id="1900000000000000001",
+            delivered_at=datetime(2026, 7, 14, 6, 0, 2, tzinfo=UTC),
+        )
+
+
+class BroadcastDeliveryFailedV1(BroadcastEvent):
+    """One target of a broadcast could not be reached: refused, or the provider stayed
+    unavailable through every attempt. `reason` is the provider's (status and error code)."""
+
+    event_type: ClassVar[str] = "kr.go.seoul.eungdapso.notifier.broadcast_delivery_failed"
+    schema_version: ClassVar[int] = 1
+
+    target: BroadcastTarget
+    provider: ShortText
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=500)]
+    attempts: Annotated[int, Field(ge=1)]
+    failed_at: AwareDatetime
+
+    @classmethod
+    def example(cls) -> BroadcastDeliveryFailedV1:
+        return cls(
+            broadcast_id=_EXAMPLE_BROADCAST_ID,
+            target="account:seoulcity.facebook",
+            provider="facebook",
+            reason="facebook: HTTP 503",
+            attempts=5,
+            failed_at=datetime(2026, 7, 14, 6, 1, tzinfo=UTC),
+        )
+
+
+# -- Notifier: what the citizen and the office were told (알림) --------------------------------------
+#: The moments the notifier tells someone about (the citizen's, then the office's).
+NoticeStage = Literal[
+    "received",
+    "assigned",
+    "extended",
+    "transferred",
+    "answered",
+    "office_new_case",
+    "office_deadline_warning",
+    "office_breach",
+    "office_low_rating",
+]
+#: Where a notice went: the citizen's own channel, the citizen page, the letter queue, a callback
+#: task for the 120 agents, or the office's e-mail.
+NoticeMedium = Literal["sms", "email", "x", "facebook", "web", "letter", "callback"]
+ProviderName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_.\-]{1,40}$")]
+
+
+class NoticeEvent(ComplaintEvent):
+    """One notice about one complaint. Ids and codes only: the address, the text and the
+    rating link stay in the notifier (personal data)."""
+
+    #: Derived from (complaint, stage, occurrence, medium): the same notice is the same id.
+    notice_id: UUID
+    stage: NoticeStage
+    #: The n-th time the complaint reached this stage (a second transfer is another notice).
+    occurrence: Annotated[int, Field(ge=1, le=100)] = 1
+    medium: NoticeMedium
+    language: Language
+    recipient: Literal["citizen", "office"]
+    #: The office concerned (the office's own notices; the handling office otherwise).
+    office: OfficeCode | None = None
+    provider: ProviderName
+    attempt: Annotated[int, Field(ge=1, le=100)]
+    at: AwareDatetime
+
+
+class NoticeSentV1(NoticeEvent):
+    """The provider accepted the notice (for the citizen page, the letter queue and callback
+    tasks: it was put there)."""
+
+    event_type: ClassVar[str] = "kr.go.seoul.eungdapso.notice.sent"
+    schema_version: ClassVar[int] = 1
+
+    #: The form it took, where the provider says (`sms`, `lms`, `mms`, `reply`, ...).
+    form: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_\-]{1,20}$")] | None = None
+
+    @classmethod
+    def example(cls) -> NoticeSentV1:
+        return cls(
+            complaint_id=_EXAMPLE_ID,
+            receipt_no="2026-0000001",
+            notice_id=UUID("5b0c7a2e-1d3f-4e5a-9b8c-7d6e5f4a3b2c"),
+            stage="assigned",
+            medium="sms",
+            language=Language.KO,
+            recipient="citizen",
+            office=_EXAMPLE_OFFICE,
+            provider="sms-http",
+            attempt=1,
+            at=datetime(2026, 11, 20, 0, 7, tzinfo=UTC),
+            form="lms",
+        )
+
+
+class NoticeFailedV1(NoticeEvent):
+    """The notice could not be delivered on this medium: refused by the provider, or the
+    provider stayed unavailable for every attempt allowed. `fallback` is the medium tried
+    next (None: none was left, or it was an office's notice)."""
+
+    event_type: ClassVar[str] = "kr.go.seoul.eungdapso.notice.failed"
+    schema_version: ClassVar[int] = 1
+
+    #: The provider's reason (never the address or the text).
+    reason: Reason
+    fallback: NoticeMedium | None = None
+
+    @classmethod
+    def example(cls) -> NoticeFailedV1:
+        return cls(
+            complaint_id=_EXAMPLE_ID,
+            receipt_no="2026-0000001",
+            notice_id=UUID("5b0c7a2e-1d3f-4e5a-9b8c-7d6e5f4a3b2c"),
+            stage="assigned",
+            medium="sms",
+            language=Language.KO,
+            recipient="citizen",
+            office=_EXAMPLE_OFFICE,
+            provider="sms-http",
+            attempt=5,
+            at=datetime(2026, 11, 20, 0, 37, tzinfo=UTC),
+            reason="gateway answered 503 five times",
+            fallback="web",
         )

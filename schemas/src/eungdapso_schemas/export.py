@@ -14,7 +14,9 @@ from typing import Any
 import yaml
 
 from eungdapso_schemas.events import (
+    DIRECTORY_KEY,
     ComplaintEvent,
+    DirectoryPublishedV1,
     Payload,
     SubmissionAnsweredV1,
     dataschema_uri,
@@ -64,7 +66,10 @@ def _headers(model: type[Payload]) -> dict[str, Any]:
     required = CE_HEADERS["required"]
     if not issubclass(model, ComplaintEvent):
         required = [h for h in required if h != "ce_subject"]
-        about = "the submission's source and id" if model is SubmissionAnsweredV1 else "optional, free"
+        about = {
+            SubmissionAnsweredV1: "the submission's source and id",
+            DirectoryPublishedV1: f"always {DIRECTORY_KEY}",
+        }.get(model, "optional, free")
         properties["ce_subject"] = {"type": "string", "description": f"Not a complaint id: {about}"}
     return {**CE_HEADERS, "required": required, "properties": properties}
 

@@ -32,6 +32,15 @@ answer, ratings, review requests after a low score). A rating's comment is perso
 single-use rating token travels only on `eungdapso.rating.links`, which only the notifier reads.
 Casework's stream gains `case.duplicate_answered`: a linked duplicate answered with the
 answer to the complaint it duplicates.
+2.8 adds the router's `directory.published` (each version of the organisation directory, keyed
+`organisation-directory`), which casework reads to check transfer targets; `case.withdrawn`
+gains an optional `because` (reassigned, answered instantly, linked as a duplicate). Casework
+reads instant answers and links, the SLA stream (deadlines in the inbox) and review requests.
+2.8 also adds the notifier's stream (`eungdapso.notifier.events`); its emergency broadcasts
+(`notifier.broadcast_posted`, `_delivered`, `_delivery_failed`, keyed by broadcast id) carry
+no personal data: an SMS recipient is an opaque reference; so do its notices sent and failed
+(`notifier.notice_sent`, `notifier.notice_failed`: ids, stage, medium, provider, attempt), and its
+`notifier.notices` consumer reads every stage of a complaint.
 """
 
 from __future__ import annotations
@@ -39,6 +48,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from eungdapso_schemas.events import (
+    BroadcastDeliveredV1,
+    BroadcastDeliveryFailedV1,
+    BroadcastPostedV1,
     CaseAcceptedV1,
     CaseAnsweredV1,
     CaseClosedV1,
@@ -60,8 +72,11 @@ from eungdapso_schemas.events import (
     DeadlineMovedV1,
     DeadlineSetV1,
     DeadlineWarnedV1,
+    DirectoryPublishedV1,
     DuplicateAnsweredV1,
     ExtensionRequestedV1,
+    NoticeFailedV1,
+    NoticeSentV1,
     Payload,
     RatedV1,
     RatingInvitedV1,
@@ -71,7 +86,7 @@ from eungdapso_schemas.events import (
 )
 
 #: Version of the stream layout (topics and which types travel where), in the AsyncAPI info.
-CONTRACT_VERSION = "2.7.0"
+CONTRACT_VERSION = "2.8.0"
 
 
 @dataclass(frozen=True)
@@ -118,9 +133,12 @@ INTAKE_EVENTS = Stream(
             consumers=(
                 "router.assignment",
                 "publisher.public_status",
+                "publisher.statistics",
                 "intake.open311_requests",
                 "casework.inbox",
                 "sla.deadlines",
+                "notifier.notices",
+                "notifier.citizen_page",
             ),
         ),
         Carried(
@@ -128,9 +146,12 @@ INTAKE_EVENTS = Stream(
             consumers=(
                 "router.assignment",
                 "publisher.public_status",
+                "publisher.statistics",
                 "intake.open311_requests",
                 "casework.inbox",
                 "sla.deadlines",
+                "notifier.notices",
+                "notifier.citizen_page",
             ),
         ),
     ),
@@ -140,7 +161,8 @@ ROUTER_EVENTS = Stream(
     owner="router",
     description=(
         "What the router decided: assignments to offices (first, reassigned, transferred), instant "
-        "answers and duplicate links (key: complaint id)."
+        "answers and duplicate links (key: complaint id); and each version of the organisation "
+        "directory in force (key: organisation-directory)."
     ),
     carries=(
         # v1: what the router published before contract 2.3; still read, so history replays.
@@ -148,23 +170,50 @@ ROUTER_EVENTS = Stream(
             ComplaintAssignedV1,
             consumers=(
                 "publisher.public_status",
+                "publisher.statistics",
                 "intake.open311_requests",
                 "casework.inbox",
                 "sla.deadlines",
+                "rating.invitations",
+                "notifier.notices",
+                "notifier.citizen_page",
             ),
         ),
         Carried(
             ComplaintAssignedV2,
             consumers=(
                 "publisher.public_status",
+                "publisher.statistics",
                 "intake.open311_requests",
                 "casework.inbox",
                 "sla.deadlines",
+                "rating.invitations",
+                "notifier.notices",
+                "notifier.citizen_page",
             ),
         ),
-        # Read by the notifier when it learns them (later issue).
-        Carried(ComplaintAnsweredInstantlyV1, consumers=("publisher.public_status",)),
-        Carried(ComplaintLinkedV1, consumers=("publisher.public_status",)),
+        # Casework takes these out of the offices' inboxes (the notifier and the publisher
+        # read them when they learn them).
+        Carried(
+            ComplaintAnsweredInstantlyV1,
+            consumers=(
+                "casework.inbox",
+                "publisher.statistics",
+                "rating.invitations",
+                "notifier.notices",
+                "notifier.citizen_page",
+                "sla.deadlines",
+                "publisher.public_status",
+            ),
+        ),
+        Carried(
+            ComplaintLinkedV1,
+            consumers=(
+                "casework.inbox",
+                "publisher.public_status",
+            ),
+        ),
+        Carried(DirectoryPublishedV1, consumers=("casework.directory",)),
     ),
 )
 INTEGRATOR_SUBMISSIONS = Stream(
@@ -195,16 +244,56 @@ CASEWORK_EVENTS = Stream(
     carries=(
         Carried(CaseOpenedV1, consumers=()),
         Carried(CaseWithdrawnV1, consumers=()),
-        Carried(CaseAcceptedV1, consumers=("publisher.public_status",)),
+        Carried(
+            CaseAcceptedV1,
+            consumers=(
+                "publisher.public_status",
+                "notifier.citizen_page",
+            ),
+        ),
         # Rejections and transfers are the router's to act on (reassignment, triage).
         Carried(CaseRejectedV1, consumers=("router.assignment",)),
         Carried(ExtensionRequestedV1, consumers=("sla.deadlines",)),
         Carried(
-            CaseTransferredV1, consumers=("publisher.public_status", "sla.deadlines", "router.assignment")
+            CaseTransferredV1,
+            consumers=(
+                "publisher.public_status",
+                "sla.deadlines",
+                "router.assignment",
+                "notifier.notices",
+                "notifier.citizen_page",
+            ),
         ),
-        Carried(CaseAnsweredV1, consumers=("publisher.public_status", "sla.deadlines", "router.assignment")),
-        Carried(CaseClosedV1, consumers=("publisher.public_status",)),
-        Carried(DuplicateAnsweredV1, consumers=("publisher.public_status",)),
+        Carried(
+            CaseAnsweredV1,
+            consumers=(
+                "publisher.public_status",
+                "sla.deadlines",
+                "router.assignment",
+                "publisher.statistics",
+                "rating.invitations",
+                "notifier.notices",
+                "notifier.citizen_page",
+            ),
+        ),
+        Carried(
+            CaseClosedV1,
+            consumers=(
+                "publisher.public_status",
+                "notifier.citizen_page",
+            ),
+        ),
+        Carried(
+            DuplicateAnsweredV1,
+            consumers=(
+                "publisher.statistics",
+                "rating.invitations",
+                "notifier.notices",
+                "notifier.citizen_page",
+                "sla.deadlines",
+                "publisher.public_status",
+            ),
+        ),
     ),
 )
 SLA_EVENTS = Stream(
@@ -215,12 +304,50 @@ SLA_EVENTS = Stream(
         "with the statutory and actual processing periods (key: complaint id)."
     ),
     carries=(
-        Carried(DeadlineSetV1, consumers=("publisher.public_status",)),
-        Carried(DeadlineExtendedV1, consumers=("publisher.public_status",)),
-        Carried(DeadlineMovedV1, consumers=("publisher.public_status",)),
-        Carried(DeadlineWarnedV1, consumers=()),
-        Carried(DeadlineBreachedV1, consumers=("publisher.public_status",)),
-        Carried(DeadlineMetV1, consumers=()),
+        Carried(
+            DeadlineSetV1,
+            consumers=(
+                "casework.deadlines",
+                "notifier.notices",
+                "notifier.citizen_page",
+                "publisher.public_status",
+            ),
+        ),
+        Carried(
+            DeadlineExtendedV1,
+            consumers=(
+                "casework.deadlines",
+                "notifier.notices",
+                "notifier.citizen_page",
+                "publisher.public_status",
+            ),
+        ),
+        Carried(
+            DeadlineMovedV1,
+            consumers=(
+                "casework.deadlines",
+                "notifier.notices",
+                "notifier.citizen_page",
+                "publisher.public_status",
+            ),
+        ),
+        Carried(
+            DeadlineWarnedV1,
+            consumers=(
+                "casework.deadlines",
+                "notifier.notices",
+            ),
+        ),
+        Carried(
+            DeadlineBreachedV1,
+            consumers=(
+                "casework.deadlines",
+                "publisher.statistics",
+                "notifier.notices",
+                "publisher.public_status",
+            ),
+        ),
+        Carried(DeadlineMetV1, consumers=("casework.deadlines", "publisher.statistics")),
     ),
 )
 RATING_EVENTS = Stream(
@@ -232,8 +359,20 @@ RATING_EVENTS = Stream(
     ),
     carries=(
         Carried(RatingInvitedV1, consumers=()),
-        Carried(RatedV1, consumers=("publisher.public_status",)),
-        Carried(ReviewRequestedV1, consumers=()),
+        Carried(
+            RatedV1,
+            consumers=(
+                "publisher.statistics",
+                "publisher.public_status",
+            ),
+        ),
+        Carried(
+            ReviewRequestedV1,
+            consumers=(
+                "casework.reviews",
+                "notifier.notices",
+            ),
+        ),
     ),
 )
 RATING_LINKS = Stream(
@@ -244,7 +383,33 @@ RATING_LINKS = Stream(
         "A bearer credential: in production a Kafka ACL lets only the notifier's principal read it "
         "(key: complaint id)."
     ),
-    carries=(Carried(RatingLinkIssuedV1, consumers=()),),
+    carries=(
+        Carried(
+            RatingLinkIssuedV1,
+            consumers=(
+                "notifier.notices",
+                "notifier.citizen_page",
+            ),
+        ),
+    ),
+)
+# -- The notifier's stream. Emergency broadcasts (issue 9); the notices' events join it.
+NOTIFIER_EVENTS = Stream(
+    name="eungdapso.notifier.events",
+    owner="notifier",
+    description=(
+        "What the notifier told whom: notices sent and failed per complaint, stage and medium, with "
+        "the provider and attempt (key: complaint id); emergency broadcasts posted by administrators "
+        "and their delivery to each SNS account and opted-in SMS recipient (key: broadcast id). Ids "
+        "and codes only, never an address or a text."
+    ),
+    carries=(
+        Carried(NoticeSentV1, consumers=("notifier.citizen_page",)),
+        Carried(NoticeFailedV1, consumers=()),
+        Carried(BroadcastPostedV1, consumers=()),
+        Carried(BroadcastDeliveredV1, consumers=()),
+        Carried(BroadcastDeliveryFailedV1, consumers=()),
+    ),
 )
 DEAD_LETTER = Topic(
     name="eungdapso.deadletter",
@@ -264,6 +429,7 @@ STREAMS: tuple[Stream, ...] = (
     SLA_EVENTS,
     RATING_EVENTS,
     RATING_LINKS,
+    NOTIFIER_EVENTS,
 )
 ALL_TOPICS: tuple[Topic, ...] = (*STREAMS, DEAD_LETTER)
 PAYLOADS: tuple[type[Payload], ...] = tuple(p for s in STREAMS for p in s.payloads)

@@ -62,15 +62,38 @@ SERVICES: tuple[Service, ...] = (
         ),
     ),
     Service("sla", 8003, "SLA deadlines (처리기한)", routes=(Route("/api/v1/deadlines"),)),
-    Service("notifier", 8004, "notifier (알림)"),
+    Service(
+        "notifier",
+        8004,
+        "notifier (알림)",
+        routes=(Route("/api/v1/broadcasts"), Route("/api/v1/notifications"), Route("/api/v1/follow/")),
+    ),
     Service(
         "publisher",
         8005,
         "publisher (공개)",
-        routes=(Route("/api/v1/complaints/"), Route("/api/v1/feed"), Route("/api/v1/search")),
+        routes=(
+            Route("/api/v1/complaints/"),
+            Route("/api/v1/statistics"),
+            Route("/api/v1/feed"),
+            Route("/api/v1/search"),
+            # The citizen pages and the live board (pages.py), and the assets every page uses.
+            Route("/", exact=True),
+            Route("/file"),
+            Route("/follow/"),
+            Route("/rate"),
+            Route("/board"),
+            Route("/static/"),
+        ),
     ),
-    Service("rating", 8006, "rating (만족도)"),
-    Service("casework", 8007, "casework (처리)", routes=(Route("/api/v1/inbox/"),)),
+    Service("rating", 8006, "rating (만족도)", routes=(Route("/api/v1/ratings"),)),
+    Service(
+        "casework",
+        8007,
+        "casework (처리)",
+        # The staff pages (inbox, review queue, triage desk) beside the inbox API.
+        routes=(Route("/api/v1/inbox/"), Route("/staff/")),
+    ),
 )
 SERVICE_NAMES: tuple[str, ...] = tuple(s.name for s in SERVICES)
 #: Parties outside the system that own or read a stream (nothing of theirs runs here):

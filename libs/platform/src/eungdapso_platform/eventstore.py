@@ -44,7 +44,12 @@ from psycopg.sql import SQL, Identifier
 from eungdapso_platform.db import INSERT_LEDGER, schema_sql
 from eungdapso_platform.migrations import PLATFORM_MIGRATIONS, migrate
 from eungdapso_schemas.envelope import Envelope
-from eungdapso_schemas.events import ComplaintEvent, SubmissionAnsweredV1
+from eungdapso_schemas.events import (
+    BroadcastEvent,
+    ComplaintEvent,
+    DirectoryPublishedV1,
+    SubmissionAnsweredV1,
+)
 
 __all__ = [
     "CommitOutcomeUnknown",
@@ -294,8 +299,9 @@ class LedgeredPOPOFactory(POPOFactory):
 
 
 #: What a service publishes: payloads that name their subject (the record key): events about
-#: a complaint, and intake's answers to integrators' submissions.
-Published = ComplaintEvent | SubmissionAnsweredV1
+#: a complaint, intake's answers to integrators' submissions, the router's directory versions,
+#: the notifier's broadcasts.
+Published = ComplaintEvent | SubmissionAnsweredV1 | DirectoryPublishedV1 | BroadcastEvent
 
 
 def integration_event(domain_event: Any, payload: Published, *, source: str) -> Envelope[Any]:

@@ -7,6 +7,11 @@ objection notice) with 422.
 
 The citizen's contact: only the reply address, only when the citizen agreed to be contacted
 on it, and only to the office that accepted the case, until the case is closed (or leaves it).
+
+A case shows its deadline as the SLA service keeps it (due, extended, warned, breached, met),
+the complaints linked to it as duplicates (answered with it), and the review requests after a
+low rating of its answer; `/reviews` lists the office's review requests. A transfer names an
+office of the organisation directory in force (the router's latest version).
 """
 
 from __future__ import annotations
@@ -18,9 +23,11 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict
 
-from eungdapso_casework.domainmodel import Case, CaseRefused, CaseStatus, ComplaintFile, is_outside_agency
+from eungdapso_casework.directory import DirectoryQueries
+from eungdapso_casework.domainmodel import Case, CaseRefused, CaseStatus, ComplaintFile
 from eungdapso_casework.inbox import InboxQueries, Sort
 from eungdapso_casework.offices import OfficeKeys, request_deadline
+from eungdapso_casework.reviews import ReviewQueries, note_row
 from eungdapso_casework.services import Acting, Action, CaseNotFound, Casework
 from eungdapso_platform import credentials
 from eungdapso_platform.problems import Problem
@@ -69,6 +76,16 @@ class Classification(BaseModel):
     confidential: bool
 
 
+class LinkedComplaint(BaseModel):
+    """A complaint linked to this case's as its duplicate (중복 민원): not a case of its own; it
+    is answered (or transferred) with this one (`followed`, null until then)."""
+
+    complaint_id: UUID
+    receipt_no: str
+    linked_at: datetime
+    followed: str | None
+
+
 class CaseSummary(BaseModel):
     case_id: UUID
     receipt_no: str
@@ -79,8 +96,14 @@ class CaseSummary(BaseModel):
     classification: Classification
     received_at: datetime | None
     assigned_at: datetime
-    #: Set by the SLA service once it exists; null until then.
+    #: The due moment as the SLA service set it (after any extension or move); null until set.
     deadline: datetime | None
+    #: Breached, or due and not met.
+    overdue: bool
+    extended: bool
+    warned: bool
+    breached: bool
+    linked: list[LinkedComplaint]
 
 
 class CaseList(BaseModel):
@@ -132,6 +155,52 @@ class Answer(BaseModel):
     answered_at: datetime
 
 
+class Deadline(BaseModel):
+    """The complaint's deadline (처리기한) as the SLA service keeps it."""
+
+    due: datetime
+    category: str | None
+    basis: str | None
+    overdue: bool
+    extended_at: datetime | None
+    previous_due: datetime | None
+    extension_reason: str | None
+    warned_at: datetime | None
+    warned_stage: str | None
+    breached_at: datetime | None
+    met_at: datetime | None
+    met_within: bool | None
+
+
+class Review(BaseModel):
+    """A review request after the citizen rated the office's answer 1–2. The comment is the
+    citizen's words: personal, shown to this office only."""
+
+    invitation_id: UUID
+    complaint_id: UUID
+    receipt_no: str
+    case_id: UUID | None
+    score: int
+    comment: str | None
+    rated_at: datetime
+    #: What the office noted when it reviewed its handling; null until then.
+    noted: ReviewNote | None = None
+
+
+class ReviewNote(BaseModel):
+    staff: str
+    note: str
+    noted_at: datetime
+
+
+class ReviewList(BaseModel):
+    office: str
+    total: int
+    limit: int
+    offset: int
+    reviews: list[Review]
+
+
 class CaseDetail(BaseModel):
     case_id: UUID
     complaint_id: UUID
@@ -148,7 +217,11 @@ class CaseDetail(BaseModel):
     contact_rule: str = CONTACT_RULE
     assigned_at: datetime
     accepted_at: datetime | None
+    #: The due moment (null until the SLA service set it), and the deadline in full.
     deadline: datetime | None = None
+    deadline_detail: Deadline | None = None
+    linked: list[LinkedComplaint] = []
+    reviews: list[Review] = []
     extension: Extension | None
     rejection: Rejection | None
     transfer: Transfer | None
@@ -177,7 +250,30 @@ def contact_for(case: Case, file: ComplaintFile | None) -> Contact | None:
     return Contact(medium=reply.medium, address=reply.address)
 
 
-def detail(case: Case, file: ComplaintFile | None) -> CaseDetail:
+def linked_to(file: ComplaintFile | None) -> list[LinkedComplaint]:
+    """The complaints linked to the case's complaint (the links follow the complaint, whichever
+    of its cases is shown)."""
+    if file is None:
+        return []
+    followed = file.outcome.how if file.outcome is not None else None
+    return [
+        LinkedComplaint(
+            complaint_id=link.complaint_id,
+            receipt_no=link.receipt_no,
+            linked_at=link.linked_at,
+            followed=followed,
+        )
+        for link in sorted(file.links.values(), key=lambda link: link.linked_at)
+    ]
+
+
+def detail(
+    case: Case,
+    file: ComplaintFile | None,
+    *,
+    deadline: Deadline | None = None,
+    reviews: list[Review] | None = None,
+) -> CaseDetail:
     received = file.complaint if file is not None else None
     finished = case.finished_at
     return CaseDetail(
@@ -204,6 +300,10 @@ def detail(case: Case, file: ComplaintFile | None) -> CaseDetail:
         contact=contact_for(case, file),
         assigned_at=case.assigned_at,
         accepted_at=case.accepted_at,
+        deadline=deadline.due if deadline is not None else None,
+        deadline_detail=deadline,
+        linked=linked_to(file),
+        reviews=reviews or [],
         extension=Extension(reason=case.extension, requested_at=case.extension_requested_at)
         if case.extension is not None and case.extension_requested_at is not None
         else None,
@@ -244,7 +344,12 @@ def _summary(row: dict[str, Any]) -> CaseSummary:
         ),
         received_at=row["received_at"],
         assigned_at=row["assigned_at"],
-        deadline=row["deadline"],
+        deadline=row["due"],
+        overdue=bool(row["overdue"]),
+        extended=row["extended_at"] is not None,
+        warned=row["warned_at"] is not None,
+        breached=row["breached_at"] is not None,
+        linked=[LinkedComplaint.model_validate(link) for link in row["linked"]],
     )
 
 
@@ -265,6 +370,11 @@ class TransferRequest(Reasoned):
     to_office: OfficeCode
 
 
+class ReviewNoteRequest(StaffAct):
+    #: What the review found (and what the office will do differently).
+    note: Reason
+
+
 class AnswerRequest(StaffAct):
     text: AnswerText
     resolution: Resolution
@@ -283,6 +393,21 @@ def _not_found(case_id: UUID) -> Problem:
     )
 
 
+async def _shown(request: Request, acting: Acting, case: Case, file: ComplaintFile | None) -> CaseDetail:
+    """The case with its deadline and the office's review requests about it."""
+    deadline = request_deadline(request)
+    queries: InboxQueries = request.app.state.inbox
+    reviews: ReviewQueries = request.app.state.reviews
+    row = await queries.deadline_of(case.complaint_id, deadline=deadline)
+    shown = None
+    if row is not None:
+        now = _casework(request).clock.now()
+        overdue = row["breached_at"] is not None or (row["met_at"] is None and row["due"] < now)
+        shown = Deadline.model_validate({**row, "overdue": overdue})
+    asked = await reviews.of_complaint(acting.office, case.complaint_id, deadline=deadline)
+    return detail(case, file, deadline=shown, reviews=[Review.model_validate(r) for r in asked])
+
+
 async def _act(request: Request, acting: Acting, case_id: UUID, action: Action) -> CaseDetail:
     try:
         case, file = await _casework(request).act(acting, case_id, action, deadline=request_deadline(request))
@@ -290,7 +415,7 @@ async def _act(request: Request, acting: Acting, case_id: UUID, action: Action) 
         raise _not_found(case_id) from None
     except CaseRefused as refused:
         raise Problem(refused.status, refused.title, refused.detail, type_=refused.type) from None
-    return detail(case, file)
+    return await _shown(request, acting, case, file)
 
 
 # -- the routes --------------------------------------------------------------------------
@@ -300,14 +425,23 @@ async def list_cases(
     acting: Office,
     status: Annotated[list[CaseStatus] | None, Query(description="only these statuses (repeat)")] = None,
     sort: Annotated[Sort, Query(description="most urgent deadline first, or longest waiting")] = "deadline",
+    overdue: Annotated[bool | None, Query(description="only overdue cases (true) or none of them")] = None,
+    due_before: Annotated[
+        datetime | None, Query(description="only cases due before this moment (ISO 8601 with offset)")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
 ) -> CaseList:
+    if due_before is not None and due_before.tzinfo is None:
+        raise Problem(422, "Time zone required", "`due_before` must carry its offset, e.g. +09:00.")
     queries: InboxQueries = request.app.state.inbox
     rows, total = await queries.cases(
         acting.office,
+        now=_casework(request).clock.now(),
         statuses=tuple(s.value for s in status or ()),
         sort=sort,
+        overdue=overdue,
+        due_before=due_before,
         limit=limit,
         offset=offset,
         deadline=request_deadline(request),
@@ -323,7 +457,7 @@ async def read_case(request: Request, acting: Office, case_id: UUID) -> CaseDeta
         case, file = await _casework(request).read(acting, case_id, deadline=request_deadline(request))
     except CaseNotFound:
         raise _not_found(case_id) from None
-    return detail(case, file)
+    return await _shown(request, acting, case, file)
 
 
 @router.post("/cases/{case_id}/accept", response_model=CaseDetail, summary="Accept the case (접수)")
@@ -359,13 +493,24 @@ async def transfer(request: Request, acting: Office, case_id: UUID, body: Transf
         await _casework(request).read(acting, case_id, deadline=deadline)
     except CaseNotFound:
         raise _not_found(case_id) from None
-    queries: InboxQueries = request.app.state.inbox
+    directory: DirectoryQueries = request.app.state.directory
     target = body.to_office
-    if not is_outside_agency(target) and not await queries.office_known(target, deadline=deadline):
+    version = await directory.in_force(deadline=deadline)
+    if version is None:
+        # Casework has not yet heard of any version (the router publishes one when it starts).
+        raise Problem(
+            503,
+            "Directory not yet known",
+            "Casework has not yet received the organisation directory to check the transfer against: "
+            "retry in a moment.",
+            type_="directory-unavailable",
+            headers={"Retry-After": "5"},
+        )
+    if await directory.office(target, deadline=deadline) is None:
         raise Problem(
             422,
             "Unknown office",
-            f"{target} is neither an outside agency (ext.…) nor an office of the directory.",
+            f"{target} is not an office of the organisation directory in force (version {version}).",
             type_="unknown-office",
         )
     return await _act(
@@ -391,3 +536,59 @@ async def answer(request: Request, acting: Office, case_id: UUID, body: AnswerRe
 @router.post("/cases/{case_id}/close", response_model=CaseDetail, summary="Close the answered case (종결)")
 async def close(request: Request, acting: Office, case_id: UUID, body: StaffAct) -> CaseDetail:
     return await _act(request, acting, case_id, lambda case, at: case.close(staff=body.staff, at=at))
+
+
+@router.get("/reviews", response_model=ReviewList, summary="Review requests after low ratings (재검토)")
+async def list_reviews(
+    request: Request,
+    acting: Office,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
+) -> ReviewList:
+    queries: ReviewQueries = request.app.state.reviews
+    rows, total = await queries.for_office(
+        acting.office, limit=limit, offset=offset, deadline=request_deadline(request)
+    )
+    return ReviewList(
+        office=acting.office,
+        total=total,
+        limit=limit,
+        offset=offset,
+        reviews=[Review.model_validate(r) for r in rows],
+    )
+
+
+@router.post(
+    "/reviews/{invitation_id}/noted", response_model=Review, summary="Note the office's review (재검토 결과)"
+)
+async def note_review(
+    request: Request, acting: Office, invitation_id: UUID, body: ReviewNoteRequest
+) -> Review:
+    deadline = request_deadline(request)
+    queries: ReviewQueries = request.app.state.reviews
+    found = await queries.one(acting.office, invitation_id, deadline=deadline)
+    # Another office's review request is answered as one that does not exist (as is one whose
+    # case has left the office).
+    missing = Problem(
+        404,
+        "Review not found",
+        f"No review request {invitation_id} for your office.",
+        type_="review-not-found",
+    )
+    if found is None or found["case_id"] is None:
+        raise missing
+    try:
+        await _casework(request).act(
+            acting,
+            found["case_id"],
+            lambda case, at: case.note_review(
+                invitation_id=invitation_id, staff=body.staff, note=body.note, at=at
+            ),
+            deadline=deadline,
+            rows=lambda case: [note_row(case, invitation_id)],
+        )
+    except CaseNotFound:
+        raise missing from None
+    except CaseRefused as refused:
+        raise Problem(refused.status, refused.title, refused.detail, type_=refused.type) from None
+    return Review.model_validate(await queries.one(acting.office, invitation_id, deadline=deadline))

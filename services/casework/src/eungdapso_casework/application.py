@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import TypedDict
 from uuid import UUID
 
-from eungdapso_casework.domainmodel import Case, ComplaintFile, file_id
+from eungdapso_casework.domainmodel import Case, ComplaintFile, Outcome, file_id
 from eungdapso_platform.domain import EventSourcedApplication
 from eungdapso_platform.outbox import Outbox
 from eungdapso_schemas.codes import Resolution
@@ -19,6 +19,7 @@ from eungdapso_schemas.events import (
     CaseTransferredV1,
     CaseWithdrawnV1,
     ComplaintReceivedV2,
+    DuplicateAnsweredV1,
     ExtensionRequestedV1,
 )
 
@@ -27,7 +28,7 @@ SOURCE = "/eungdapso/casework"
 
 class CaseworkApplication(EventSourcedApplication):
     name = "Casework"
-    transcoded_types = (Resolution, ComplaintReceivedV2)
+    transcoded_types = (Resolution, ComplaintReceivedV2, Outcome)
 
     def case(self, case_id: UUID) -> Case | None:
         found = self.find(case_id)
@@ -78,6 +79,43 @@ def withdrawn_v1(e: Case.Withdrawn) -> CaseWithdrawnV1:
     return CaseWithdrawnV1(**_case(e), to_office=e.to_office)
 
 
+def answered_instantly_v1(e: Case.AnsweredInstantly) -> CaseWithdrawnV1:
+    return CaseWithdrawnV1(**_case(e), to_office=e.to_office, because="answered_instantly")
+
+
+def linked_v1(e: Case.Linked) -> CaseWithdrawnV1:
+    return CaseWithdrawnV1(**_case(e), to_office=e.to_office, because="linked")
+
+
+# A linked complaint's file records what it got from its original (the originator is the file).
+def duplicate_answered_v1(e: ComplaintFile.AnsweredAsDuplicate) -> DuplicateAnsweredV1:
+    return DuplicateAnsweredV1(
+        complaint_id=e.complaint_id,
+        receipt_no=e.receipt_no,
+        case_id=e.case_id,
+        office=e.office_code,
+        at=e.at,
+        duplicate_of=e.duplicate_of,
+        duplicate_of_receipt_no=e.duplicate_of_receipt_no,
+        text=e.text,
+        resolution=e.resolution,
+        objection=e.objection,
+    )
+
+
+def transferred_with_original_v1(e: ComplaintFile.TransferredWithOriginal) -> CaseTransferredV1:
+    return CaseTransferredV1(
+        complaint_id=e.complaint_id,
+        receipt_no=e.receipt_no,
+        case_id=e.case_id,
+        office=e.office_code,
+        at=e.at,
+        staff=e.staff,
+        to_office=e.to_office,
+        reason=e.reason[:2000],
+    )
+
+
 def accepted_v1(e: Case.Accepted) -> CaseAcceptedV1:
     return CaseAcceptedV1(**_case(e), staff=e.staff)
 
@@ -105,7 +143,8 @@ def closed_v1(e: Case.Closed) -> CaseClosedV1:
 
 
 #: What other services learn of casework's events (the outbox translation). What it learned
-#: of complaints (`ComplaintFile`) is its own: never published.
+#: of complaints (`ComplaintFile`) is its own: never published, except what a linked duplicate
+#: got from its original (answered, or transferred, with it).
 OUTBOX = Outbox(SOURCE)
 OUTBOX.translate(Case.Opened, opened_v1)
 OUTBOX.translate(Case.Withdrawn, withdrawn_v1)
@@ -115,3 +154,7 @@ OUTBOX.translate(Case.ExtensionRequested, extension_requested_v1)
 OUTBOX.translate(Case.Transferred, transferred_v1)
 OUTBOX.translate(Case.Answered, answered_v1)
 OUTBOX.translate(Case.Closed, closed_v1)
+OUTBOX.translate(Case.AnsweredInstantly, answered_instantly_v1)
+OUTBOX.translate(Case.Linked, linked_v1)
+OUTBOX.translate(ComplaintFile.AnsweredAsDuplicate, duplicate_answered_v1)
+OUTBOX.translate(ComplaintFile.TransferredWithOriginal, transferred_with_original_v1)

@@ -4,26 +4,31 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from eungdapso_casework import consumers, feeds, inbox, offices
+from eungdapso_casework import consumers, deadlines, directory, feeds, inbox, offices, pages, reviews
 from eungdapso_casework.api import router
 from eungdapso_casework.application import OUTBOX, CaseworkApplication
 from eungdapso_casework.services import Casework
 from eungdapso_casework.settings import CaseworkSettings
-from eungdapso_platform.consumer import Process
+from eungdapso_platform.consumer import Process, Projection
 from eungdapso_platform.db import Database
 from eungdapso_platform.outbox import OutboxRelay
+from eungdapso_platform.readmodel import ReadModel
 from eungdapso_platform.service import NO_OVERRIDES, Overrides, ServiceParts, create_app
 from eungdapso_schemas.events import (
+    ComplaintAnsweredInstantlyV1,
     ComplaintAssignedV1,
     ComplaintAssignedV2,
+    ComplaintLinkedV1,
     ComplaintReceivedV1,
     ComplaintReceivedV2,
+    DirectoryPublishedV1,
+    ReviewRequestedV1,
 )
 from eungdapso_schemas.system import service
 
 SERVICE = service("casework")
 #: Casework's own tables, in version order.
-MIGRATIONS = (*offices.MIGRATIONS, *inbox.MIGRATIONS)
+MIGRATIONS = (*offices.MIGRATIONS, *inbox.MIGRATIONS, *reviews.MIGRATIONS)
 
 
 def build(settings: CaseworkSettings, overrides: Overrides = NO_OVERRIDES) -> ServiceParts:
@@ -48,17 +53,40 @@ def build(settings: CaseworkSettings, overrides: Overrides = NO_OVERRIDES) -> Se
         process.on(received, consumers.on_received)
     for assigned in (ComplaintAssignedV1, ComplaintAssignedV2):
         process.on(assigned, consumers.on_assigned)
+    # Right after the assignment on the same partition: the case leaves the inbox.
+    process.on(ComplaintAnsweredInstantlyV1, consumers.on_answered_instantly)
+    process.on(ComplaintLinkedV1, consumers.on_linked)
+
+    def projection(name: str, read_model: ReadModel) -> Projection:
+        return Projection(
+            name,
+            service=settings.service_name,
+            db=db,
+            read_model=read_model,
+            fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+        )
+
+    # The router's directory versions (transfer targets), SLA's deadlines, rating's reviews.
+    directory_versions = projection("directory", directory.DIRECTORY)
+    directory_versions.on(DirectoryPublishedV1, directory.on_published)
+    deadline_rows = projection("deadlines", deadlines.DEADLINES)
+    for payload, handler in deadlines.HANDLERS:
+        deadline_rows.on(payload, handler)
+    review_rows = projection("reviews", reviews.REVIEWS)
+    review_rows.on(ReviewRequestedV1, reviews.on_review_requested)
     return ServiceParts(
         settings=settings,
         db=db,
         broker=overrides.broker_for(settings),
-        components=[process],
+        components=[process, directory_versions, deadline_rows, review_rows],
         relays=[relay, office_feeds],
-        routers=[router],
+        routers=[router, pages.router],
         state={
             "application": application,
             "casework": Casework(application, overrides.the_clock(), recorded),
             "inbox": inbox.InboxQueries(db),
+            "directory": directory.DirectoryQueries(db),
+            "reviews": reviews.ReviewQueries(db),
             "office_keys": offices.OfficeKeys(db, cache_s=settings.office_key_cache_s),
             "request_deadline_s": settings.request_deadline_s,
         },

@@ -1,6 +1,8 @@
 """Casework's entry points from Kafka: the `inbox` process records what casework learns of
 complaints (intake's receipts) and of assignments (the router's), in whichever order they come:
-an assignment may arrive before its receipt (two owners' streams are never ordered together)."""
+an assignment may arrive before its receipt (two owners' streams are never ordered together).
+The router's instant answers and duplicate links come after the complaint's assignment on the
+same partition: they take its case out of the inbox."""
 
 from __future__ import annotations
 
@@ -12,8 +14,10 @@ from eungdapso_platform.consumer import Unit
 from eungdapso_platform.logging import get_logger
 from eungdapso_schemas.envelope import Envelope
 from eungdapso_schemas.events import (
+    ComplaintAnsweredInstantlyV1,
     ComplaintAssignedV1,
     ComplaintAssignedV2,
+    ComplaintLinkedV1,
     ComplaintReceivedV1,
     ComplaintReceivedV2,
 )
@@ -80,3 +84,45 @@ def on_assigned(unit: Unit, envelope: Envelope[ComplaintAssignedV1]) -> None:
     unit.writes.append(inbox.office_known(assigned.office))
     unit.writes.append(inbox.case_row(case, file))
     log.info("case_opened", case_id=str(case.id), office=case.office.code, number=case.number)
+
+
+def _current(unit: Unit, file: ComplaintFile) -> Case | None:
+    return unit.get(Case, file.current_case) if file.current_case is not None else None
+
+
+def on_answered_instantly(unit: Unit, envelope: Envelope[ComplaintAnsweredInstantlyV1]) -> None:
+    """The desk answered the complaint at once: its case (assigned for the record) leaves the
+    office's inbox."""
+    answered = envelope.data
+    file = _file(unit, answered.complaint_id, answered.receipt_no)
+    case = _current(unit, file)
+    if case is None or not case.answered_instantly(answer_id=answered.answer_id, at=answered.answered_at):
+        log.info("instant_answer_leaves_no_case", has_case=case is not None)
+        return
+    unit.writes.append(inbox.case_row(case, file))
+    log.info("case_answered_instantly", case_id=str(case.id), office=case.office.code)
+
+
+def on_linked(unit: Unit, envelope: Envelope[ComplaintLinkedV1]) -> None:
+    """The complaint duplicates an open one: its case leaves the inbox, and it is shown under
+    the original's case. If the original was answered (or transferred) already, it follows it
+    at once."""
+    link = envelope.data
+    file = _file(unit, link.complaint_id, link.receipt_no)
+    original = _file(unit, link.duplicate_of, link.duplicate_of_receipt_no)
+    if file.duplicate_of is not None or link.duplicate_of == link.complaint_id:
+        log.info("already_linked")  # published again (or nonsense): nothing new
+        return
+    case = _current(unit, file)
+    if case is not None and not case.linked(duplicate_of=link.duplicate_of, at=link.linked_at):
+        # The office answered it (or let it go) before the link came: its own record stands.
+        log.info("link_too_late", case_id=str(case.id), status=case.status.value)
+        return
+    file.link_to(original, case, link.linked_at)
+    unit.add(original)
+    if case is not None:
+        unit.writes.append(inbox.case_row(case, file))
+    if file.follow(original):
+        log.info("duplicate_followed_at_once", how=file.followed, duplicate_of=str(original.complaint_id))
+    unit.writes.append(inbox.link_row(file))
+    log.info("complaint_linked", duplicate_of=str(original.complaint_id))

@@ -7,15 +7,29 @@ extension may be requested once while the case is accepted. When the router reas
 complaint, the current case is withdrawn from its office (the office can no longer see or act
 on it) and a new case opens for the new office. Every action out of order is refused with a
 `CaseRefused` that says which rule, in words an HTTP problem can carry.
+
+A complaint the desk answered at once (즉시 답변), or linked as a duplicate of an open one (중복
+민원), is assigned by the router "for the record": its case leaves the inbox as soon as casework
+hears of the answer or the link, as a reassigned case does. The links are kept on the original
+complaint's file, so they follow that complaint wherever it goes (a rejection and reassignment
+moves them with it to the next office's case). When the original's case is answered, each
+linked complaint is answered with that answer (`ComplaintFile.AnsweredAsDuplicate`, once per
+linked complaint: the linked complaint's file refuses a second); when it is transferred outside
+(이송), each linked complaint is transferred with it. A link that arrives after either is
+answered or transferred at once.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Literal
 from uuid import UUID
 
 from eventsourcing.domain import event
+from pydantic import BaseModel, ConfigDict
 
 from eungdapso_platform.domain import DomainError, RecordedAggregate
 from eungdapso_platform.eventstore import derived_id
@@ -33,9 +47,10 @@ def case_id(complaint_id: UUID, number: int) -> UUID:
     return derived_id("case", f"{complaint_id}:{number}")
 
 
-def is_outside_agency(office_code: str) -> bool:
-    """Outside agencies (police, ministries, neighbouring governments) have `ext.` codes."""
-    return office_code.startswith("ext.")
+#: The Eung-Dap-So desk (응답소) of the directory: it gives the instant answers.
+DESK = "seoul.eungdapso"
+#: Why a case left its office's inbox without the office letting it go.
+LeftBecause = Literal["reassigned", "answered_instantly", "linked"]
 
 
 class CaseStatus(StrEnum):
@@ -98,6 +113,16 @@ class ComplaintFile(RecordedAggregate):
         self.complaint: ComplaintReceivedV2 | None = None
         self.current_case: UUID | None = None
         self.cases = 0
+        #: As a duplicate: the complaint it duplicates, its own case then, what it followed.
+        self.duplicate_of: UUID | None = None
+        self.duplicate_of_receipt_no: str | None = None
+        self.linked_case: tuple[UUID | None, str | None] = (None, None)
+        self.linked_at: datetime | None = None
+        self.followed: str | None = None
+        self.followed_at: datetime | None = None
+        #: As an original: the complaints linked to it, and its outcome for them.
+        self.links: dict[UUID, Link] = {}
+        self.outcome: Outcome | None = None
 
     def learn(self, complaint: ComplaintReceivedV2) -> bool:
         """Keep what intake received; False when it is known already (published again)."""
@@ -110,6 +135,201 @@ class ComplaintFile(RecordedAggregate):
         if case.number != self.cases + 1:
             raise DomainError(f"case {case.number} of a complaint that has {self.cases}")
         self.trigger_event(self.CaseNoted, case_id=case.id, number=case.number)
+
+    # -- duplicates (중복 민원) -------------------------------------------------------------
+    class LinkedTo(RecordedAggregate.Event):
+        """This complaint duplicates `duplicate_of`: it is answered with it. `case_id` and
+        `office_code`: its own case, which left the inbox (None if it had none yet)."""
+
+        duplicate_of: UUID
+        duplicate_of_receipt_no: str
+        case_id: UUID | None
+        office_code: str | None
+        at: datetime
+
+        def apply(self, file: ComplaintFile) -> None:
+            file.duplicate_of = self.duplicate_of
+            file.duplicate_of_receipt_no = self.duplicate_of_receipt_no
+            file.linked_case = (self.case_id, self.office_code)
+            file.linked_at = self.at
+
+    class LinkNoted(RecordedAggregate.Event):
+        """A complaint was linked to this one as its duplicate."""
+
+        duplicate_id: UUID
+        duplicate_receipt_no: str
+        at: datetime
+
+        def apply(self, file: ComplaintFile) -> None:
+            file.links[self.duplicate_id] = Link(self.duplicate_id, self.duplicate_receipt_no, self.at)
+
+    class Concluded(RecordedAggregate.Event):
+        """This complaint's case was answered, or transferred outside: what its linked
+        complaints get (the first outcome stands)."""
+
+        outcome: Outcome
+
+        def apply(self, file: ComplaintFile) -> None:
+            file.outcome = self.outcome
+
+    class AnsweredAsDuplicate(RecordedAggregate.Event):
+        """This linked complaint was answered with the answer to the one it duplicates."""
+
+        complaint_id: UUID
+        receipt_no: str
+        case_id: UUID
+        office_code: str
+        at: datetime
+        duplicate_of: UUID
+        duplicate_of_receipt_no: str
+        text: str
+        resolution: Resolution
+        objection: str | None
+
+        def apply(self, file: ComplaintFile) -> None:
+            file.followed = "answered"
+            file.followed_at = self.at
+
+    class TransferredWithOriginal(RecordedAggregate.Event):
+        """This linked complaint was transferred with the one it duplicates (its own case
+        moves: `case_id`, `office_code` are its own)."""
+
+        complaint_id: UUID
+        receipt_no: str
+        case_id: UUID
+        office_code: str
+        at: datetime
+        staff: str
+        to_office: str
+        reason: str
+
+        def apply(self, file: ComplaintFile) -> None:
+            file.followed = "transferred"
+            file.followed_at = self.at
+
+    def link_to(self, original: ComplaintFile, case: Case | None, at: datetime) -> bool:
+        """Link this complaint to `original` (its duplicate); False when it is linked already."""
+        if self.duplicate_of is not None or original.id == self.id:
+            return False
+        self.trigger_event(
+            self.LinkedTo,
+            duplicate_of=original.complaint_id,
+            duplicate_of_receipt_no=original.receipt_no,
+            case_id=case.id if case is not None else None,
+            office_code=case.office.code if case is not None else None,
+            at=_aware(at),
+        )
+        if self.complaint_id not in original.links:
+            original.trigger_event(
+                original.LinkNoted,
+                duplicate_id=self.complaint_id,
+                duplicate_receipt_no=self.receipt_no,
+                at=at,
+            )
+        return True
+
+    def conclude(self, case: Case) -> bool:
+        """The complaint's case was answered or transferred outside: recorded once, for its
+        linked complaints. False when it is not (yet) either, or concluded already."""
+        if self.outcome is not None or case.withdrawn:
+            return False
+        common = {"case_id": case.id, "office_code": case.office.code, "staff": case.last_staff or ""}
+        if case.status is CaseStatus.ANSWERED and case.answered_at is not None:
+            outcome = Outcome(
+                how="answered",
+                at=case.answered_at,
+                text=case.answer_text,
+                resolution=case.resolution,
+                objection=case.objection,
+                **common,
+            )
+        elif case.status is CaseStatus.TRANSFERRED and case.finished_at is not None:
+            outcome = Outcome(
+                how="transferred",
+                at=case.finished_at,
+                to_office=case.transferred_to,
+                reason=case.transfer_reason,
+                **common,
+            )
+        else:
+            return False
+        self.trigger_event(self.Concluded, outcome=outcome)
+        return True
+
+    def follow(self, original: ComplaintFile) -> bool:
+        """Take the outcome of the complaint this one duplicates, once: False when there is
+        none yet, or this one followed it already (a redelivery, a replay, a race lost)."""
+        outcome = original.outcome
+        if outcome is None or self.followed is not None or self.duplicate_of != original.complaint_id:
+            return False
+        if outcome.how == "answered" and outcome.text is not None and outcome.resolution is not None:
+            self.trigger_event(
+                self.AnsweredAsDuplicate,
+                complaint_id=self.complaint_id,
+                receipt_no=self.receipt_no,
+                case_id=outcome.case_id,
+                office_code=outcome.office_code,
+                at=outcome.at,
+                duplicate_of=original.complaint_id,
+                duplicate_of_receipt_no=original.receipt_no,
+                text=outcome.text,
+                resolution=outcome.resolution,
+                objection=outcome.objection,
+            )
+            return True
+        case_id, office_code = self.linked_case
+        if outcome.how == "transferred" and case_id is not None and office_code is not None:
+            self.trigger_event(
+                self.TransferredWithOriginal,
+                complaint_id=self.complaint_id,
+                receipt_no=self.receipt_no,
+                case_id=case_id,
+                office_code=office_code,
+                at=outcome.at,
+                staff=outcome.staff,
+                to_office=outcome.to_office or "",
+                reason=f"{outcome.reason} (중복 민원 {original.receipt_no}와 함께 이송)",
+            )
+            return True
+        return False
+
+
+@dataclass(frozen=True)
+class Link:
+    complaint_id: UUID
+    receipt_no: str
+    linked_at: datetime
+
+
+class Outcome(BaseModel):
+    """How a complaint's case ended for its linked duplicates: its answer, or its transfer."""
+
+    model_config = ConfigDict(frozen=True)
+
+    how: Literal["answered", "transferred"]
+    case_id: UUID
+    office_code: str
+    staff: str
+    at: datetime
+    text: str | None = None
+    resolution: Resolution | None = None
+    objection: str | None = None
+    to_office: str | None = None
+    reason: str | None = None
+
+
+#: The file of a complaint, recorded or new (opened with this receipt number).
+FindFile = Callable[[UUID, str], ComplaintFile]
+
+
+def settle_links(original: ComplaintFile, case: Case, find: FindFile) -> list[ComplaintFile]:
+    """After an action on the original's `case`: if it answered or transferred the complaint,
+    record that on its file and let each linked complaint follow. Returns the files changed
+    (the original's first); none when nothing is concluded."""
+    if not original.conclude(case):
+        return []
+    followers = [find(link.complaint_id, link.receipt_no) for link in original.links.values()]
+    return [original, *(f for f in followers if f.follow(original))]
 
 
 class Case(RecordedAggregate):
@@ -169,6 +389,7 @@ class Case(RecordedAggregate):
 
         def apply(self, case: Case) -> None:
             case.status = CaseStatus.TRANSFERRED
+            case.last_staff = self.staff
             case.transferred_to = self.to_office
             case.transfer_reason = self.reason
             case.finished_at = self.at
@@ -181,6 +402,7 @@ class Case(RecordedAggregate):
 
         def apply(self, case: Case) -> None:
             case.status = CaseStatus.ANSWERED
+            case.last_staff = self.staff
             case.answer_text = self.text
             case.resolution = self.resolution
             case.objection = self.objection
@@ -193,6 +415,16 @@ class Case(RecordedAggregate):
             case.status = CaseStatus.CLOSED
             case.finished_at = self.at
 
+    class ReviewNoted(Happened):
+        """The office reviewed its handling after a low rating (재검토), with what it found."""
+
+        staff: str
+        invitation_id: UUID
+        note: str
+
+        def apply(self, case: Case) -> None:
+            case.reviews_noted[self.invitation_id] = (self.note, self.staff, self.at)
+
     class Withdrawn(Happened):
         """The router reassigned the complaint: the case leaves its office's inbox."""
 
@@ -201,6 +433,25 @@ class Case(RecordedAggregate):
         def apply(self, case: Case) -> None:
             case.withdrawn_at = self.at
             case.withdrawn_to = self.to_office
+            case.withdrawn_because = "reassigned"
+
+    class AnsweredInstantly(Withdrawn):
+        """The desk answered the complaint at once: nobody works on this case."""
+
+        answer_id: str
+
+        def apply(self, case: Case) -> None:
+            super().apply(case)
+            case.withdrawn_because = "answered_instantly"
+
+    class Linked(Withdrawn):
+        """The complaint was linked as a duplicate: it is shown under the original's case."""
+
+        duplicate_of: UUID
+
+        def apply(self, case: Case) -> None:
+            super().apply(case)
+            case.withdrawn_because = "linked"
 
     @classmethod
     def open(
@@ -278,6 +529,11 @@ class Case(RecordedAggregate):
         self.finished_at: datetime | None = None
         self.withdrawn_at: datetime | None = None
         self.withdrawn_to: str | None = None
+        self.withdrawn_because: LeftBecause | None = None
+        #: Review requests after low ratings the office has answered, and its notes.
+        self.reviews_noted: dict[UUID, tuple[str, str, datetime]] = {}
+        #: Who answered or transferred the case (what its linked complaints follow).
+        self.last_staff: str | None = None
 
     # -- what the office may see -------------------------------------------------------
     @property
@@ -357,6 +613,35 @@ class Case(RecordedAggregate):
             return False
         self._happen(self.Withdrawn, at, to_office=to_office)
         return True
+
+    def note_review(self, *, invitation_id: UUID, staff: str, note: str, at: datetime) -> None:
+        """Record the office's review of a low-rated answer: once per review request."""
+        if self.withdrawn:
+            raise CaseRefused(
+                "Case reassigned", "The complaint went to another office; its review is theirs."
+            )
+        if invitation_id in self.reviews_noted:
+            raise CaseRefused("Review already noted", "This review request has its note already.")
+        self._happen(self.ReviewNoted, at, staff=staff, invitation_id=invitation_id, note=_said(note))
+
+    def answered_instantly(self, *, answer_id: str, at: datetime) -> bool:
+        """The desk answered the complaint: the case leaves the inbox, unless the office has
+        answered or let it go already (then its own record stands)."""
+        if not self._may_leave():
+            return False
+        self._happen(self.AnsweredInstantly, at, to_office=DESK, answer_id=answer_id)
+        return True
+
+    def linked(self, *, duplicate_of: UUID, at: datetime) -> bool:
+        """Linked as a duplicate: the case leaves the inbox (shown under the original's),
+        unless the office has answered or let it go already."""
+        if not self._may_leave():
+            return False
+        self._happen(self.Linked, at, to_office=self.office.code, duplicate_of=duplicate_of)
+        return True
+
+    def _may_leave(self) -> bool:
+        return not self.withdrawn and self.status in (CaseStatus.ASSIGNED, CaseStatus.ACCEPTED)
 
     def _happen(self, event_class: type[Case.Happened], at: datetime, **values: object) -> None:
         self.trigger_event(

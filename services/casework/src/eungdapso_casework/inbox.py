@@ -10,6 +10,7 @@ case goes to the event store itself; only lists come from here.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal
 
 from eungdapso_casework.domainmodel import Case, ComplaintFile
@@ -18,7 +19,7 @@ from eungdapso_platform.eventstore import Write
 from eungdapso_platform.migrations import Migration
 from eungdapso_schemas.events import ComplaintReceivedV2, Office
 
-#: Casework migrations 2 and 3 (1 is the office keys', `offices.MIGRATIONS`).
+#: Casework migrations 2 to 4 (1 is the office keys', `offices.MIGRATIONS`).
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         "casework",
@@ -60,6 +61,22 @@ MIGRATIONS: tuple[Migration, ...] = (
             " name text,"
             " level text,"
             " first_seen timestamptz NOT NULL DEFAULT now())",
+        ),
+    ),
+    Migration(
+        "casework",
+        4,
+        "linked duplicates, shown under the original complaint's case, and what they followed",
+        (
+            "CREATE TABLE {schema}.links ("
+            " duplicate_id uuid PRIMARY KEY,"
+            " original_id uuid NOT NULL,"
+            " receipt_no text NOT NULL,"
+            " linked_at timestamptz NOT NULL,"
+            # answered / transferred (with the original), and when.
+            " followed text,"
+            " followed_at timestamptz)",
+            "CREATE INDEX links_by_original ON {schema}.links (original_id)",
         ),
     ),
 )
@@ -133,6 +150,30 @@ def received_rows(complaint: ComplaintReceivedV2) -> Write:
     )
 
 
+_LINK = (
+    "INSERT INTO {schema}.links AS l"
+    " (duplicate_id, original_id, receipt_no, linked_at, followed, followed_at)"
+    " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (duplicate_id) DO UPDATE SET"
+    " followed=coalesce(EXCLUDED.followed, l.followed),"
+    " followed_at=coalesce(EXCLUDED.followed_at, l.followed_at)"
+)
+
+
+def link_row(duplicate: ComplaintFile) -> Write:
+    """The linked complaint under its original, as its file now is."""
+    return Write(
+        _LINK,
+        (
+            duplicate.complaint_id,
+            duplicate.duplicate_of,
+            duplicate.receipt_no,
+            duplicate.linked_at,
+            duplicate.followed,
+            duplicate.followed_at,
+        ),
+    )
+
+
 def office_known(office: Office) -> Write:
     return Write(_KNOW_OFFICE, (office.code, office.name, office.level.value))
 
@@ -152,14 +193,22 @@ def _confidential(received: ComplaintReceivedV2 | None) -> bool:
 Sort = Literal["deadline", "received"]
 _ORDER: dict[str, str] = {
     # Most urgent first; cases without a deadline yet after those with one, oldest first.
-    "deadline": "deadline ASC NULLS LAST, assigned_at ASC, case_id",
+    "deadline": "d.due ASC NULLS LAST, i.assigned_at ASC, i.case_id",
     # Longest waiting first.
-    "received": "received_at ASC NULLS LAST, assigned_at ASC, case_id",
+    "received": "i.received_at ASC NULLS LAST, i.assigned_at ASC, i.case_id",
 }
+#: Overdue: the SLA service recorded the breach, or the due moment passed unanswered (the
+#: breach event may be a moment behind).
+OVERDUE = "(d.breached_at IS NOT NULL OR (d.met_at IS NULL AND d.due < %s))"
 LIST_COLUMNS = (
-    "case_id, complaint_id, receipt_no, number, office_code, status, extension_requested, message_class,"
-    " field, subject, district, confidential, kind, received_at, assigned_at, deadline"
+    "i.case_id, i.complaint_id, i.receipt_no, i.number, i.office_code, i.status, i.extension_requested,"
+    " i.message_class, i.field, i.subject, i.district, i.confidential, i.kind, i.received_at, i.assigned_at,"
+    " d.due, d.extended_at, d.warned_at, d.breached_at, d.met_at, " + OVERDUE + " AS overdue,"
+    " coalesce((SELECT json_agg(json_build_object('complaint_id', l.duplicate_id, 'receipt_no', l.receipt_no,"
+    " 'linked_at', l.linked_at, 'followed', l.followed) ORDER BY l.linked_at)"
+    " FROM {schema}.links l WHERE l.original_id=i.complaint_id), '[]'::json) AS linked"
 )
+_FROM = "{schema}.inbox i LEFT JOIN {schema}.deadlines d ON d.complaint_id=i.complaint_id"
 
 
 class InboxQueries:
@@ -170,38 +219,56 @@ class InboxQueries:
         self,
         office: str,
         *,
+        now: datetime,
         statuses: tuple[str, ...] = (),
         sort: Sort = "deadline",
+        overdue: bool | None = None,
+        due_before: datetime | None = None,
         limit: int = 50,
         offset: int = 0,
         deadline: float | None = None,
     ) -> tuple[list[dict[str, Any]], int]:
-        """The office's cases (never another's, never one reassigned away) and how many
-        there are in all."""
-        where = "office_code=%s AND NOT withdrawn" + (" AND status = ANY(%s)" if statuses else "")
-        params: tuple[Any, ...] = (office, list(statuses)) if statuses else (office,)
+        """The office's cases (never another's, never one that left its inbox) and how many
+        there are in all; `overdue` and `due_before` filter by the SLA service's deadline."""
+        where = ["i.office_code=%s", "NOT i.withdrawn"]
+        params: list[Any] = [office]
+        if statuses:
+            where.append("i.status = ANY(%s)")
+            params.append(list(statuses))
+        if overdue is not None:
+            where.append(OVERDUE if overdue else f"NOT coalesce({OVERDUE}, false)")
+            params.append(now)
+        if due_before is not None:
+            where.append("d.due < %s")
+            params.append(due_before)
+        condition = " AND ".join(where)
 
         async def read(conn: Any) -> tuple[list[dict[str, Any]], int]:
             cur = await conn.execute(
                 self.db.sql(
-                    f"SELECT {LIST_COLUMNS} FROM {{schema}}.inbox WHERE {where}"
+                    f"SELECT {LIST_COLUMNS} FROM {_FROM} WHERE {condition}"
                     f" ORDER BY {_ORDER[sort]} LIMIT %s OFFSET %s"
                 ),
-                (*params, limit, offset),
+                (now, *params, limit, offset),
             )
             rows = list(await cur.fetchall())
             cur = await conn.execute(
-                self.db.sql(f"SELECT count(*) AS n FROM {{schema}}.inbox WHERE {where}"), params
+                self.db.sql(f"SELECT count(*) AS n FROM {_FROM} WHERE {condition}"), tuple(params)
             )
             total = await cur.fetchone()
             return rows, int(total["n"]) if total else 0
 
         return await self.db.run(read, deadline=deadline)
 
-    async def office_known(self, code: str, *, deadline: float | None = None) -> bool:
-        async def read(conn: Any) -> bool:
-            cur = await conn.execute(self.db.sql("SELECT 1 FROM {schema}.offices WHERE code=%s"), (code,))
-            return await cur.fetchone() is not None
+    async def deadline_of(self, complaint_id: Any, *, deadline: float | None = None) -> dict[str, Any] | None:
+        """The complaint's deadline as the SLA service keeps it, or None before it is set."""
+
+        async def read(conn: Any) -> dict[str, Any] | None:
+            cur = await conn.execute(
+                self.db.sql("SELECT * FROM {schema}.deadlines WHERE complaint_id=%s"), (complaint_id,)
+            )
+            found: dict[str, Any] | None = await cur.fetchone()
+            return found
 
         return await self.db.run(read, deadline=deadline)
 

@@ -13,10 +13,10 @@ from eventsourcing.persistence import IntegrityError
 
 from eungdapso_casework import inbox
 from eungdapso_casework.application import CaseworkApplication
-from eungdapso_casework.domainmodel import Case, CaseRefused, ComplaintFile
+from eungdapso_casework.domainmodel import Case, CaseRefused, ComplaintFile, settle_links
 from eungdapso_platform.clock import Clock
 from eungdapso_platform.domain import acting_as
-from eungdapso_platform.eventstore import within
+from eungdapso_platform.eventstore import Write, within
 from eungdapso_platform.logging import get_logger
 
 log = get_logger("eungdapso.casework")
@@ -41,6 +41,8 @@ class Acting:
 
 #: An action on a case, at a time (the case refuses it with `CaseRefused`).
 Action = Callable[[Case, datetime], None]
+#: Rows of casework's tables an action writes with its events, besides the case's inbox row.
+Rows = Callable[[Case], list[Write]]
 
 
 class Casework:
@@ -58,11 +60,14 @@ class Casework:
         return await asyncio.to_thread(within, deadline, self._read, acting, case_id)
 
     async def act(
-        self, acting: Acting, case_id: UUID, action: Action, *, deadline: float
+        self, acting: Acting, case_id: UUID, action: Action, *, deadline: float, rows: Rows = lambda case: []
     ) -> tuple[Case, ComplaintFile | None]:
-        found = await asyncio.to_thread(within, deadline, self._act, acting, case_id, action)
+        found = await asyncio.to_thread(within, deadline, self._act, acting, case_id, action, rows)
         self.on_recorded()
         return found
+
+    def _file(self, complaint_id: UUID, receipt_no: str) -> ComplaintFile:
+        return self.application.file(complaint_id) or ComplaintFile.open(complaint_id, receipt_no)
 
     def _read(self, acting: Acting, case_id: UUID) -> tuple[Case, ComplaintFile | None]:
         case = self.application.case(case_id)
@@ -70,13 +75,18 @@ class Casework:
             raise CaseNotFound()
         return case, self.application.file(case.complaint_id)
 
-    def _act(self, acting: Acting, case_id: UUID, action: Action) -> tuple[Case, ComplaintFile | None]:
+    def _act(
+        self, acting: Acting, case_id: UUID, action: Action, rows: Rows = lambda case: []
+    ) -> tuple[Case, ComplaintFile | None]:
         for attempt in range(1, ATTEMPTS + 1):
             case, file = self._read(acting, case_id)
             with acting_as(f"office:{acting.office} key:{acting.key}"):
                 action(case, self.clock.now())
+                # An answer or a transfer is also its linked duplicates' (recorded together).
+                followers = settle_links(file, case, self._file) if file is not None else []
+            writes = [inbox.case_row(case), *(inbox.link_row(f) for f in followers[1:]), *rows(case)]
             try:
-                self.application.save(case, writes=[inbox.case_row(case)])
+                self.application.save(case, *followers, writes=writes)
             except IntegrityError as exc:
                 if attempt == ATTEMPTS:
                     raise CaseRefused(

@@ -1,6 +1,8 @@
-"""`python -m eungdapso_publisher [serve]` serves; `... rebuild` rebuilds the read model."""
+"""`python -m eungdapso_publisher [serve]` serves; `... rebuild` rebuilds a read model;
+`... statistics --month YYYY-MM` recomputes a month's statistics from the topics."""
 
 import argparse
+import sys
 
 from eungdapso_platform.service import serve
 from eungdapso_platform.settings import load_settings
@@ -8,6 +10,11 @@ from eungdapso_publisher.settings import PublisherSettings
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["statistics"]:
+        from eungdapso_publisher.statistics_cli import main as statistics_main
+
+        statistics_main(sys.argv[2:])
+        return
     parser = argparse.ArgumentParser(prog="python -m eungdapso_publisher", description=__doc__)
     parser.add_argument(
         "command",
@@ -22,11 +29,17 @@ def main() -> None:
         action="store_true",
         help="swap in the rebuilt model even if it has seen less history than the live one",
     )
+    parser.add_argument(
+        "--read-model",
+        choices=["public_status", "statistics"],
+        default="public_status",
+        help="which read model `rebuild` rebuilds (default: public_status)",
+    )
     args = parser.parse_args()
     if args.command == "rebuild":
         from eungdapso_publisher.rebuild import main as rebuild_main
 
-        rebuild_main(force=args.force)
+        rebuild_main(force=args.force, read_model=args.read_model)
         return
     from eungdapso_publisher.bootstrap import bootstrap
 

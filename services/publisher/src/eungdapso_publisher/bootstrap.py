@@ -9,10 +9,13 @@ from fastapi import FastAPI
 from eungdapso_platform.consumer import Projection
 from eungdapso_platform.db import Database
 from eungdapso_platform.service import NO_OVERRIDES, Overrides, ServiceParts, create_app
-from eungdapso_publisher import feed_api, projection, search_api
+from eungdapso_publisher import feed_api, pages, projection, search_api
 from eungdapso_publisher.api import router
 from eungdapso_publisher.search_terms import shared_terms
 from eungdapso_publisher.settings import PublisherSettings
+from eungdapso_publisher.statistics_api import router as statistics_router
+from eungdapso_publisher.statistics_projection import StatisticsQueries
+from eungdapso_publisher.statistics_projection import statistics as statistics_projection
 from eungdapso_schemas.events import (
     CaseAcceptedV1,
     CaseAnsweredV1,
@@ -68,6 +71,13 @@ def public_status(settings: PublisherSettings, db: Database) -> Projection:
     return component
 
 
+def statistics(settings: PublisherSettings, db: Database) -> Projection:
+    """The `statistics` projection: the facts the monthly statistics are counted from."""
+    return statistics_projection(
+        db, service=settings.service_name, fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms
+    )
+
+
 def build(settings: PublisherSettings, overrides: Overrides = NO_OVERRIDES) -> ServiceParts:
     db = Database.for_service(settings)
     queries = projection.PublicStatusQueries(db)
@@ -76,9 +86,13 @@ def build(settings: PublisherSettings, overrides: Overrides = NO_OVERRIDES) -> S
         settings=settings,
         db=db,
         broker=overrides.broker_for(settings),
-        components=[public_status(settings, db)],
-        routers=[router, feed_api.router, search_api.router],
-        state={"queries": queries, "feed": hub},
+        components=[public_status(settings, db), statistics(settings, db)],
+        routers=[router, feed_api.router, search_api.router, statistics_router, pages.router],
+        state={
+            "queries": queries,
+            "feed": hub,
+            "statistics": StatisticsQueries(db, cache_s=settings.statistics_cache_s),
+        },
         on_stop=[hub.stop],
     )
 
@@ -95,4 +109,6 @@ def _load_kiwi() -> None:
 
 def bootstrap(settings: PublisherSettings | None = None, overrides: Overrides = NO_OVERRIDES) -> FastAPI:
     settings = settings or PublisherSettings()
-    return create_app(build(settings, overrides), title=f"Eung-Dap-So {SERVICE.title}")
+    app = create_app(build(settings, overrides), title=f"Eung-Dap-So {SERVICE.title}")
+    app.mount("/static", pages.static, name="static")
+    return app

@@ -19,9 +19,10 @@ from eungdapso_publisher.search_terms import as_query, shared_terms
 router = APIRouter()
 
 
-class Found(BaseModel):
+class Found(PublicStatus):
+    """A complaint found: its public status, and how well it matches (higher is better)."""
+
     rank: float
-    complaint: PublicStatus
 
 
 class SearchResults(BaseModel):
@@ -54,5 +55,5 @@ async def search(
     return SearchResults(
         query=q,
         terms=terms,
-        results=[Found(rank=round(float(row["rank"]), 6), complaint=to_public(row)) for row in rows],
+        results=[Found(**to_public(row).model_dump(), rank=round(float(row["rank"]), 6)) for row in rows],
     )

@@ -6,6 +6,8 @@ from eungdapso_platform.settings import Port, ServiceSettings
 class PublisherSettings(ServiceSettings):
     service_name: str = "publisher"
     http_port: Port = 8005
+    #: How long a month's statistics are served before they are counted again (0: every time).
+    statistics_cache_s: float = Field(default=60.0, ge=0, le=86_400)
     #: How often the feed looks for new changes while anyone listens (seconds).
     feed_poll_s: float = Field(default=0.1, gt=0, le=10)
     #: A comment line to every listener this often, so proxies keep the stream open (seconds).

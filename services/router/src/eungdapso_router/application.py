@@ -8,13 +8,17 @@ from uuid import UUID
 from eungdapso_platform.domain import EventSourcedApplication
 from eungdapso_platform.outbox import Outbox
 from eungdapso_router.directory import DirectoryOffice
-from eungdapso_router.domainmodel import Reading, Routing, routing_id
+from eungdapso_router.domainmodel import DirectoryVersion, Reading, Routing, routing_id
+from eungdapso_schemas.codes import OfficeLevel
 from eungdapso_schemas.events import (
     ComplaintAnsweredInstantlyV1,
     ComplaintAssignedV1,
     ComplaintAssignedV2,
     ComplaintLinkedV1,
+    DirectoryOfficeV1,
+    DirectoryPublishedV1,
     Office,
+    OfficeKind,
 )
 
 SOURCE = "/eungdapso/router"
@@ -106,6 +110,26 @@ def linked(e: Routing.LinkedAsDuplicate) -> ComplaintLinkedV1:
     )
 
 
+def office_kind(office: DirectoryOffice) -> OfficeKind:
+    if office.level is OfficeLevel.EXTERNAL:
+        return "local_government" if office.local_government else "agency"
+    return "office" if office.parent is None else "division"
+
+
+def directory_published(e: DirectoryVersion.Published) -> DirectoryPublishedV1:
+    """A directory version as other services read it (casework checks transfers against it):
+    code, name, level and kind of each office; routing's roles and aliases stay the router's."""
+    return DirectoryPublishedV1(
+        version=e.version,
+        edition=e.edition,
+        content_hash=e.content_hash,
+        published_at=e.timestamp,
+        offices=tuple(
+            DirectoryOfficeV1(code=o.code, name=o.ko, level=o.level, kind=office_kind(o)) for o in e.offices
+        ),
+    )
+
+
 #: What other services learn of the router's events (the outbox translation).
 OUTBOX = Outbox(SOURCE)
 OUTBOX.translate(Routing.Assigned, assigned)
@@ -113,3 +137,4 @@ OUTBOX.translate(Routing.Reassigned, reassigned)
 OUTBOX.translate(Routing.Transferred, reassigned)
 OUTBOX.translate(Routing.AnsweredInstantly, answered_instantly)
 OUTBOX.translate(Routing.LinkedAsDuplicate, linked)
+OUTBOX.translate(DirectoryVersion.Published, directory_published)

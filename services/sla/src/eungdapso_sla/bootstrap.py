@@ -20,7 +20,7 @@ from eungdapso_sla.scheduler import Scheduler
 from eungdapso_sla.settings import SlaSettings
 
 SERVICE = service("sla")
-MIGRATIONS = (*opendeadlines.MIGRATIONS, *admin.MIGRATIONS)
+MIGRATIONS = (*opendeadlines.MIGRATIONS, *admin.MIGRATIONS, opendeadlines.BY_CALENDAR_VERSION)
 
 
 def build(settings: SlaSettings, overrides: Overrides = NO_OVERRIDES) -> ServiceParts:

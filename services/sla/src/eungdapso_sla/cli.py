@@ -2,8 +2,12 @@
 
 Prints the due moment as ISO 8601 with its offset (Asia/Seoul). Exactly one period:
 `--days N`, `--weeks N`, `--months N`, `--years N`, `--immediately` (3 working hours) or
-`--simple` (same day before 18:00). `--holiday YYYY-MM-DD` (repeatable) adds a declared
-holiday. Exit status: 0 answered, 2 bad input (the message says what to change).
+`--simple` (same day before 18:00). When a database is configured (any `POSTGRES_*` variable
+set, as for the service) the holidays declared at run time are counted, as the service and
+`GET /api/v1/deadlines/compute` count them; `--holiday YYYY-MM-DD` (repeatable) adds more.
+Without one it counts the public holidays and the `--holiday` ones only. Exit status: 0
+answered, 1 the configured database unreachable (no answer rather than a wrong one), 2 bad
+input (the message says what to change).
 
 `python -m eungdapso_sla holidays declare YYYY-MM-DD --name NAME` records a holiday declared
 at run time (an election day, 임시공휴일); running sla services count the open deadlines it
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 
 from eungdapso_platform.domain import DomainError, acting_as, command_line_actor
 from eungdapso_platform.errors import is_transient
@@ -25,7 +30,7 @@ from eungdapso_platform.logging import configure_logging
 from eungdapso_sla.application import SlaApplication
 from eungdapso_sla.calendar import BusinessCalendar
 from eungdapso_sla.compute import BadQuestion, parse_holiday, question
-from eungdapso_sla.holidays import HOLIDAYS_ID, DeclaredHolidays, declare_holiday
+from eungdapso_sla.holidays import HOLIDAYS_ID, Calendars, DeclaredHolidays, declare_holiday
 from eungdapso_sla.settings import SlaSettings
 
 
@@ -59,8 +64,8 @@ def run_holidays(args: argparse.Namespace, settings: SlaSettings) -> int:
         except BadQuestion as exc:
             sys.stderr.write(f"python -m eungdapso_sla holidays declare: error: {exc}\n")
             return 2
-    application = SlaApplication(env=settings.eventsourcing_env())
-    try:
+
+    def declare_or_list(application: SlaApplication) -> int:
         if day is not None:
             try:
                 with acting_as(command_line_actor()):
@@ -79,18 +84,39 @@ def run_holidays(args: argparse.Namespace, settings: SlaSettings) -> int:
                 f"declared {day.isoformat()} ({args.name.strip()}): calendar version {declared.version}\n"
             )
             return 0
-        found = application.find(HOLIDAYS_ID)
-        listed = found.days if isinstance(found, DeclaredHolidays) else {}
+        found = declared_in(application)
+        listed = found.days if found is not None else {}
         for d, name in sorted(listed.items()):
             sys.stdout.write(f"{d}  {name}\n")
         return 0
+
+    return _with_store(settings, declare_or_list)
+
+
+def _with_store(settings: SlaSettings, work: Callable[[SlaApplication], int]) -> int:
+    """Run `work` on sla's event store; 1 with a message when the database cannot be reached."""
+    application: SlaApplication | None = None
+    try:
+        application = SlaApplication(env=settings.eventsourcing_env())
+        return work(application)
     except Exception as exc:
         if not is_transient(exc):
             raise
         sys.stderr.write(f"cannot reach the database: {type(exc).__name__}: {exc}\n")
         return 1
     finally:
-        application.close()
+        if application is not None:
+            application.close()
+
+
+#: The settings that say where the database is: any of them set means one is configured.
+_DATABASE_SETTINGS = frozenset(
+    {"postgres_host", "postgres_port", "postgres_dbname", "postgres_user", "postgres_schema"}
+)
+
+
+def database_configured(settings: SlaSettings) -> bool:
+    return bool(_DATABASE_SETTINGS & settings.model_fields_set)
 
 
 def run_due(args: argparse.Namespace, settings: SlaSettings) -> int:
@@ -108,5 +134,19 @@ def run_due(args: argparse.Namespace, settings: SlaSettings) -> int:
     except BadQuestion as exc:
         sys.stderr.write(f"python -m eungdapso_sla due: error: {exc}\n")
         return 2
-    sys.stdout.write(asked.answer(BusinessCalendar(hours=settings.working_hours())).isoformat() + "\n")
-    return 0
+    base = BusinessCalendar(hours=settings.working_hours())
+
+    def answer(calendar: BusinessCalendar) -> int:
+        sys.stdout.write(asked.answer(calendar).isoformat() + "\n")
+        return 0
+
+    if not database_configured(settings):
+        return answer(base)
+    configure_logging("sla-due", "WARNING")
+    # The same calendar the service counts with: the public holidays and the declared ones.
+    return _with_store(settings, lambda application: answer(Calendars(base).of(declared_in(application))[1]))
+
+
+def declared_in(application: SlaApplication) -> DeclaredHolidays | None:
+    found = application.find(HOLIDAYS_ID)
+    return found if isinstance(found, DeclaredHolidays) else None

@@ -4,6 +4,7 @@ and casework recorded into decisions on the complaint's `Deadline`."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from uuid import UUID
 
 from eungdapso_platform.consumer import Process, Unit
@@ -12,11 +13,13 @@ from eungdapso_schemas.envelope import Envelope
 from eungdapso_schemas.events import (
     CaseAnsweredV1,
     CaseTransferredV1,
+    ComplaintAnsweredInstantlyV1,
     ComplaintAssignedV1,
     ComplaintAssignedV2,
     ComplaintEvent,
     ComplaintReceivedV1,
     ComplaintReceivedV2,
+    DuplicateAnsweredV1,
     ExtensionRequestedV1,
 )
 from eungdapso_sla.calendar import BusinessCalendar
@@ -29,6 +32,8 @@ log = get_logger("eungdapso.sla")
 
 #: Offices outside the city (이송): a transfer to one stops the city's clock.
 EXTERNAL_PREFIX = "ext."
+#: Who answered an instant answer (즉시 답변): the Eung-Dap-So desk, not a department.
+DESK = "eungdapso.desk"
 
 
 class Deadlines:
@@ -47,7 +52,12 @@ class Deadlines:
             process.on(assigned, self.on_assigned, aggregate_ids=self.aggregate_ids)
         process.on(ExtensionRequestedV1, self.on_extension_requested, aggregate_ids=self.aggregate_ids)
         process.on(CaseTransferredV1, self.on_transferred, aggregate_ids=self.aggregate_ids)
+        # Every answer the citizen gets meets the deadline, whoever gave it: the office (answered),
+        # the desk from its standard answers (answered instantly), or the office's answer to the
+        # complaint this one duplicates (duplicate answered).
         process.on(CaseAnsweredV1, self.on_answered, aggregate_ids=self.aggregate_ids)
+        process.on(ComplaintAnsweredInstantlyV1, self.on_answered_instantly, aggregate_ids=self.aggregate_ids)
+        process.on(DuplicateAnsweredV1, self.on_duplicate_answered, aggregate_ids=self.aggregate_ids)
 
     def aggregate_ids(self, envelope: Envelope[ComplaintEvent]) -> Iterable[UUID]:
         return (deadline_id(envelope.data.complaint_id), HOLIDAYS_ID)
@@ -114,8 +124,18 @@ class Deadlines:
         deadline.stop(transferred.at, transferred.to_office)
         self._settle(unit, deadline)
 
-    def on_answered(self, unit: Unit, envelope: Envelope[CaseAnsweredV1]) -> None:
-        answered = envelope.data
-        deadline = self._deadline(unit, answered)
-        deadline.meet(answered.at, answered.office, self._calendar(unit)[1])
+    def _answered(self, unit: Unit, event: ComplaintEvent, at: datetime, office: str) -> None:
+        """An answer meets the deadline (kept until the deadline is set when it comes first;
+        a second answer changes nothing: the first met it)."""
+        deadline = self._deadline(unit, event)
+        deadline.meet(at, office, self._calendar(unit)[1])
         self._settle(unit, deadline)
+
+    def on_answered(self, unit: Unit, envelope: Envelope[CaseAnsweredV1]) -> None:
+        self._answered(unit, envelope.data, envelope.data.at, envelope.data.office)
+
+    def on_answered_instantly(self, unit: Unit, envelope: Envelope[ComplaintAnsweredInstantlyV1]) -> None:
+        self._answered(unit, envelope.data, envelope.data.answered_at, DESK)
+
+    def on_duplicate_answered(self, unit: Unit, envelope: Envelope[DuplicateAnsweredV1]) -> None:
+        self._answered(unit, envelope.data, envelope.data.at, envelope.data.office)

@@ -215,8 +215,13 @@ class Deadline(RecordedAggregate):
         if self.status is not Status.WAITING or self.received_at is None or not self.assigned:
             return False
         assert self.kind is not None
-        chosen: StatutoryPeriod = table.period_for(
-            kind=self.kind, subject=self.subject, message_class=self.message_class, channel=self.channel
+        chosen: StatutoryPeriod = table.choose(
+            self.received_at,
+            calendar,
+            kind=self.kind,
+            subject=self.subject,
+            message_class=self.message_class,
+            channel=self.channel,
         )
         self._set(
             **self._published(),

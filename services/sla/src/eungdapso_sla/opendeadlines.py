@@ -39,6 +39,15 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
 )
 
+#: Sla migration 3 (after the admin keys' 2): the scheduler finds the rows counted with an
+#: older calendar by this index, not by reading the whole table every interval.
+BY_CALENDAR_VERSION = Migration(
+    "sla",
+    3,
+    "open deadlines by the calendar version they were counted with",
+    ("CREATE INDEX open_deadlines_calendar ON {schema}.open_deadlines (calendar_version)",),
+)
+
 _UPSERT = (
     "INSERT INTO {schema}.open_deadlines AS t"
     " (deadline_id, complaint_id, office, due, warn_at, warn_stage, next_at, claimed_until,"

@@ -157,7 +157,8 @@ class StatutoryPeriod:
 
 class PeriodTable:
     """Which period applies to a case: the channel's or the message class's (the city's rules,
-    stricter), else the subject's when the kind takes it, else the kind's."""
+    stricter), else the subject's when the kind takes it, else the kind's; a simple complaint
+    (`is_simple`) is due by the earlier of the same-day rule and its message class's period."""
 
     def __init__(self, data: dict[str, Any]) -> None:
         self.version = int(data["version"])
@@ -173,6 +174,8 @@ class PeriodTable:
         self.by_message_class = {MessageClass(k): self._category(v) for k, v in data["message_class"].items()}
         self.by_channel = {Channel(k): self._category(v) for k, v in data["channel"].items()}
         self.by_subject = {k: self._category(v) for k, v in data["subject"].items()}
+        self.simple_kinds = frozenset(Kind(k) for k in data["simple"]["kinds"])
+        self.simple_message_classes = frozenset(MessageClass(c) for c in data["simple"]["message_classes"])
         if missing := set(Kind) - set(self.by_kind):
             raise ValueError(f"periods.toml has no default for the kinds {sorted(missing)}")
         if unknown := [code for code in self.by_subject if code not in {s.code for s in SUBJECTS}]:
@@ -209,6 +212,33 @@ class PeriodTable:
             if from_subject.category in self.kind_takes_from_subject[kind]:
                 return from_subject
         return self.by_kind[kind]
+
+    def is_simple(self, kind: Kind, message_class: MessageClass | None) -> bool:
+        """A simple complaint (단순민원): a plain request for information or guidance, i.e. an
+        inquiry the router classed as a simple question (periods.toml, [simple])."""
+        return kind in self.simple_kinds and message_class in self.simple_message_classes
+
+    def choose(
+        self,
+        received: datetime,
+        calendar: BusinessCalendar,
+        *,
+        kind: Kind,
+        subject: str | None = None,
+        message_class: MessageClass | None = None,
+        channel: Channel | None = None,
+    ) -> StatutoryPeriod:
+        """The period of a case received at `received`. A simple complaint is under two of the
+        city's promises at once: answered the same day when received before 18:00 (the next
+        working day after), and, as a communication-class message, within 3 working hours. Both
+        are kept: the one that falls due first is its period, recorded as the simple category."""
+        chosen = self.period_for(kind=kind, subject=subject, message_class=message_class, channel=channel)
+        if (channel is not None and channel in self.by_channel) or not self.is_simple(kind, message_class):
+            return chosen
+        simple = self.categories["simple"]
+        if due(received, simple.period, calendar) <= due(received, chosen.period, calendar):
+            return simple
+        return StatutoryPeriod(simple.category, chosen.period, simple.basis)
 
 
 def extended_due(previous: datetime, period: Period, cal: BusinessCalendar) -> datetime:

@@ -28,6 +28,8 @@ class OutgoingMessage:
     #: SNS: the city's account the citizen wrote to, and the post/DM/conversation to answer in.
     account: str | None = None
     thread: str | None = None
+    #: Links to pictures sent with the message (an SMS with media is an MMS).
+    media: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -41,12 +43,14 @@ class Delivered:
 
 
 class ProviderUnavailable(Exception):
-    """The provider could not be reached or answered with a transient error: retry later."""
+    """The provider could not be reached or answered with a transient error: retry later
+    (not before `retry_after_s` when the provider said how long to wait, e.g. a 429)."""
 
-    def __init__(self, provider: str, reason: str) -> None:
+    def __init__(self, provider: str, reason: str, *, retry_after_s: float | None = None) -> None:
         super().__init__(f"{provider}: {reason}")
         self.provider = provider
         self.reason = reason
+        self.retry_after_s = retry_after_s
 
 
 class MessageRefused(Exception):
