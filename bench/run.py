@@ -15,6 +15,9 @@ Routing:  what reading a complaint costs the router, in process (bench/routing_c
 Notifier: notices/s and answered → notice sent latency (bench/notifier.py), next to raw aiokafka.
 SLA:      open deadlines at scale (load, the sla process's memory) and the lag from a due
           moment to its DeadlineBreached for a burst due in one second (bench/sla.py).
+Publisher: rebuild of the public projection from the topics (events/s, progress bar) next to a
+          raw consume + decode of the same topics; the feed's fan-out to 200 SSE clients
+          (deliveries/s, publish → client p50/p99) (bench/publisher.py).
 Prints the tables and writes bench/results/latest.json (with --only: only-<section>.json, not kept).
 """
 
@@ -43,6 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import channels
 import notifier
 import platform_cost
+import publisher as publisher_cost
 import routing_cost
 import sla
 from workload import complaints
@@ -409,6 +413,11 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         if args.only in (None, "sla"):
             log.info("sla_section", deadlines=args.sla_deadlines, burst=args.sla_burst)
             result["sla"] = await sla.sla_section(postgres, args.sla_deadlines, args.sla_burst)
+        if args.only in (None, "publisher"):
+            log.info("publisher_section", complaints=args.events, clients=args.feed_clients)
+            result["publisher"] = await publisher_cost.publisher_cost(
+                postgres, complaints(args.events), clients=args.feed_clients
+            )
     finally:
         if server is None:
             postgres.drop_database()
@@ -429,6 +438,8 @@ def report(result: dict[str, Any]) -> str:
         parts.append(notifier.report(result["notifier"]))
     if "sla" in result:
         parts.append(sla.report(result["sla"]))
+    if "publisher" in result:
+        parts.append(publisher_cost.report(result["publisher"]))
     return "\n\n".join(parts)
 
 
@@ -490,13 +501,16 @@ if __name__ == "__main__":
     parser.add_argument(
         "--log-level", default="WARNING", help="the platform's log level in this process (services: WARNING)"
     )
+    parser.add_argument("--feed-clients", type=int, default=200, help="SSE clients of the publisher's feed")
     parser.add_argument("--notices", type=int, default=1000, help="complaints through the notifier")
     parser.add_argument(
         "--sla-deadlines", type=int, default=100_000, help="open deadlines loaded (recorded: 1000000)"
     )
     parser.add_argument("--sla-burst", type=int, default=10_000, help="deadlines falling due in one second")
     parser.add_argument(
-        "--only", choices=("system", "platform", "routing", "notifier", "sla"), help="run one section"
+        "--only",
+        choices=("system", "platform", "routing", "notifier", "sla", "publisher"),
+        help="run one section",
     )
     os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
     args = parser.parse_args()

@@ -261,7 +261,9 @@ async def test_every_action_from_http_to_its_event_the_office_feed_and_the_publi
     assert (
         row["accepted_at"] and row["answered_at"] and row["closed_at"] and row["resolution"] == "not_possible"
     )
-    assert "010-1234-5678" not in str(row) and "사유지" not in str(row)
+    assert "010-1234-5678" not in str(row)
+    # The citizen chose disclosure (the example receipt's): the answer is public, redacted.
+    assert row["answer_redacted"] == "사유지라 단속할 수 없습니다" and row["disclosure"] == "public"
 
 
 async def test_another_offices_key_sees_404_and_cannot_act_revoked_or_no_key_401(

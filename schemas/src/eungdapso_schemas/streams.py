@@ -203,9 +203,16 @@ ROUTER_EVENTS = Stream(
                 "notifier.notices",
                 "notifier.citizen_page",
                 "sla.deadlines",
+                "publisher.public_status",
             ),
         ),
-        Carried(ComplaintLinkedV1, consumers=("casework.inbox",)),
+        Carried(
+            ComplaintLinkedV1,
+            consumers=(
+                "casework.inbox",
+                "publisher.public_status",
+            ),
+        ),
         Carried(DirectoryPublishedV1, consumers=("casework.directory",)),
     ),
 )
@@ -284,6 +291,7 @@ CASEWORK_EVENTS = Stream(
                 "notifier.notices",
                 "notifier.citizen_page",
                 "sla.deadlines",
+                "publisher.public_status",
             ),
         ),
     ),
@@ -302,6 +310,7 @@ SLA_EVENTS = Stream(
                 "casework.deadlines",
                 "notifier.notices",
                 "notifier.citizen_page",
+                "publisher.public_status",
             ),
         ),
         Carried(
@@ -310,6 +319,7 @@ SLA_EVENTS = Stream(
                 "casework.deadlines",
                 "notifier.notices",
                 "notifier.citizen_page",
+                "publisher.public_status",
             ),
         ),
         Carried(
@@ -318,6 +328,7 @@ SLA_EVENTS = Stream(
                 "casework.deadlines",
                 "notifier.notices",
                 "notifier.citizen_page",
+                "publisher.public_status",
             ),
         ),
         Carried(
@@ -328,7 +339,13 @@ SLA_EVENTS = Stream(
             ),
         ),
         Carried(
-            DeadlineBreachedV1, consumers=("casework.deadlines", "publisher.statistics", "notifier.notices")
+            DeadlineBreachedV1,
+            consumers=(
+                "casework.deadlines",
+                "publisher.statistics",
+                "notifier.notices",
+                "publisher.public_status",
+            ),
         ),
         Carried(DeadlineMetV1, consumers=("casework.deadlines", "publisher.statistics")),
     ),
@@ -342,7 +359,13 @@ RATING_EVENTS = Stream(
     ),
     carries=(
         Carried(RatingInvitedV1, consumers=()),
-        Carried(RatedV1, consumers=("publisher.statistics",)),
+        Carried(
+            RatedV1,
+            consumers=(
+                "publisher.statistics",
+                "publisher.public_status",
+            ),
+        ),
         Carried(
             ReviewRequestedV1,
             consumers=(
