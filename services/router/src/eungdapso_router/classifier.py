@@ -253,8 +253,13 @@ class Classifier:
         idx, values = self.subject_vectorizer.vector(analysis.subject_terms(self.config, span))
         return self.subject_model.probabilities(idx, values)
 
-    def classify(self, text: str, kind: Kind) -> Classification:
-        analysis = Analysis.of(self.morphology, text)
+    def read(self, text: str) -> Analysis:
+        """The text normalised and cut by kiwi: what `classify` and the standard answers'
+        search both read (the router analyses each complaint once)."""
+        return Analysis.of(self.morphology, text)
+
+    def classify(self, text: str | Analysis, kind: Kind) -> Classification:
+        analysis = text if isinstance(text, Analysis) else self.read(text)
         rules: list[str] = list(analysis.slang)
         if _CALL_SUMMARY.search(analysis.text):
             rules.append("style:call-summary")
