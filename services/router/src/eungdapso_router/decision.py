@@ -58,6 +58,9 @@ INVESTIGATORS: dict[Kind, str] = {
     Kind.HUMAN_RIGHTS: "seoul.human_rights",
 }
 MAX_RULES = 20
+#: The default triage threshold: least expected cost on 5-fold out-of-fold readings of the
+#: training data, a misroute costing 3 triage decisions (threshold.py; 0.08 at 2, 0.23 at 5).
+TRIAGE_BELOW = 0.11
 
 
 # ---------------------------------------------------------------------- what it reads with
@@ -202,8 +205,9 @@ class Decision:
 
 @dataclass(frozen=True)
 class Thresholds:
-    #: Below this confidence in the subject, a person at the triage desk decides.
-    triage_below: float = 0.3
+    #: Below this confidence in the subject, a person at the triage desk decides. Chosen by
+    #: cross-validation on the training data (threshold.py: `evaluate --choose-threshold`).
+    triage_below: float = TRIAGE_BELOW
 
 
 class Decider:
