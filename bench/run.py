@@ -32,6 +32,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -51,7 +52,14 @@ import routing_cost
 import sla
 from workload import complaints
 
-from eungdapso_devstack.infra import PostgresTarget, TansuBroker, embedded_postgres, ensure_topics
+from eungdapso_devstack.infra import (
+    PostgresTarget,
+    ServiceProcess,
+    TansuBroker,
+    embedded_postgres,
+    ensure_topics,
+    free_port,
+)
 from eungdapso_devstack.stack import Stack
 from eungdapso_platform.kafka import KafkaSettings, kafka_admin, kafka_consumer, kafka_producer
 from eungdapso_platform.logging import configure_logging
@@ -61,6 +69,9 @@ from eungdapso_schemas.events import ComplaintReceivedV1
 
 log = platform_cost.progress
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
+SERVICES = ("intake", "router", "publisher")
+#: How long a consumer group takes to take in a new member on the development broker (~5 s).
+GROUP_SETTLE_S = 12.0
 
 
 def pct(values: list[float], p: float) -> float:
@@ -271,6 +282,36 @@ async def system_steady(
             await asyncio.sleep(1 / rate)
 
 
+def cpu_seconds(stack: Stack, services: Sequence[str], extra: Sequence[ServiceProcess]) -> dict[str, float]:
+    """Each service's CPU time so far (user + system, every thread, its replicas summed; /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[str, float] = {}
+    for process in [*(stack[name] for name in services), *extra]:
+        if process.pid is None:
+            continue
+        # Fields after the command's closing parenthesis: utime and stime are the 12th and 13th.
+        fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        out[process.name] = out.get(process.name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
+async def more_routers(stack: Stack, replicas: int, logs: Path) -> list[ServiceProcess]:
+    """Routers beyond the stack's one, in the same consumer group: the intake stream's
+    partitions are shared among them. Started before the burst, and given time for the
+    group to settle, so that no rebalance pauses the burst."""
+    one = stack["router"]
+    extra = [
+        ServiceProcess(name="router", port=free_port(), env=one.env, log_file=logs / f"router-{n}.log")
+        for n in range(2, replicas + 1)
+    ]
+    for process in extra:
+        process.start()
+    await asyncio.gather(*(p.wait_ready() for p in extra))
+    if extra:
+        await asyncio.sleep(GROUP_SETTLE_S)
+    return extra
+
+
 async def wait_all(watch: AssignmentWatch, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and len(watch.assigned_at) < len(watch.receipt_at):
@@ -303,6 +344,7 @@ async def system_section(
     broker = TansuBroker(log_file=Path(tempfile.mkdtemp()) / "broker.log")
     broker.start()
     stack: Stack | None = None
+    routers: list[ServiceProcess] = []
     try:
         await ensure_topics(broker.bootstrap_servers)
         log.info("baseline_kafka", records=len(burst_items))
@@ -313,11 +355,12 @@ async def system_section(
         pg = await postgres_baseline(postgres.conninfo(), burst_items, args.concurrency)
 
         log.info("system_starting")
+        logs = Path(tempfile.mkdtemp(prefix="eds-bench-logs-"))
         stack = Stack(
             postgres=postgres,
             bootstrap_servers=broker.bootstrap_servers,
-            logs=Path(tempfile.mkdtemp(prefix="eds-bench-logs-")),
-            services=("intake", "router", "publisher"),
+            logs=logs,
+            services=SERVICES,
             # Thousands of web complaints from 127.0.0.1: the per-address limit must not bite.
             extra_env={
                 "LOG_LEVEL": "WARNING",
@@ -327,13 +370,19 @@ async def system_section(
             },
         )
         await stack.start()
+        routers = await more_routers(stack, args.router_replicas, logs)
         watch = AssignmentWatch(postgres.conninfo())
         watcher = asyncio.create_task(watch.run())
         log.info("system_burst", complaints=len(burst_items), concurrency=args.concurrency)
+        cpu_before = cpu_seconds(stack, SERVICES, routers)
         burst = await system_burst(stack["intake"].base_url, burst_items, args.concurrency, watch)
         await wait_all(watch, 300)
+        cpu_after = cpu_seconds(stack, SERVICES, routers)
         burst_lat = watch.latencies()
         drained = len(watch.assigned_at)
+        # CPU per complaint of each service over the burst and its drain: what the services
+        # spend, far less sensitive to the other load on a shared machine than latency.
+        cpu_ms = {n: (cpu_after[n] - cpu_before[n]) / max(1, drained) * 1000 for n in cpu_after}
         watch.receipt_at.clear()
         watch.assigned_at.clear()
         log.info("system_steady", complaints=len(steady_items), rate_per_s=args.rate)
@@ -342,21 +391,27 @@ async def system_section(
         steady_lat = watch.latencies()
         watch.stop()
         await watcher
-        channel_items = items[: args.channel_n]
-        log.info("channels", complaints=len(channel_items), concurrency=args.concurrency)
-        intake_url = stack["intake"].base_url
-        per_channel: dict[str, Any] = {"n": len(channel_items), "concurrency": args.concurrency}
-        per_channel["web"] = await channels.web(intake_url, channel_items, args.concurrency)
-        api_key = channels.create_client(postgres.env())
-        per_channel["open311"] = await channels.open311(intake_url, channel_items, args.concurrency, api_key)
-        per_channel["sms"] = await channels.sms(intake_url, channel_items, args.concurrency)
-        per_channel["integrator"] = await channels.integrator(broker.bootstrap_servers, channel_items)
+        per_channel: dict[str, Any] | None = None
+        if args.channel_n > 0:
+            channel_items = items[: args.channel_n]
+            log.info("channels", complaints=len(channel_items), concurrency=args.concurrency)
+            intake_url = stack["intake"].base_url
+            per_channel = {"n": len(channel_items), "concurrency": args.concurrency}
+            per_channel["web"] = await channels.web(intake_url, channel_items, args.concurrency)
+            api_key = channels.create_client(postgres.env())
+            per_channel["open311"] = await channels.open311(
+                intake_url, channel_items, args.concurrency, api_key
+            )
+            per_channel["sms"] = await channels.sms(intake_url, channel_items, args.concurrency)
+            per_channel["integrator"] = await channels.integrator(broker.bootstrap_servers, channel_items)
     finally:
+        for process in routers:
+            process.stop()
         if stack is not None:
             stack.stop()
         broker.stop()
 
-    system = {
+    system: dict[str, Any] = {
         "accepted_per_s": burst["accepted_per_s"],
         "errors": burst["errors"],
         "burst_assigned": drained,
@@ -365,10 +420,11 @@ async def system_section(
         "steady_p50_ms": pct(steady_lat, 50) * 1000,
         "steady_p99_ms": pct(steady_lat, 99) * 1000,
         "steady_assigned": len(steady_lat),
+        "burst_cpu_ms_per_complaint": cpu_ms,
     }
     return {
         "system": system,
-        "channels": per_channel,
+        **({"channels": per_channel} if per_channel is not None else {}),
         "raw_kafka": kafka,
         "raw_postgres": pg,
         "ratios": {
@@ -473,10 +529,17 @@ def system_report(result: dict[str, Any]) -> str:
     ]
     lines = ["| measure | system | raw baseline (same run) | ratio |", "|---|---|---|---|"]
     lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
+    cpu = s.get("burst_cpu_ms_per_complaint", {})
+    if cpu:
+        lines.append(
+            "\nCPU per complaint over the burst and its drain (ms, each service process, every thread): "
+            + ", ".join(f"{name} {ms:.2f}" for name, ms in cpu.items())
+        )
     if "channels" in result:
         lines.append("\n" + channels.report(result["channels"], p["inserts_per_s"]) + "\n")
     lines.append(
         f"\nburst: {result['params']['burst']} complaints, {result['params']['concurrency']} clients, "
+        f"{result['params'].get('router_replicas', 1)} router(s), "
         f"{s['errors']} errors, {s['burst_assigned']} assigned; steady: {result['params']['steady']} "
         f"at {result['params']['rate']}/s, {s['steady_assigned']} assigned"
     )
@@ -492,7 +555,10 @@ if __name__ == "__main__":
     parser.add_argument("--rate", type=float, default=20.0, help="steady rate, complaints per second")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument(
-        "--channel-n", type=int, default=600, help="complaints per channel (per-channel intake)"
+        "--router-replicas", type=int, default=1, help="routers sharing the intake stream's partitions"
+    )
+    parser.add_argument(
+        "--channel-n", type=int, default=600, help="complaints per channel (per-channel intake; 0: none)"
     )
     parser.add_argument(
         "--events", type=int, default=3000, help="records through the platform's components and relay"

@@ -21,7 +21,7 @@ from eungdapso_router.bootstrap import build
 from eungdapso_router.directory import TRIAGE
 from eungdapso_router.domainmodel import RoutingState, routing_id
 from eungdapso_router.settings import RouterSettings
-from eungdapso_schemas.codes import Kind
+from eungdapso_schemas.codes import District, Kind
 from eungdapso_schemas.envelope import Envelope, decode, encode
 from eungdapso_schemas.events import (
     ComplaintAnsweredInstantlyV1,
@@ -240,3 +240,68 @@ async def test_two_reports_of_the_same_pothole_in_one_batch_are_linked(database:
     finally:
         await parts.db.close()
         parts.state["application"].close()
+
+
+PARKING = "역삼동 이면도로에 불법주차 차량이 매일 세워져 있어서 차가 못 지나가요"
+GANGNAM = Place(address="서울특별시 강남구 역삼동", district=District.GANGNAM)
+
+
+async def test_a_batch_reads_its_duplicate_candidates_in_one_query_and_links_as_one_by_one(
+    database: PostgresTarget,
+) -> None:
+    """The router reads a batch's complaints before their handlers run, so that the open
+    complaints they may duplicate are read in one query for the whole batch: the links are
+    those of deciding each alone (by distance, by text in the same district, within the
+    batch), and a complaint like none of them is left alone."""
+    parts = build(settings_for(RouterSettings, database), models=routing_models())
+    await parts.db.open()
+    tables = parts.state["tables"]
+    lookups: list[int] = []
+    looked_up = tables._recorded_like
+
+    def counted(news: Any, rules: Any) -> Any:
+        lookups.append(len(news))
+        return looked_up(news, rules)
+
+    tables._recorded_like = counted
+
+    async def batch(*envelopes: Envelope[Any]) -> None:
+        records = [encode(e) for e in envelopes]
+        await process.handle_batch(
+            [
+                IncomingRecord(INTAKE_EVENTS.name, 0, n, r.key, r.value, r.headers)
+                for n, r in enumerate(records)
+            ]
+        )
+
+    try:
+        [process] = parts.components
+        pothole = received(POTHOLE, place=MANGWON, receipt_no="2026-0000300")
+        parking = received(PARKING, place=GANGNAM, receipt_no="2026-0000301")
+        await batch(pothole, parking)
+        assert lookups == [2]
+
+        near = received(POTHOLE, place=Place(lat=37.5557, lon=126.9017), receipt_no="2026-0000302")
+        again = received(PARKING + " 단속 부탁드려요", place=GANGNAM, receipt_no="2026-0000303")
+        elsewhere = received(PARKING.replace("역삼동", "망원동"), place=MANGWON, receipt_no="2026-0000304")
+        twice = received(PARKING.replace("역삼동", "망원동") + "!", place=MANGWON, receipt_no="2026-0000305")
+        await batch(near, again, elsewhere, twice)
+        assert lookups == [2, 4]  # one query for the four
+
+        application = parts.state["application"]
+        links = {}
+        for envelope in (near, again, elsewhere, twice):
+            routing = application.routing(envelope.data.complaint_id)
+            assert routing is not None
+            linked = routing.state is RoutingState.LINKED
+            links[envelope.data.receipt_no] = routing.duplicate_of if linked else None
+        assert links == {
+            "2026-0000302": pothole.data.complaint_id,
+            "2026-0000303": parking.data.complaint_id,
+            "2026-0000304": None,
+            "2026-0000305": elsewhere.data.complaint_id,
+        }
+        indexed = rows(database, "SELECT receipt_no FROM router.duplicate_index ORDER BY receipt_no")
+        assert indexed == [("2026-0000300",), ("2026-0000301",), ("2026-0000304",)]
+    finally:
+        await parts.db.close()

@@ -22,7 +22,7 @@ from eungdapso_router.directory import packaged_directory
 from eungdapso_router.tables import MemoryTables
 from eungdapso_schemas.envelope import Envelope, encode
 from eungdapso_schemas.events import ComplaintAssignedV1, ComplaintEvent, ComplaintReceivedV1
-from eungdapso_schemas.streams import DEAD_LETTER, INTAKE_EVENTS
+from eungdapso_schemas.streams import DEAD_LETTER, INTAKE_EVENTS, ROUTER_EVENTS
 
 
 def a_process(name: str = "probe") -> Process:
@@ -92,6 +92,43 @@ async def test_two_handlers_for_one_type_both_run_in_the_order_registered() -> N
 
     assert calls == [("first", one.id), ("second", one.id), ("first", two.id), ("second", two.id)]
     assert process.stats.applied == 2
+
+
+async def test_a_preparer_gets_the_whole_batch_of_its_type_once_before_any_handler() -> None:
+    calls: list[tuple[str, tuple[str, ...]]] = []
+
+    def prepare(unit: Unit, envelopes: list[Envelope[Any]]) -> None:
+        calls.append(("prepare", tuple(e.id for e in envelopes)))
+
+    def handler(unit: Unit, envelope: Envelope[Any]) -> None:
+        calls.append(("handle", (envelope.id,)))
+
+    def assigned(unit: Unit, envelope: Envelope[Any]) -> None:
+        calls.append(("assigned", (envelope.id,)))
+
+    process = a_process()
+    process.on(ComplaintReceivedV1, handler, prepare=prepare)
+    process.on(ComplaintAssignedV1, assigned)
+    one, two = received(), received()
+    payload = ComplaintAssignedV1.example()
+    other = Envelope(
+        id=str(uuid.uuid4()),
+        source="/eungdapso/router",
+        time=payload.assigned_at,
+        subject=str(payload.complaint_id),
+        data=payload,
+    )
+    r = encode(other)
+    from_router = IncomingRecord(ROUTER_EVENTS.name, 0, 0, r.key, r.value, r.headers)
+    await process.handle_batch([incoming(one, 0), from_router, incoming(two, 1)])
+
+    assert calls == [
+        ("prepare", (one.id, two.id)),  # its type only, in order, before any handler
+        ("handle", (one.id,)),
+        ("assigned", (other.id,)),
+        ("handle", (two.id,)),
+    ]
+    assert process.stats.applied == 3
 
 
 @pytest.fixture

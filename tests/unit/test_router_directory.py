@@ -290,6 +290,24 @@ async def test_a_running_router_takes_up_a_new_version_within_the_poll_interval(
         await live.stop()
 
 
+def test_a_poll_that_finds_nothing_new_reads_no_version(store: DirectoryStore) -> None:
+    live = LiveDirectory(store, package=packaged_directory(), poll_interval_s=1)
+    assert live.sync() is True and live.published is not None
+    reads: list[int] = []
+    read = store.read
+
+    def counted(version: int) -> DirectoryVersion.Published | None:
+        reads.append(version)
+        return read(version)
+
+    store.read = counted  # type: ignore[method-assign]
+    assert [live.sync() for _ in range(3)] == [False] * 3
+    assert reads == []  # the version in force is not read and validated again
+    store.publish(parse_directory(edition("next")), source="file:next.toml")
+    reads.clear()  # publishing read the head
+    assert live.sync() is True and live.current.edition == "next" and reads == [2]
+
+
 async def test_a_version_this_code_cannot_use_leaves_the_current_one_in_force(store: DirectoryStore) -> None:
     live = LiveDirectory(store, package=packaged_directory(), poll_interval_s=0.05)
     await live.start()

@@ -5,8 +5,11 @@ the entry clearly answers."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from eungdapso_router.faq import FaqIndex, load_entries
+from eungdapso_router.textmodel import Analysis
 from eungdapso_schemas.codes import Kind, MessageClass, OfficeLevel
 from eungdapso_schemas.subjects import subject
 
@@ -79,3 +82,33 @@ def test_no_instant_answer_for_complaints_or_vague_questions(faq: FaqIndex) -> N
     # A story is not an FAQ.
     assert faq.best_answer("대형폐기물 " + "가" * 250, kind=Kind.INQUIRY) is None
     assert faq.best_answer("우리집 앞 도로에 구멍났어요 빨리 고쳐주세요", kind=Kind.INQUIRY) is None
+
+
+# The words citizens' questions are made of: the entries' own (questions, keywords, answers)
+# and everyday words no entry has, in any order, with or without spacing.
+_WORDS = sorted(
+    {w for e in load_entries() for w in (*e.question.split(), *e.keywords, *e.answer.split()[:12])}
+    | {"우리", "동네", "오늘", "ㅠㅠ", "진짜", "어떡해요", "고양이", "라면", "주차", "버스"}
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(words=st.lists(st.sampled_from(_WORDS), min_size=1, max_size=8), spaced=st.booleans())
+def test_the_inverted_index_ranks_exactly_as_scoring_every_entry(
+    faq: FaqIndex, words: list[str], spaced: bool
+) -> None:
+    """Scoring only the entries that share a word with the query (the index's postings)
+    gives the same answers, scores and order as scoring all of them."""
+    query = (" " if spaced else "").join(words)
+    indexed = faq.search(query, limit=5)
+    assert indexed == faq.search(query, limit=5, prefilter=False)
+    assert [e.id for e, _, _ in faq.search(query, limit=1)] == [e.id for e, _, _ in indexed[:1]]
+
+
+def test_the_answer_is_the_same_from_the_text_or_from_the_complaint_already_read(faq: FaqIndex) -> None:
+    """The router reads a complaint once (kiwi) for the classifier and the standard answers."""
+    for text in ("여권 재발급 준비물이 뭐예요?", "독감 무료접종 대상", "소파 버리려면 어떻게 해요?"):
+        analysis = Analysis.of(faq.morphology, text)
+        assert faq.search(analysis) == faq.search(text)
+        for kind in (Kind.INQUIRY, Kind.COMPLAINT):
+            assert faq.best_answer(text, kind=kind, analysis=analysis) == faq.best_answer(text, kind=kind)

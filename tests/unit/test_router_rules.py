@@ -125,7 +125,14 @@ class Answers:
     found: tuple[str, str] | None = None  # (id, subject)
     asked: list[str] = field(default_factory=list)
 
-    def best_answer(self, text: str, *, kind: Kind | None = None, message_class: MessageClass | None = None):  # type: ignore[no-untyped-def]
+    def best_answer(  # type: ignore[no-untyped-def]
+        self,
+        text: str,
+        *,
+        kind: Kind | None = None,
+        message_class: MessageClass | None = None,
+        analysis: object = None,
+    ):
         self.asked.append(text)
         if self.found is None:
             return None

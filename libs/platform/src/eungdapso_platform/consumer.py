@@ -424,6 +424,8 @@ class Unit:
 ProcessHandler = Callable[[Unit, Envelope[Any]], None]
 #: The ids of the aggregates a handler asks the unit about for one event.
 AggregateIds = Callable[[Envelope[Any]], Iterable[UUID]]
+#: Work for a whole batch's events of one type, done before their handlers run.
+BatchPreparer = Callable[[Unit, list[Envelope[Any]]], None]
 
 
 class Process(Component[ProcessHandler]):
@@ -445,21 +447,33 @@ class Process(Component[ProcessHandler]):
         #: Called after new events are committed (wakes the outbox relay).
         self.on_recorded = on_recorded
         self.aggregate_ids: dict[type[Payload], list[AggregateIds]] = {}
+        self.preparers: dict[type[Payload], list[BatchPreparer]] = {}
 
     @property
     def ledger(self) -> str:
         return self.id
 
     def on(
-        self, payload: type[P], handler: ProcessHandler, *, aggregate_ids: AggregateIds | None = None
+        self,
+        payload: type[P],
+        handler: ProcessHandler,
+        *,
+        aggregate_ids: AggregateIds | None = None,
+        prepare: BatchPreparer | None = None,
     ) -> None:
         """Handle events of `payload` type with `handler`. With `aggregate_ids`, the ids of
         the aggregates the handler asks about for an event: the batch's are looked up in one
         query before any handler runs, and `unit.exists` / `unit.get` of one found not
-        recorded cost no read (otherwise each costs a read of the event store)."""
+        recorded cost no read (otherwise each costs a read of the event store). With
+        `prepare`, called once per batch with the unit and the batch's events of that type
+        (after the lookup, before any handler): what a handler would otherwise do event by
+        event and is cheaper done for all at once (one query for the batch). It only
+        prepares: the handlers still decide, each event in order."""
         super().on(payload, handler)
         if aggregate_ids is not None:
             self.aggregate_ids.setdefault(payload, []).append(aggregate_ids)
+        if prepare is not None:
+            self.preparers.setdefault(payload, []).append(prepare)
 
     async def _apply(self, envelopes: list[Envelope[Any]]) -> None:
         recorder: Any = self.application.recorder
@@ -514,6 +528,10 @@ class Process(Component[ProcessHandler]):
             for ids_of in self.aggregate_ids.get(type(envelope.data), ())
             for aggregate_id in ids_of(envelope)
         )
+        for payload, preparers in self.preparers.items():
+            of_type = [e for e in envelopes if type(e.data) is payload]
+            for prepare in preparers if of_type else ():
+                prepare(unit, of_type)
         for envelope in envelopes:
             with message_context(envelope, "decide", actor=self.id):
                 for handler in self.handlers[type(envelope.data)]:

@@ -75,7 +75,13 @@ def build(
     )
     # v2 is a v1 with more fields: both are assigned (history replays v1).
     for received in (ComplaintReceivedV1, ComplaintReceivedV2):
-        assignment.on(received, assigning.on_received, aggregate_ids=assigning.aggregate_ids)
+        assignment.on(
+            received,
+            assigning.on_received,
+            aggregate_ids=assigning.aggregate_ids,
+            # The batch's complaints read first: their duplicate candidates in one query.
+            prepare=assigning.prepare_received,
+        )
     # What the offices did (casework): a rejection reassigns, a transfer moves the complaint to
     # the agency, an answer closes it for new duplicates. Same component: one complaint's
     # assignments and the actions on them are decided in one place.

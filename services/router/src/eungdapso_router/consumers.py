@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from uuid import UUID
+from weakref import WeakKeyDictionary
 
 from eungdapso_platform.clock import Clock
 from eungdapso_platform.consumer import Unit
@@ -70,11 +71,32 @@ class Assignment:
         self.directory = directory
         self.tables = tables
         self.duplicates = duplicates or Rules()
+        #: The decisions `prepare_received` took for a unit's batch, until their handler runs.
+        self._read: WeakKeyDictionary[Unit, dict[UUID, Decision]] = WeakKeyDictionary()
 
     # ------------------------------------------------------------------ received
     def aggregate_ids(self, envelope: Envelope[ComplaintReceivedV1]) -> Iterable[UUID]:
         """What `on_received` asks about: looked up for the whole batch at once."""
         return (routing_id(envelope.data.complaint_id),)
+
+    def prepare_received(self, unit: Unit, envelopes: list[Envelope[ComplaintReceivedV1]]) -> None:
+        """A batch's complaints read before their handlers run, so that their duplicate
+        candidates are read in one query, not one per complaint (`look_up_like`). Reading is
+        pure (the same submission and directory give the same decision): deciding here or in
+        the handler is the same decision."""
+        directory = self.directory()
+        read = self._read.setdefault(unit, {})
+        news: list[Indexed] = []
+        for envelope in envelopes:
+            received = ComplaintReceivedV2.from_v1(envelope.data)
+            if received.complaint_id in read or unit.exists(routing_id(received.complaint_id)):
+                continue
+            decision = self._decide(received, directory)
+            read[received.complaint_id] = decision
+            indexed = self._indexed(received, decision)
+            if indexed is not None:
+                news.append(indexed)
+        self.tables.look_up_like(unit, news, self.duplicates)
 
     def on_received(self, unit: Unit, envelope: Envelope[ComplaintReceivedV1]) -> None:
         received = ComplaintReceivedV2.from_v1(envelope.data)
@@ -83,15 +105,8 @@ class Assignment:
             log.info("already_assigned")  # the same complaint published again: nothing new
             return
         directory = self.directory()
-        submission = Submission(received.text, received.kind, received.place, received.subject)
-        try:
-            decision = self.decider.decide(submission, directory)
-        except Exception as exc:
-            if is_transient(exc):
-                raise
-            # The type only: a message could quote the text, personal data included.
-            log.warning("reading_failed", error=type(exc).__name__)
-            decision = unread(submission, directory, exc)
+        read = self._read.get(unit, {}).pop(received.complaint_id, None)
+        decision = read if read is not None else self._decide(received, directory)
         changes: list[Change] = [Remember(remembered(received, decision))]
         office, rule, match = decision.office, decision.rule, None
         indexed = self._indexed(received, decision)
@@ -131,6 +146,17 @@ class Assignment:
             confidence=decision.reading.confidence,
             state=routing.state.value,
         )
+
+    def _decide(self, received: ComplaintReceivedV2, directory: Directory) -> Decision:
+        submission = Submission(received.text, received.kind, received.place, received.subject)
+        try:
+            return self.decider.decide(submission, directory)
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            # The type only: a message could quote the text, personal data included.
+            log.warning("reading_failed", error=type(exc).__name__)
+            return unread(submission, directory, exc)
 
     def _indexed(self, received: ComplaintReceivedV2, decision: Decision) -> Indexed | None:
         """The complaint as the duplicate index would keep it, if it may duplicate another

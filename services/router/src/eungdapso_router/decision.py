@@ -39,7 +39,9 @@ from typing import Protocol
 
 from eungdapso_router.directory import TRIAGE, Directory, DirectoryOffice
 from eungdapso_router.domainmodel import REJECTIONS_TO_TRIAGE, Reading, Routing
+from eungdapso_router.morphology import Morphology, shared_morphology
 from eungdapso_router.places import NO_PLACE, PlaceResolution, PlaceResolver
+from eungdapso_router.textmodel import Analysis
 from eungdapso_schemas.codes import Kind, MessageClass, OfficeLevel
 from eungdapso_schemas.events import Place, PlaceEvidence, RoutingEvidence
 from eungdapso_schemas.subjects import SUBJECTS, subject
@@ -56,6 +58,9 @@ INVESTIGATORS: dict[Kind, str] = {
     Kind.HUMAN_RIGHTS: "seoul.human_rights",
 }
 MAX_RULES = 20
+#: The default triage threshold: least expected cost on 5-fold out-of-fold readings of the
+#: training data, a misroute costing 3 triage decisions (threshold.py; 0.08 at 2, 0.23 at 5).
+TRIAGE_BELOW = 0.11
 
 
 # ---------------------------------------------------------------------- what it reads with
@@ -85,7 +90,7 @@ class ClassifiedEvidence(Protocol):
 
 
 class TextClassifier(Protocol):
-    def classify(self, text: str, kind: Kind) -> Classified: ...
+    def classify(self, text: str | Analysis, kind: Kind) -> Classified: ...
 
 
 class StandardAnswer(Protocol):
@@ -101,7 +106,12 @@ class StandardAnswer(Protocol):
 
 class StandardAnswers(Protocol):
     def best_answer(
-        self, text: str, *, kind: Kind | None = None, message_class: MessageClass | None = None
+        self,
+        text: str,
+        *,
+        kind: Kind | None = None,
+        message_class: MessageClass | None = None,
+        analysis: Analysis | None = None,
     ) -> tuple[StandardAnswer, float] | None: ...
 
 
@@ -110,6 +120,13 @@ class Models:
     classifier: TextClassifier
     answers: StandardAnswers
     places: PlaceResolver
+    #: The kiwi both read with (the process's one, `shared_morphology`, when not given).
+    morphology: Morphology | None = None
+
+    def read(self, text: str) -> Analysis:
+        """The complaint's text read once (kiwi's morphemes), for the classifier and the
+        standard answers both: kiwi is most of what reading a complaint costs."""
+        return Analysis.of(self.morphology or shared_morphology(), text)
 
 
 def load_models() -> Models:
@@ -117,8 +134,13 @@ def load_models() -> Models:
     from eungdapso_router.classifier import Classifier
     from eungdapso_router.faq import FaqIndex
 
-    # Both share the process's one kiwi (morphology.shared_morphology).
-    return Models(Classifier.load(), FaqIndex.load(), PlaceResolver.default())
+    morphology = shared_morphology()
+    return Models(
+        Classifier.load(morphology=morphology),
+        FaqIndex.load(morphology=morphology),
+        PlaceResolver.default(),
+        morphology,
+    )
 
 
 class RoutingModels:
@@ -183,8 +205,9 @@ class Decision:
 
 @dataclass(frozen=True)
 class Thresholds:
-    #: Below this confidence in the subject, a person at the triage desk decides.
-    triage_below: float = 0.3
+    #: Below this confidence in the subject, a person at the triage desk decides. Chosen by
+    #: cross-validation on the training data (threshold.py: `evaluate --choose-threshold`).
+    triage_below: float = TRIAGE_BELOW
 
 
 class Decider:
@@ -195,9 +218,12 @@ class Decider:
     def decide(self, submission: Submission, directory: Directory) -> Decision:
         """Blocking (the classifier runs): call it from a worker thread."""
         models = self.models.get()
-        classified = models.classifier.classify(submission.text, submission.kind)
+        analysis = models.read(submission.text)
+        classified = models.classifier.classify(analysis, submission.kind)
         place = models.places.resolve(submission.place, submission.text)
-        return decide(classified, place, submission, directory, models.answers, self.thresholds)
+        return decide(
+            classified, place, submission, directory, models.answers, self.thresholds, analysis=analysis
+        )
 
 
 def decide(
@@ -207,6 +233,8 @@ def decide(
     directory: Directory,
     answers: StandardAnswers,
     thresholds: Thresholds,
+    *,
+    analysis: Analysis | None = None,
 ) -> Decision:
     #: The decision's own rules, after the classifier's.
     rules: list[str] = []
@@ -234,7 +262,9 @@ def decide(
         return decided(directory.office(code), f"confidential:{investigated.value} → {code}")
     if place.outside is not None and place.district is None:
         return decided(directory.office(place.outside), f"outside Seoul: transfer to {place.outside}")
-    found = answers.best_answer(submission.text, kind=submission.kind, message_class=classified.message_class)
+    found = answers.best_answer(
+        submission.text, kind=submission.kind, message_class=classified.message_class, analysis=analysis
+    )
     if found is not None:
         entry, coverage = found
         if confidence < thresholds.triage_below and entry.subject != subject_code:

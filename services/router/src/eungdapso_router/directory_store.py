@@ -159,6 +159,10 @@ class LiveDirectory:
             if outcome.recorded:
                 log.info("directory_package_published", version=outcome.version, edition=self.package.edition)
         known = self._published.version if self._published is not None else 0
+        if known and self.store.latest_version(known) == known:
+            # Nothing published since: one read that finds nothing, not the version in force
+            # read and validated again every poll (hundreds of offices, tens of milliseconds).
+            return False
         newer = self.store.current(known)
         if newer is None or (self._published is not None and newer.version == self._published.version):
             return False

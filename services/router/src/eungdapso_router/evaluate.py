@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from eungdapso_router.classifier import Classifier
+from eungdapso_router.settings import RouterSettings
 from eungdapso_router.textmodel import json_lines
 from eungdapso_schemas.codes import District, Field, Kind, OfficeLevel
 from eungdapso_schemas.events import Place
@@ -181,15 +182,77 @@ def evaluate(
     return result
 
 
+def routed(cases: Sequence[Case], threshold: float, out: TextIO) -> dict[str, float]:
+    """Where the router's whole decision (`Decider.decide`, with the threshold; confidential
+    kinds, instant answers, the directory) sends each complaint: to the office the directory
+    names for the labelled subject and district, to the triage desk, or elsewhere."""
+    from eungdapso_router.decision import Decider, RoutingModels, Submission, Thresholds
+    from eungdapso_router.directory import packaged_directory
+
+    decider = Decider(RoutingModels(), Thresholds(triage_below=threshold))
+    directory = packaged_directory()
+    counts: Counter[str] = Counter()
+    for case in cases:
+        decision = decider.decide(Submission(case.text, case.kind, case.place), directory)
+        district = District(case.district) if case.district else None
+        expected = directory.office_for(case.subject, district).code
+        right = decision.office.code == expected
+        counts["triage" if decision.at_triage else "right" if right else "other"] += 1
+    shares = {k: counts[k] / len(cases) for k in ("right", "triage", "other")}
+    out.write(
+        f"  decisions at threshold {threshold:.2f}: {shares['right']:.1%} to the labelled office, "
+        f"{shares['triage']:.1%} to the triage desk, {shares['other']:.1%} to another office\n"
+    )
+    return shares
+
+
+def choose_threshold(out: TextIO) -> float:
+    """The triage threshold chosen by cross-validation on the training data (threshold.py)."""
+    from eungdapso_router.classifier import out_of_fold
+    from eungdapso_router.threshold import MISROUTE_COST, Outcome, choose, curve, same_office
+
+    outcomes = [Outcome(c.confidence, same_office(c.subject, e.subject)) for e, c in out_of_fold()]
+    out.write(
+        f"triage threshold by 5-fold cross-validation on the training data ({len(outcomes)} examples;"
+        " the evaluation set is not read)\n"
+        "threshold  to triage  right office  wrong office  cost (misroute = 2 / 3 / 5 triage decisions)\n"
+    )
+    for p in curve(outcomes):
+        if round(p.threshold * 100) % 5 == 0:
+            out.write(
+                f"  {p.threshold:.2f}     {p.triaged:7.1%}  {p.right:10.1%}  {p.wrong:10.1%}"
+                f"      {p.cost(2):.3f} / {p.cost(3):.3f} / {p.cost(5):.3f}\n"
+            )
+    for cost in (2.0, MISROUTE_COST, 5.0):
+        best = choose(outcomes, cost)
+        out.write(
+            f"least cost with a misroute = {cost:g} triage decisions: {best.threshold:.2f}"
+            f" ({best.triaged:.1%} to triage, {best.wrong:.1%} to a wrong office)"
+            f"{'  <- chosen' if cost == MISROUTE_COST else ''}\n"
+        )
+    return choose(outcomes).threshold
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eungdapso_router.evaluate")
     parser.add_argument("--set", type=Path, default=EVAL_SET, help="labelled complaints (JSON lines)")
     parser.add_argument("--misses", action="store_true", help="list the complaints read wrongly")
+    parser.add_argument(
+        "--choose-threshold",
+        action="store_true",
+        help="choose the triage threshold by cross-validation on the training data (no evaluation set)",
+    )
     args = parser.parse_args(argv)
+    if args.choose_threshold:
+        choose_threshold(sys.stdout)
+        return 0
     started = time.perf_counter()
     classifier = Classifier.load()
     sys.stdout.write(f"classifier loaded in {time.perf_counter() - started:.1f}s (kiwi included)\n")
-    evaluate(load_cases(args.set), classifier, sys.stdout, misses=args.misses)
+    cases = load_cases(args.set)
+    evaluate(cases, classifier, sys.stdout, misses=args.misses)
+    if place_resolver() is not None:
+        routed(cases, RouterSettings().triage_below_confidence, sys.stdout)
     return 0
 
 

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 
-from eungdapso_router.morphology import CONTENT_TAGS, Morphology, normalize, shared_morphology
-from eungdapso_router.textmodel import json_lines
+from eungdapso_router.morphology import CONTENT_TAGS, Morphology, shared_morphology
+from eungdapso_router.textmodel import Analysis, json_lines
 from eungdapso_schemas.codes import Kind, MessageClass
 from eungdapso_schemas.subjects import subject
 
@@ -111,7 +111,12 @@ def load_entries(path: Path = FAQ_PATH) -> list[FaqEntry]:
 
 
 class FaqIndex:
-    """Built once (`load()`); searching only reads it, from any thread."""
+    """Built once (`load()`); searching only reads it, from any thread.
+
+    An inverted index (term → the entries that have it) keeps a search from ranking all the
+    entries: an entry that shares no word with the query scores 0 and is never shown, so
+    scoring only the entries of the query's postings ranks exactly as scoring every entry
+    (`search(..., prefilter=False)`, which the tests compare it with)."""
 
     def __init__(self, entries: Sequence[FaqEntry], morphology: Morphology) -> None:
         self.entries = tuple(entries)
@@ -129,27 +134,35 @@ class FaqIndex:
             self._docs.append(doc)
             self._heads.append(frozenset(q) | frozenset(k))
         df: Counter[str] = Counter()
-        for doc in self._docs:
+        postings: dict[str, list[int]] = {}
+        for i, doc in enumerate(self._docs):
             df.update(doc.keys())
+            for term in doc:
+                postings.setdefault(term, []).append(i)
+        self._postings = {t: tuple(ids) for t, ids in postings.items()}
         n_docs = len(self._docs)
         self._idf = {t: math.log(1 + (n_docs - d + 0.5) / (d + 0.5)) for t, d in df.items()}
         self._max_idf = math.log(1 + (n_docs + 0.5) / 0.5)
-        self._length = [sum(doc.values()) for doc in self._docs]
-        self._avg_length = sum(self._length) / max(1, n_docs)
+        length = [sum(doc.values()) for doc in self._docs]
+        avg_length = sum(length) / max(1, n_docs)
+        #: BM25's length normalisation of each entry, computed once.
+        self._norm = [K1 * (1 - B + B * n / avg_length) for n in length]
 
     @classmethod
     def load(cls, path: Path = FAQ_PATH, morphology: Morphology | None = None) -> FaqIndex:
         return cls(load_entries(path), morphology or shared_morphology())
 
-    def terms(self, text: str) -> Counter[str]:
-        normalized, _ = normalize(text)
+    def terms(self, text: str | Analysis) -> Counter[str]:
+        """The content morphemes that search weighs. An `Analysis` is the text already read
+        (the router reads each complaint once, for the classifier and for this)."""
+        analysis = text if isinstance(text, Analysis) else Analysis.of(self.morphology, text)
         return Counter(
             t.form
-            for t in self.morphology.tokens(normalized)
+            for t in analysis.tokens
             if t.tag in CONTENT_TAGS and t.form not in ASKING and len(t.form) > 0
         )
 
-    def _query(self, text: str) -> dict[str, float]:
+    def _query(self, text: str | Analysis) -> dict[str, float]:
         """Query words with their weight: 1 for the citizen's own, 0.5 for a synonym."""
         weights: dict[str, float] = {}
         for term in self.terms(text):
@@ -158,37 +171,51 @@ class FaqIndex:
                 weights.setdefault(other, 0.5)
         return weights
 
-    def search(self, text: str, limit: int = 5) -> list[tuple[FaqEntry, float, tuple[str, ...]]]:
-        """Best entries first, with their BM25 score and the query words they contain."""
-        query = self._query(text)
+    def search(
+        self, text: str | Analysis, limit: int = 5, *, prefilter: bool = True
+    ) -> list[tuple[FaqEntry, float, tuple[str, ...]]]:
+        """Best entries first, with their BM25 score and the query words they contain.
+        `prefilter=False` ranks every entry (the reference the index is tested against)."""
+        return self._ranked(self._query(text), limit, prefilter=prefilter)
+
+    def _ranked(
+        self, query: dict[str, float], limit: int, *, prefilter: bool = True
+    ) -> list[tuple[FaqEntry, float, tuple[str, ...]]]:
+        if prefilter:
+            candidates: Iterable[int] = sorted({i for t in query for i in self._postings.get(t, ())})
+        else:
+            candidates = range(len(self._docs))
+        idf = self._idf
+        # The share of the query's weight an entry's question and keywords hold needs the
+        # query's total once, not once per entry.
+        total = sum(w * idf.get(t, self._max_idf) for t, w in query.items())
         scored: list[tuple[float, int, tuple[str, ...]]] = []
-        for i, doc in enumerate(self._docs):
+        for i in candidates:
+            doc = self._docs[i]
             score = 0.0
             matched: list[str] = []
-            norm = K1 * (1 - B + B * self._length[i] / self._avg_length)
+            norm = self._norm[i]
             for term, weight in query.items():
                 tf = doc.get(term, 0.0)
                 if tf:
-                    score += weight * self._idf[term] * tf * (K1 + 1) / (tf + norm)
+                    score += weight * idf[term] * tf * (K1 + 1) / (tf + norm)
                     matched.append(term)
             if score > 0:
                 # An entry whose question says what the citizen asks beats one whose
                 # answer merely mentions it.
-                score *= 0.5 + self._head_share(query, i)
+                head = self._heads[i]
+                found = sum(w * idf.get(t, self._max_idf) for t, w in query.items() if t in head)
+                score *= 0.5 + (found / total if total else 0.0)
                 scored.append((score, i, tuple(matched)))
         scored.sort(key=lambda s: (-s[0], s[1]))
         return [(self.entries[i], round(score, 3), matched) for score, i, matched in scored[:limit]]
 
-    def _head_share(self, query: dict[str, float], entry_index: int) -> float:
-        head = self._heads[entry_index]
-        total = sum(w * self._idf.get(t, self._max_idf) for t, w in query.items())
-        found = sum(w * self._idf.get(t, self._max_idf) for t, w in query.items() if t in head)
-        return found / total if total else 0.0
-
-    def coverage(self, text: str, entry_index: int) -> tuple[float, int]:
+    def coverage(self, text: str | Analysis, entry_index: int) -> tuple[float, int]:
         """Share of the message's idf-weighted words found in the entry's question and
         keywords (a word the FAQ never uses weighs the most), and how many were found."""
-        query = self._query(text)
+        return self._coverage(self._query(text), entry_index)
+
+    def _coverage(self, query: dict[str, float], entry_index: int) -> tuple[float, int]:
         own = [t for t, w in query.items() if w == 1.0]
         if not own:
             return 0.0, 0
@@ -210,9 +237,11 @@ class FaqIndex:
         *,
         kind: Kind | None = None,
         message_class: MessageClass | None = None,
+        analysis: Analysis | None = None,
     ) -> tuple[FaqEntry, float] | None:
         """The standard answer to give at once, with its confidence (coverage), or None.
-        Only inquiries and communication-class messages get one (when told either)."""
+        Only inquiries and communication-class messages get one (when told either).
+        `analysis`: the text already read (else it is read here, once)."""
         if kind is not None and message_class is not None:
             if kind is not Kind.INQUIRY and message_class is not MessageClass.COMMUNICATION:
                 return None
@@ -222,11 +251,12 @@ class FaqIndex:
             return None
         if len(text) > INSTANT_MAX_CHARS:
             return None
-        results = self.search(text, limit=1)
+        query = self._query(analysis if analysis is not None else text)
+        results = self._ranked(query, limit=1)
         if not results:
             return None
         entry = results[0][0]
-        cover, hits = self.coverage(text, self._position[entry.id])
+        cover, hits = self._coverage(query, self._position[entry.id])
         if cover < INSTANT_MIN_COVERAGE or hits < INSTANT_MIN_TERMS:
             return None
         return entry, round(cover, 3)

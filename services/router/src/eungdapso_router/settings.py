@@ -1,6 +1,7 @@
 from pydantic import Field
 
 from eungdapso_platform.settings import Port, ServiceSettings
+from eungdapso_router.decision import TRIAGE_BELOW
 
 
 class RouterSettings(ServiceSettings):
@@ -13,8 +14,9 @@ class RouterSettings(ServiceSettings):
     directory_poll_interval_s: float = Field(default=2.0, gt=0, le=60)
 
     # --- Routing (decision.py, duplicates.py, triage.py)
-    #: Below this confidence in the subject, a person at the triage desk decides.
-    triage_below_confidence: float = Field(default=0.3, ge=0, le=1)
+    #: Below this confidence in the subject, a person at the triage desk decides (chosen by
+    #: cross-validation on the training data: `python -m eungdapso_router.evaluate --choose-threshold`).
+    triage_below_confidence: float = Field(default=TRIAGE_BELOW, ge=0, le=1)
     #: A complaint duplicates an open one received this many days before it at most...
     duplicate_window_days: int = Field(default=14, ge=0, le=365)
     #: ...pinned this close to it, or in its district with nearly the same text (0..1), or

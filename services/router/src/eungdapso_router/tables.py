@@ -269,6 +269,12 @@ class RouterTables(ABC):
         or in its district (candidates for `duplicates.best_match`), those the unit is about
         to index included."""
 
+    def look_up_like(self, unit: Unit, news: Sequence[Indexed], rules: Rules) -> None:
+        """Read the recorded candidates of all these complaints at once, for `open_like` to
+        answer from within this unit (a batch: one query instead of one per complaint).
+        Where the candidates are at hand anyway (in memory), nothing to do."""
+        return None
+
     @abstractmethod
     def change(self, unit: Unit, *changes: Change) -> None:
         """Record the changes with what the unit records."""
@@ -304,6 +310,8 @@ class PostgresTables(RouterTables):
         self.db = db
         #: What each unit indexes, until it commits: a duplicate in the same batch finds it.
         self._indexing: WeakKeyDictionary[Unit, list[Indexed]] = WeakKeyDictionary()
+        #: The recorded candidates read for a unit's whole batch (`look_up_like`).
+        self._looked_up: WeakKeyDictionary[Unit, dict[UUID, list[Indexed]]] = WeakKeyDictionary()
 
     def open_like(self, unit: Unit, new: Indexed, rules: Rules) -> list[Indexed]:
         pending = [
@@ -312,23 +320,26 @@ class PostgresTables(RouterTables):
             if row.subject == new.subject
             and rules.since(new.received_at) <= row.received_at <= new.received_at
         ]
-        return pending + self._recorded_like(new, rules)
+        looked_up = self._looked_up.get(unit, {}).pop(new.complaint_id, None)
+        recorded = looked_up if looked_up is not None else self._recorded_like([new], rules)[new.complaint_id]
+        return pending + recorded
 
-    def _recorded_like(self, new: Indexed, rules: Rules) -> list[Indexed]:
+    def look_up_like(self, unit: Unit, news: Sequence[Indexed], rules: Rules) -> None:
+        if news:
+            self._looked_up.setdefault(unit, {}).update(self._recorded_like(news, rules))
+
+    def _recorded_like(self, news: Sequence[Indexed], rules: Rules) -> dict[UUID, list[Indexed]]:
+        """Each complaint's recorded candidates, all in one round trip (autocommit, prepared,
+        as the platform's own batch lookup reads): its query's conditions as arrays, joined
+        laterally so that each keeps its own `CANDIDATES` limit."""
         recorder: Any = self.application.recorder
         datastore = recorder.datastore
         dlat, dlon = rules.degrees
-        near = new.lat is not None and new.lon is not None
-        # One round trip (autocommit, prepared), as the platform's own batch lookup reads.
-        with datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(
-                schema_sql(
-                    f"SELECT {_INDEXED} FROM {{schema}}.duplicate_index"
-                    " WHERE open AND subject = %s AND received_at >= %s AND received_at <= %s"
-                    " AND (district = %s OR (%s AND lat BETWEEN %s AND %s AND lon BETWEEN %s AND %s))"
-                    f" ORDER BY received_at DESC LIMIT {CANDIDATES}",
-                    datastore.schema,
-                ),
+        columns: list[list[Any]] = [[] for _ in range(9)]
+        for new in news:
+            near = new.lat is not None and new.lon is not None
+            for column, value in zip(
+                columns,
                 (
                     new.subject,
                     rules.since(new.received_at),
@@ -340,9 +351,30 @@ class PostgresTables(RouterTables):
                     (new.lon or 0.0) - dlon,
                     (new.lon or 0.0) + dlon,
                 ),
+                strict=True,
+            ):
+                column.append(value)
+        found: dict[UUID, list[Indexed]] = {new.complaint_id: [] for new in news}
+        with datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(
+                schema_sql(
+                    "SELECT q.n, d.* FROM unnest(%s::text[], %s::timestamptz[], %s::timestamptz[],"
+                    " %s::text[], %s::boolean[], %s::float8[], %s::float8[], %s::float8[], %s::float8[])"
+                    " WITH ORDINALITY AS q(subject, since, until, district, near, lat_min, lat_max,"
+                    " lon_min, lon_max, n)"
+                    f" CROSS JOIN LATERAL (SELECT {_INDEXED} FROM {{schema}}.duplicate_index i"
+                    " WHERE i.open AND i.subject = q.subject AND i.received_at >= q.since"
+                    " AND i.received_at <= q.until AND (i.district = q.district OR (q.near"
+                    " AND i.lat BETWEEN q.lat_min AND q.lat_max AND i.lon BETWEEN q.lon_min AND q.lon_max))"
+                    f" ORDER BY i.received_at DESC LIMIT {CANDIDATES}) d",
+                    datastore.schema,
+                ),
+                columns,
                 prepare=True,
             )
-            return [_indexed(row) for row in curs.fetchall()]
+            for row in curs.fetchall():
+                found[news[row["n"] - 1].complaint_id].append(_indexed(row))
+        return found
 
     def change(self, unit: Unit, *changes: Change) -> None:
         for c in changes:
