@@ -75,6 +75,7 @@ SERVICES: tuple[Service, ...] = (
         routes=(
             Route("/api/v1/complaints/"),
             Route("/api/v1/statistics"),
+            Route("/api/v1/board"),
             Route("/api/v1/feed"),
             Route("/api/v1/search"),
             # The citizen pages and the live board (pages.py), and the assets every page uses.

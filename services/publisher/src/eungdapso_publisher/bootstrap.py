@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from eungdapso_platform.consumer import Projection
 from eungdapso_platform.db import Database
 from eungdapso_platform.service import NO_OVERRIDES, Overrides, ServiceParts, create_app
-from eungdapso_publisher import feed_api, pages, projection, search_api
+from eungdapso_publisher import board_api, feed_api, pages, projection, search_api
 from eungdapso_publisher.api import router
 from eungdapso_publisher.search_terms import shared_terms
 from eungdapso_publisher.settings import PublisherSettings
@@ -87,7 +87,14 @@ def build(settings: PublisherSettings, overrides: Overrides = NO_OVERRIDES) -> S
         db=db,
         broker=overrides.broker_for(settings),
         components=[public_status(settings, db), statistics(settings, db)],
-        routers=[router, feed_api.router, search_api.router, statistics_router, pages.router],
+        routers=[
+            router,
+            feed_api.router,
+            search_api.router,
+            statistics_router,
+            board_api.router,
+            pages.router,
+        ],
         state={
             "queries": queries,
             "feed": hub,

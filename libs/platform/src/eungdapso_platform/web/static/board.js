@@ -17,7 +17,7 @@ function setCount(name, value) {
 async function refreshSummary() {
   try {
     const board = await api("/api/v1/board");
-    for (const name of Object.keys(counts)) setCount(name, board.today[name] ?? board[name] ?? 0);
+    for (const name of Object.keys(counts)) setCount(name, board.today[name]);
     openByDistrict = board.open_by_district || {};
     if (districtLayer) districtLayer.setStyle(styleOf);
   } catch (error) { /* the feed still shows what happens */ }
@@ -51,15 +51,15 @@ const satisfactionChart = chart("satisfaction-chart", T.board_satisfaction);
 async function refreshCharts() {
   const month = new Intl.DateTimeFormat("en-CA", { timeZone: "Asia/Seoul", year: "numeric", month: "2-digit" }).format(new Date());
   const fill = (c, rows, value) => {
-    c.data.labels = rows.map((r) => r.label || r.name || r.key);
+    c.data.labels = rows.map((r) => r.value || "—");
     c.data.datasets[0].data = rows.map(value);
     c.update();
   };
   try {
     const byOffice = await api(`/api/v1/statistics?month=${month}&by=office`);
-    fill(speedChart, (byOffice.rows || []).slice(0, 10), (r) => r.speed_index ?? 0);
+    fill(speedChart, byOffice.rows.filter((r) => r.speed_index !== null).slice(0, 10), (r) => r.speed_index);
     const byDistrict = await api(`/api/v1/statistics?month=${month}&by=district`);
-    fill(satisfactionChart, (byDistrict.rows || []).filter((r) => r.satisfaction_count), (r) => r.satisfaction_mean ?? 0);
+    fill(satisfactionChart, byDistrict.rows.filter((r) => r.satisfaction_count), (r) => r.satisfaction_mean);
   } catch (error) { /* charts stay empty until statistics answer */ }
 }
 

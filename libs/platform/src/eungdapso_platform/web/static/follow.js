@@ -39,10 +39,11 @@ async function show(receiptNo) {
           [T.follow_receipt, status.receipt_no],
           [T.status, statusBadge(status.status)],
           [T.follow_office, status.office ? (status.office.name || status.office.code) : T.none],
-          [T.follow_deadline, formatTime(status.deadline)],
+          [T.follow_deadline, formatTime(status.deadline && status.deadline.due)],
           [T.received_at, formatTime(status.received_at)],
           [T.answered_at, formatTime(status.answered_at)],
         ]),
+        status.answer ? el("div", { class: "panel notice" }, el("h2", { text: T.follow_answer }), el("p", { text: status.answer })) : null,
         el("p", { class: "muted", text: T.follow_private_only }),
       );
     }

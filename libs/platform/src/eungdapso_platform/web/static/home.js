@@ -23,7 +23,7 @@ document.getElementById("search").addEventListener("submit", async (event) => {
       ...section(T.answered_results, answered.results || [], (hit) => [
         el("a", { href: `/follow/${hit.receipt_no}?lang=${LANG}`, text: hit.receipt_no }), " ",
         statusBadge(hit.status || "answered"), " ",
-        el("span", { text: hit.text || hit.snippet || "" }),
+        el("span", { text: hit.text || "" }),
         hit.answer ? el("p", { class: "muted", text: hit.answer }) : null,
       ]),
     );
