@@ -9,12 +9,13 @@ from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
-from eungdapso_notifier.channels import citizen_routes, extra_routes
+from eungdapso_notifier.channels import citizen_routes, extra_routes, sns_thread
 from eungdapso_notifier.domainmodel import Answer, Contact, Correspondence, Notice, correspondence_id
 from eungdapso_notifier.tables import answer_now, pending
 from eungdapso_platform.clock import Clock
 from eungdapso_platform.consumer import Process, Unit
 from eungdapso_platform.logging import get_logger
+from eungdapso_schemas.codes import ReplyMedium
 from eungdapso_schemas.envelope import Envelope
 from eungdapso_schemas.events import (
     CaseAnsweredV1,
@@ -120,11 +121,15 @@ class Notices:
         received = ComplaintReceivedV2.from_v1(envelope.data)
         c = self._correspondence(unit, received)
         citizen = received.citizen
+        reply_to = received.reply_to
+        if reply_to is not None and reply_to.medium is ReplyMedium.SNS:
+            thread = sns_thread(reply_to.thread, received.channel_ref)
+            reply_to = reply_to.model_copy(update={"thread": thread})
         c.learn_contact(
             Contact(
                 channel=received.channel,
                 language=received.language,
-                reply_to=received.reply_to,
+                reply_to=reply_to,
                 email=citizen.email if citizen else None,
                 phone=citizen.phone if citizen else None,
             )

@@ -1,0 +1,92 @@
+"""The notifier's follow-ups (issue 9) on a real PostgreSQL and broker: an X direct message is
+answered by a direct message and a mention by a reply (the real X adapter against an HTTP
+server on loopback)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+from asgi_lifespan import LifespanManager
+from pydantic import SecretStr
+
+from eungdapso_devstack.infra import PostgresTarget
+from eungdapso_notifier.bootstrap import bootstrap
+from eungdapso_notifier.providers import Provider
+from eungdapso_notifier.providers.settings import ProviderSettings
+from eungdapso_notifier.providers.sns import XReplies
+from eungdapso_platform.service import Overrides
+from eungdapso_schemas.codes import Channel, Language, ReplyMedium
+from eungdapso_schemas.envelope import Envelope
+from eungdapso_schemas.events import ReplyAddress
+from eungdapso_schemas.streams import INTAKE_EVENTS
+from tests.integration.test_notifier_notices import Complaint, make_settings, notices
+from tests.integration.test_sla_deadlines import envelope, publish
+from tests.support.provider_api import Answer, ProviderApi, provider_api
+from tests.support.waiting import eventually
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def x_api() -> Iterator[ProviderApi]:
+    with provider_api() as running:
+        running.default = lambda seen: Answer(201, {"data": {"id": "1900", "dm_event_id": "dm-1"}})
+        yield running
+
+
+@asynccontextmanager
+async def notifier(settings: Any, providers: dict[str, Provider]) -> AsyncIterator[Any]:
+    app = bootstrap(settings, Overrides(), providers=providers)
+    async with LifespanManager(app, startup_timeout=60, shutdown_timeout=30):
+        yield app
+
+
+def on_x(n: int, thread: str, channel_ref: str | None = None) -> tuple[Complaint, Envelope[Any]]:
+    """A complaint that reached the city's X account, and its receipt (`channel_ref` as intake
+    records it)."""
+    c = Complaint(
+        n,
+        Channel.SNS,
+        Language.KO,
+        ReplyAddress(medium=ReplyMedium.SNS, address=f"citizen-{n}", account="transport.x", thread=thread),
+    )
+    received = c.received()
+    data = received.data.model_copy(update={"channel_ref": channel_ref})
+    return c, envelope(data, "/test/intake")
+
+
+async def test_an_x_direct_message_is_answered_by_direct_message_and_a_mention_by_a_reply(
+    database: PostgresTarget, broker: str, x_api: ProviderApi
+) -> None:
+    settings = make_settings(database, broker)
+    x = XReplies(
+        ProviderSettings(x_api_url=x_api.base_url, x_account_tokens={"transport.x": SecretStr("tok")})
+    )
+    dm, dm_received = on_x(401, "dm:1711", "x:dm:1711")
+    # Recorded by intake before the kind travelled with the thread: the channel reference says it.
+    old_dm, old_dm_received = on_x(402, "1712", "x:dm:1712")
+    mention, mention_received = on_x(403, "tweet:1899", "x:tweet:1899")
+    async with notifier(settings, {"x": x}):
+        await publish(broker, INTAKE_EVENTS.name, dm_received, old_dm_received, mention_received)
+        await eventually(lambda: _seen(x_api, 3), what="three receipts on X")
+        events = await notices(broker, 3)
+    sent = {e.complaint_id: e for e in events if type(e).__name__ == "NoticeSentV1"}
+    assert {c.id: (sent[c.id].medium, sent[c.id].provider) for c in (dm, old_dm, mention)} == {
+        dm.id: ("x", "x"),
+        old_dm.id: ("x", "x"),
+        mention.id: ("x", "x"),
+    }
+    by_path = {s.path: s for s in x_api.seen}
+    # The direct messages are answered in the conversation with their sender, never in public.
+    assert "/2/dm_conversations/with/citizen-401/messages" in by_path
+    assert "/2/dm_conversations/with/citizen-402/messages" in by_path
+    assert "2026-0000401" in by_path["/2/dm_conversations/with/citizen-401/messages"].body["text"]
+    (tweet,) = [s for s in x_api.seen if s.path == "/2/tweets"]
+    assert tweet.body["reply"] == {"in_reply_to_tweet_id": "1899"} and "2026-0000403" in tweet.body["text"]
+
+
+async def _seen(api: ProviderApi, n: int) -> bool:
+    return len(api.seen) >= n
