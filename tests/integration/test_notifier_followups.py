@@ -1,11 +1,14 @@
 """The notifier's follow-ups (issue 9) on a real PostgreSQL and broker: an X direct message is
 answered by a direct message and a mention by a reply (the real X adapter against an HTTP
-server on loopback)."""
+server on loopback); a rating link that comes after the answer's notice went is told in a
+follow-up notice, once."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from datetime import time
 from typing import Any
 
 import pytest
@@ -20,10 +23,11 @@ from eungdapso_notifier.providers.sns import XReplies
 from eungdapso_platform.service import Overrides
 from eungdapso_schemas.codes import Channel, Language, ReplyMedium
 from eungdapso_schemas.envelope import Envelope
-from eungdapso_schemas.events import ReplyAddress
-from eungdapso_schemas.streams import INTAKE_EVENTS
-from tests.integration.test_notifier_notices import Complaint, make_settings, notices
+from eungdapso_schemas.events import CaseAnsweredV1, ReplyAddress
+from eungdapso_schemas.streams import CASEWORK_EVENTS, INTAKE_EVENTS, RATING_LINKS
+from tests.integration.test_notifier_notices import Complaint, make_settings, notices, texting
 from tests.integration.test_sla_deadlines import envelope, publish
+from tests.support.notifier import RecordingOutbox
 from tests.support.provider_api import Answer, ProviderApi, provider_api
 from tests.support.waiting import eventually
 
@@ -86,6 +90,38 @@ async def test_an_x_direct_message_is_answered_by_direct_message_and_a_mention_b
     assert "2026-0000401" in by_path["/2/dm_conversations/with/citizen-401/messages"].body["text"]
     (tweet,) = [s for s in x_api.seen if s.path == "/2/tweets"]
     assert tweet.body["reply"] == {"in_reply_to_tweet_id": "1899"} and "2026-0000403" in tweet.body["text"]
+
+
+async def test_a_rating_link_after_the_answer_went_follows_in_its_own_notice_once(
+    database: PostgresTarget, broker: str, tmp_path: Any
+) -> None:
+    # The system clock runs: no quiet hours in this test.
+    settings = make_settings(
+        database, broker, rating_link_grace_s=0, quiet_hours_start=time(0), quiet_hours_end=time(0)
+    )
+    outbox = RecordingOutbox(tmp_path / "outbox")
+    late = texting(411, "010-4100-0001", Language.EN)
+    async with notifier(settings, outbox.providers()):
+        await publish(broker, INTAKE_EVENTS.name, late.received())
+        await publish(broker, CASEWORK_EVENTS.name, late.case(CaseAnsweredV1, text="The lamp is fixed."))
+        await eventually(lambda: _has(outbox, late.notice("answered", "sms")), what="the answer")
+        # The rating service was slow: its link comes after the answer went (twice: redelivered).
+        await publish(broker, RATING_LINKS.name, late.link(), late.link())
+        await eventually(lambda: _has(outbox, late.notice("rating_invited", "sms")), what="the invitation")
+        await asyncio.sleep(1.0)  # time for a second one to show, if there were one
+        events = await notices(broker, 3)
+    sent = [(e.stage, e.medium) for e in events if type(e).__name__ == "NoticeSentV1"]
+    assert sorted(sent) == [("answered", "sms"), ("rating_invited", "sms"), ("received", "sms")]
+    by_id = {m["notice_id"]: m for m in outbox.messages("sms")}
+    assert "token=" not in by_id[late.notice("answered", "sms")]["text"]
+    invitation = by_id[late.notice("rating_invited", "sms")]
+    assert invitation["language"] == "en" and invitation["to"] == "010-4100-0001"
+    assert f"token=tok-{late.id.hex}" in invitation["text"]
+    assert max(outbox.calls.values()) == 1
+
+
+async def _has(outbox: RecordingOutbox, notice: str) -> bool:
+    return any(m["notice_id"] == notice for m in outbox.messages("sms"))
 
 
 async def _seen(api: ProviderApi, n: int) -> bool:

@@ -253,7 +253,7 @@ async def test_each_stage_once_in_its_language_on_its_channel_across_a_restart(
     answer = by_id[sms.notice("answered", "sms")]["text"]
     assert (
         "보도블록을 교체했습니다." in answer
-        and f"https://eungdapso.test/rating?token=tok-{sms.id.hex}" in answer
+        and f"https://eungdapso.test/rate#token=tok-{sms.id.hex}" in answer
     )
     # E-mail, in English: the transfer (to whom, why) and the duplicate's answer.
     transfer = by_id[email.notice("transferred", "email")]

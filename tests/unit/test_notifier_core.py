@@ -183,9 +183,15 @@ def test_each_language_has_its_own_words_and_dates_in_seoul_time(language: Langu
 
 def test_every_stage_renders_in_every_language_without_a_placeholder_left() -> None:
     for language in Language:
-        for stage in ("received", "assigned", "extended", "transferred", "answered"):
+        for stage in ("received", "assigned", "extended", "transferred", "answered", "rating_invited"):
             text = TEMPLATES.render(stage, language, FACTS, "email").text
             assert "{" not in text and "}" not in text
+
+
+def test_the_rating_invitation_carries_the_link_in_each_language_in_its_own_words() -> None:
+    texts = {lang: TEMPLATES.render("rating_invited", lang, FACTS, "sms") for lang in Language}
+    assert all(FACTS.rating_link in t.text and FACTS.receipt_no in t.text for t in texts.values())  # type: ignore[operator]
+    assert len({t.subject for t in texts.values()}) == len(Language)
 
 
 def test_office_names_korean_with_the_english_name_the_code_gives() -> None:

@@ -77,6 +77,7 @@ _CLAIM = (
     " ORDER BY next_at LIMIT %s FOR UPDATE SKIP LOCKED)"
     " RETURNING notice_id"
 )
+_RELEASE = "UPDATE {schema}.pending_notices SET claimed_until = NULL WHERE notice_id = %s"
 _LATER = "UPDATE {schema}.pending_notices SET next_at = %s, claimed_until = NULL WHERE notice_id = %s"
 
 
@@ -206,7 +207,7 @@ class Dispatcher:
         """The notice's next step, and the message to send if it goes to a provider."""
         route, language = self._route(n, c, preferences)
         if route is None:  # opted out: nothing is sent to them, nothing is failed
-            return Step(n.id, n.attempts, _withheld(now)), None
+            return Step(n.id, n.attempts, _withheld(now), n.version), None
         if waits_for_quiet_hours(n.medium, n.stage):
             until = quiet_until(now, self.settings.quiet_hours_start, self.settings.quiet_hours_end)
             if until is not None:
@@ -214,8 +215,8 @@ class Dispatcher:
         rendered = self.templates.render(n.stage, language, self._facts(n, c, language), n.medium)
         delivery = Delivery(n, c, route, rendered)
         if n.medium in LOCAL_MEDIA:
-            return Step(n.id, n.attempts, _put_locally(delivery, now)), None
-        return Step(n.id, n.attempts, _attempt(now)), delivery
+            return Step(n.id, n.attempts, _put_locally(delivery, now), n.version), None
+        return Step(n.id, n.attempts, _attempt(now), n.version), delivery
 
     def _load(self, claimed: list[UUID]) -> dict[UUID, tuple[Notice | None, Correspondence | None]]:
         notices = self.application.find_many(claimed)
@@ -374,14 +375,18 @@ class Dispatcher:
         """Record the steps in one transaction; the ids of the notices recorded."""
         if not steps:
             return set()
-        recorded = await asyncio.to_thread(self._record_sync, steps, loaded)
+        recorded, changed = await asyncio.to_thread(self._record_sync, steps, loaded)
+        if changed:  # decided on a notice that changed since (the rating link came): again, now
+            await self._write(*(Write(_RELEASE, (i,)) for i in changed))
+            self.wake()
         if recorded:
             self.on_recorded()
         return recorded
 
     def _record_sync(
         self, steps: list[Step], loaded: dict[UUID, tuple[Notice | None, Correspondence | None]]
-    ) -> set[UUID]:
+    ) -> tuple[set[UUID], list[UUID]]:
+        """The notices recorded, and those left to decide again (changed since decided)."""
         aggregates: list[Any] = []
         writes: list[Write] = []
         for step in steps:
@@ -392,15 +397,20 @@ class Dispatcher:
             writes += also
         try:
             self.application.save(*aggregates, writes=writes)
-            return {s.notice_id for s in steps}
+            return {s.notice_id for s in steps}, []
         except IntegrityError:
             pass
         recorded: set[UUID] = set()
+        changed: list[UUID] = []
         for step in steps:
             # Decided again on what is recorded now: the other replica's step stands.
             n = self.application.find(step.notice_id)
             if not isinstance(n, Notice) or n.done or n.attempts != step.attempts:
                 log.info("notice_already_recorded", notice_id=str(step.notice_id))
+                continue
+            if step.version is not None and n.version != step.version:
+                # Its text was made before the notice changed (the rating link came): make it again.
+                changed.append(n.id)
                 continue
             c = self.application.find(correspondence_id(n.complaint_id))
             more, also = step.apply(n, c)
@@ -409,7 +419,7 @@ class Dispatcher:
                 recorded.add(step.notice_id)
             except IntegrityError:
                 log.info("notice_already_recorded", notice_id=str(step.notice_id))
-        return recorded
+        return recorded, changed
 
     async def _write(self, *writes: Write) -> None:
         async with self.db.transaction() as conn:
@@ -430,6 +440,8 @@ class Step:
     notice_id: UUID
     attempts: int
     apply: Apply
+    #: The notice's version when its text was made (before it goes to a provider).
+    version: int | None = None
 
 
 def _withheld(now: datetime) -> Apply:
