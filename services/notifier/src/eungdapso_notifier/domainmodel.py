@@ -24,13 +24,8 @@ from eungdapso_platform.eventstore import derived_id
 from eungdapso_schemas.codes import Channel, Language, ReplyMedium
 from eungdapso_schemas.events import AnsweredBy, NoticeMedium, NoticeStage, ReplyAddress
 
-CITIZEN_STAGES: tuple[NoticeStage, ...] = (
-    "received",
-    "assigned",
-    "extended",
-    "transferred",
-    "answered",
-    "rating_invited",
+CITIZEN_STAGES: tuple[NoticeStage, ...] = tuple(
+    s for s in get_args(NoticeStage) if not s.startswith("office_")
 )
 OFFICE_STAGES: tuple[NoticeStage, ...] = tuple(s for s in get_args(NoticeStage) if s.startswith("office_"))
 Recipient = Literal["citizen", "office"]
