@@ -15,7 +15,7 @@ from eungdapso_notifier.broadcast import SmsSubscribers
 from eungdapso_notifier.consumers import Notices
 from eungdapso_notifier.dispatcher import Dispatcher
 from eungdapso_notifier.keys import ApiKeys
-from eungdapso_notifier.preferences import Preferences
+from eungdapso_notifier.preferences import EmergencySms, Preferences
 from eungdapso_notifier.providers import Provider
 from eungdapso_notifier.providers.registry import Providers
 from eungdapso_notifier.providers.registry import providers as adapters_for
@@ -30,7 +30,7 @@ from eungdapso_platform.service import NO_OVERRIDES, Overrides, ServiceParts, cr
 from eungdapso_schemas.system import service
 
 SERVICE = service("notifier")
-MIGRATIONS = (*tables.MIGRATIONS, *keys.MIGRATIONS, *broadcast_api.MIGRATIONS)
+MIGRATIONS = (*tables.MIGRATIONS, *keys.MIGRATIONS, tables.EMERGENCY_SMS, *broadcast_api.MIGRATIONS)
 log = get_logger("eungdapso.notifier")
 
 
@@ -67,6 +67,7 @@ def build(
     relay = OutboxRelay(name="notifier", application=application, translate=OUTBOX, db=db, settings=settings)
     clock = overrides.the_clock()
     preferences = Preferences(db)
+    emergency_sms = EmergencySms(db)
     chosen = dict(default_providers(adapters) if providers is None else providers)
     dispatcher = Dispatcher(
         application=application,
@@ -99,7 +100,7 @@ def build(
         providers=adapters,
         clock=clock,
         eventsourcing_env=overrides.eventsourcing_env(settings),
-        subscribers=subscribers,
+        subscribers=emergency_sms if subscribers is None else subscribers,
     )
     pages = citizen_page.CitizenPages(db)
     return ServiceParts(
@@ -120,6 +121,7 @@ def build(
             "application": application,
             "dispatcher": dispatcher,
             "preferences": preferences,
+            "emergency_sms": emergency_sms,
             "api_keys": ApiKeys(db),
             "clock": clock,
         },
