@@ -1,11 +1,13 @@
 """The notifier's follow-ups (issue 9) on a real PostgreSQL and broker: an X direct message is
 answered by a direct message and a mention by a reply (the real X adapter against an HTTP
 server on loopback); a rating link that comes after the answer's notice went is told in a
-follow-up notice, once."""
+follow-up notice, once; a transfer notice names the receiving office by the organisation
+directory the router published."""
 
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from datetime import time
@@ -23,8 +25,14 @@ from eungdapso_notifier.providers.sns import XReplies
 from eungdapso_platform.service import Overrides
 from eungdapso_schemas.codes import Channel, Language, ReplyMedium
 from eungdapso_schemas.envelope import Envelope
-from eungdapso_schemas.events import CaseAnsweredV1, ReplyAddress
-from eungdapso_schemas.streams import CASEWORK_EVENTS, INTAKE_EVENTS, RATING_LINKS
+from eungdapso_schemas.events import (
+    DIRECTORY_KEY,
+    CaseAnsweredV1,
+    CaseTransferredV1,
+    DirectoryPublishedV1,
+    ReplyAddress,
+)
+from eungdapso_schemas.streams import CASEWORK_EVENTS, INTAKE_EVENTS, RATING_LINKS, ROUTER_EVENTS
 from tests.integration.test_notifier_notices import Complaint, make_settings, notices, texting
 from tests.integration.test_sla_deadlines import envelope, publish
 from tests.support.notifier import RecordingOutbox
@@ -126,3 +134,44 @@ async def _has(outbox: RecordingOutbox, notice: str) -> bool:
 
 async def _seen(api: ProviderApi, n: int) -> bool:
     return len(api.seen) >= n
+
+
+async def test_a_transfer_names_the_receiving_office_from_the_published_directory(
+    database: PostgresTarget, broker: str, tmp_path: Any
+) -> None:
+    settings = make_settings(database, broker, quiet_hours_start=time(0), quiet_hours_end=time(0))
+    outbox = RecordingOutbox(tmp_path / "outbox")
+    directory = DirectoryPublishedV1.example()
+    police, roads = texting(421, "010-4200-0001", Language.EN), texting(422, "010-4200-0002")
+    async with notifier(settings, outbox.providers()) as app:
+        await publish(
+            broker,
+            ROUTER_EVENTS.name,
+            Envelope(
+                id=str(uuid.uuid4()),
+                source="/test/router",
+                time=directory.published_at,
+                subject=DIRECTORY_KEY,
+                data=directory,
+            ),
+        )
+        await eventually(lambda: _office_known(app), what="the directory in the notifier")
+        await publish(broker, INTAKE_EVENTS.name, police.received(), roads.received())
+        await publish(
+            broker,
+            CASEWORK_EVENTS.name,
+            police.case(CaseTransferredV1, to_office="ext.seoul_police", reason="Traffic enforcement"),
+            roads.case(CaseTransferredV1, to_office="district.yongsan.roads", reason="관할 부서"),
+        )
+        for c in (police, roads):
+            await eventually(lambda c=c: _has(outbox, c.notice("transferred", "sms")), what="the transfer")
+    by_id = {m["notice_id"]: m for m in outbox.messages("sms")}
+    # In English: the office's own (Korean) name, not its code; in Korean, its name.
+    english = by_id[police.notice("transferred", "sms")]["text"]
+    assert "transferred to 서울경찰청" in english and "ext.seoul_police" not in english
+    korean = by_id[roads.notice("transferred", "sms")]["text"]
+    assert "용산구 건설관리과(으)로 이송" in korean and "district.yongsan.roads" not in korean
+
+
+async def _office_known(app: Any) -> bool:
+    return bool(await app.state.dispatcher.directory.names(["ext.seoul_police"]))

@@ -30,6 +30,7 @@ from eungdapso_notifier.tables import pending
 from eungdapso_notifier.templates import Templates
 from eungdapso_platform.clock import FixedClock
 from eungdapso_platform.db import Database
+from eungdapso_platform.directory import DirectoryQueries
 from eungdapso_platform.service import Overrides
 from eungdapso_schemas.codes import Channel, Kind, Language, MessageClass, ReplyMedium
 from eungdapso_schemas.envelope import Envelope, decode
@@ -443,6 +444,7 @@ async def test_a_crash_between_attempt_and_send_resends_with_the_same_id_and_two
                 providers=outbox.providers(),
                 templates=Templates.packaged(),
                 preferences=Preferences(db),
+                directory=DirectoryQueries(db),
                 settings=settings,
                 clock=clock,
             )

@@ -205,7 +205,7 @@ ROUTER_EVENTS = Stream(
             ),
         ),
         Carried(ComplaintLinkedV1, consumers=("casework.inbox",)),
-        Carried(DirectoryPublishedV1, consumers=("casework.directory",)),
+        Carried(DirectoryPublishedV1, consumers=("casework.directory", "notifier.directory")),
     ),
 )
 INTEGRATOR_SUBMISSIONS = Stream(

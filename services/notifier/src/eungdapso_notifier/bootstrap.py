@@ -21,6 +21,7 @@ from eungdapso_notifier.providers.registry import Providers
 from eungdapso_notifier.providers.registry import providers as adapters_for
 from eungdapso_notifier.settings import NotifierSettings
 from eungdapso_notifier.templates import Templates
+from eungdapso_platform import directory
 from eungdapso_platform.consumer import Process, Projection
 from eungdapso_platform.db import Database
 from eungdapso_platform.follow import FollowKeys
@@ -75,6 +76,7 @@ def build(
         providers=chosen,
         templates=Templates.packaged(),
         preferences=preferences,
+        directory=directory.DirectoryQueries(db),
         settings=settings,
         clock=clock,
         on_recorded=relay.wake,
@@ -107,7 +109,9 @@ def build(
         settings=settings,
         db=db,
         broker=overrides.broker_for(settings),
-        components=[process, citizen_pages(settings, db)],
+        # The `directory` projection: the router's organisation directory in force names the
+        # offices the notices speak of (a transfer's target is known by its code only).
+        components=[process, citizen_pages(settings, db), directory.projection(settings, db)],
         relays=[relay, broadcasts.relay],
         routers=[api.router, follow_api.router, *broadcasts.routers],
         on_start=[dispatcher.start, broadcasts.delivery.start],

@@ -57,6 +57,7 @@ from eungdapso_notifier.tables import (
 from eungdapso_notifier.templates import Facts, Rendered, Templates, office_label
 from eungdapso_platform.clock import Clock
 from eungdapso_platform.db import Database
+from eungdapso_platform.directory import DirectoryQueries
 from eungdapso_platform.eventstore import IntegrityError, Write
 from eungdapso_platform.follow import FollowKeys
 from eungdapso_platform.logging import get_logger
@@ -100,6 +101,7 @@ class Dispatcher:
         providers: Mapping[str, Provider],
         templates: Templates,
         preferences: Preferences,
+        directory: DirectoryQueries,
         settings: NotifierSettings,
         clock: Clock,
         on_recorded: Callable[[], None] | None = None,
@@ -109,6 +111,7 @@ class Dispatcher:
         self.providers = dict(providers)
         self.templates = templates
         self.preferences = preferences
+        self.directory = directory
         self.settings = settings
         self.clock = clock
         self.on_recorded = on_recorded or (lambda: None)
@@ -172,6 +175,10 @@ class Dispatcher:
                 for r in self._citizen_route(n, c)
             ]
         )
+        # The offices' names from the directory in force (a transfer names its target by code).
+        names = await self.directory.names(
+            {code for n, c in loaded.values() if n is not None and c is not None for code in _offices(n, c)}
+        )
         first: list[Step] = []
         sends: list[Delivery] = []
         later: list[Write] = []
@@ -180,7 +187,7 @@ class Dispatcher:
                 later.append(done(notice_id))
                 continue
             try:
-                step, delivery = self._decide(n, c, now, preferences)
+                step, delivery = self._decide(n, c, now, preferences, names)
             except Exception as exc:  # one notice that cannot be made must not hold the others
                 log.error("notice_not_made", notice_id=str(n.id), error=type(exc).__name__)
                 continue
@@ -202,7 +209,12 @@ class Dispatcher:
 
     # -- deciding -------------------------------------------------------------------------------
     def _decide(
-        self, n: Notice, c: Correspondence, now: datetime, preferences: Mapping[str, Preference]
+        self,
+        n: Notice,
+        c: Correspondence,
+        now: datetime,
+        preferences: Mapping[str, Preference],
+        names: Mapping[str, str],
     ) -> tuple[Step | Write, Delivery | None]:
         """The notice's next step, and the message to send if it goes to a provider."""
         route, language = self._route(n, c, preferences)
@@ -212,7 +224,7 @@ class Dispatcher:
             until = quiet_until(now, self.settings.quiet_hours_start, self.settings.quiet_hours_end)
             if until is not None:
                 return Write(_LATER, (until, n.id)), None
-        rendered = self.templates.render(n.stage, language, self._facts(n, c, language), n.medium)
+        rendered = self.templates.render(n.stage, language, self._facts(n, c, language, names), n.medium)
         delivery = Delivery(n, c, route, rendered)
         if n.medium in LOCAL_MEDIA:
             return Step(n.id, n.attempts, _put_locally(delivery, now), n.version), None
@@ -259,19 +271,22 @@ class Dispatcher:
             return f"{base}/follow/{c.receipt_no}"
         return FollowKeys.link(base, c.receipt_no, FollowKeys(secret).key_for(c.complaint_id))
 
-    def _facts(self, notice: Notice, c: Correspondence, language: Language) -> Facts:
+    def _facts(
+        self, notice: Notice, c: Correspondence, language: Language, names: Mapping[str, str]
+    ) -> Facts:
         base = self.settings.public_base_url.rstrip("/")
         transfer = c.transfers[notice.occurrence - 1] if notice.stage == "transferred" else ("", "")
         answer = c.answer
+        office_name = (c.office_name if c.office == notice.office else None) or names.get(c.office or "")
         return Facts(
             receipt_no=c.receipt_no,
             follow_link=self._follow_link(base, c),
-            office=office_label(c.office, c.office_name if c.office == notice.office else None, language),
+            office=office_label(c.office, office_name, language),
             # The assignment tells the deadline as set; the extension tells the new one.
             due=c.due if notice.stage == "assigned" else c.current_due,
             new_due=c.extension[0] if c.extension else None,
             reason=c.extension[1] if notice.stage == "extended" and c.extension else transfer[1],
-            to_office=transfer[0],
+            to_office=office_label(transfer[0], names.get(transfer[0]), language) if transfer[0] else "",
             answer=answer.text if answer else "",
             rating_link=(
                 self.settings.rating_link_template.format(base=base, token=c.rating_token)
@@ -425,6 +440,14 @@ class Dispatcher:
         async with self.db.transaction() as conn:
             for write in writes:
                 await conn.execute(self.db.sql(write.statement), write.params)
+
+
+def _offices(n: Notice, c: Correspondence) -> list[str]:
+    """The codes of the offices the notice names (to look their names up)."""
+    codes = [c.office] if c.office is not None and c.office_name is None else []
+    if n.stage == "transferred" and 0 < n.occurrence <= len(c.transfers):
+        codes.append(c.transfers[n.occurrence - 1][0])
+    return codes
 
 
 #: What one step records: the aggregates it changed (and created) and the rows it writes.
