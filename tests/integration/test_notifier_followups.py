@@ -10,7 +10,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
-from datetime import time
+from datetime import time, timedelta
 from typing import Any
 
 import pytest
@@ -18,10 +18,20 @@ from asgi_lifespan import LifespanManager
 from pydantic import SecretStr
 
 from eungdapso_devstack.infra import PostgresTarget
-from eungdapso_notifier.bootstrap import bootstrap
+from eungdapso_notifier import domainmodel
+from eungdapso_notifier.application import NotifierApplication
+from eungdapso_notifier.bootstrap import MIGRATIONS, bootstrap
+from eungdapso_notifier.dispatcher import Dispatcher
+from eungdapso_notifier.domainmodel import Contact, Correspondence, Notice
+from eungdapso_notifier.preferences import Preferences
 from eungdapso_notifier.providers import Provider
 from eungdapso_notifier.providers.settings import ProviderSettings
 from eungdapso_notifier.providers.sns import XReplies
+from eungdapso_notifier.tables import pending
+from eungdapso_notifier.templates import Templates
+from eungdapso_platform.clock import FixedClock
+from eungdapso_platform.db import Database
+from eungdapso_platform.directory import DirectoryQueries
 from eungdapso_platform.service import Overrides
 from eungdapso_schemas.codes import Channel, Language, ReplyMedium
 from eungdapso_schemas.envelope import Envelope
@@ -34,7 +44,7 @@ from eungdapso_schemas.events import (
 )
 from eungdapso_schemas.streams import CASEWORK_EVENTS, INTAKE_EVENTS, RATING_LINKS, ROUTER_EVENTS
 from tests.integration.test_notifier_notices import Complaint, make_settings, notices, texting
-from tests.integration.test_sla_deadlines import envelope, publish
+from tests.integration.test_sla_deadlines import envelope, publish, seoul
 from tests.support.notifier import RecordingOutbox
 from tests.support.provider_api import Answer, ProviderApi, provider_api
 from tests.support.waiting import eventually
@@ -175,3 +185,56 @@ async def test_a_transfer_names_the_receiving_office_from_the_published_director
 
 async def _office_known(app: Any) -> bool:
     return bool(await app.state.dispatcher.directory.names(["ext.seoul_police"]))
+
+
+async def test_an_answer_made_before_its_rating_link_came_is_made_again_with_it(
+    database: PostgresTarget, tmp_path: Any
+) -> None:
+    """The dispatcher made the answer's text (no link yet); before it recorded the attempt, the
+    link came and the notices process marked the waiting notice. The attempt conflicts, and the
+    answer is made again, with the link: no answer goes out without it, no invitation needed."""
+    settings = make_settings(database, "127.0.0.1:9")  # no broker: the dispatcher needs none
+    outbox = RecordingOutbox(tmp_path / "outbox")
+    clock = FixedClock(seoul("2026-11-02", 10))
+    db = Database.for_service(settings, migrations=MIGRATIONS)
+    await db.open()
+    application = NotifierApplication(env=settings.eventsourcing_env())
+    raced = texting(431, "010-4300-0001")
+    try:
+        c = Correspondence.start(raced.id, raced.no)
+        c.learn_contact(Contact(channel=Channel.SMS, reply_to=raced.reply))
+        c.learn_answer(domainmodel.Answer(by="office", text="보도를 고쳤습니다.", at=clock.now()))
+        c.plan("answered")
+        n = Notice.plan(raced.id, raced.no, "answered", 1, "sms")
+        application.save(c, n, writes=[pending(n.id, raced.id, "answered", "sms", clock.now(), n.version)])
+        dispatcher = Dispatcher(
+            application=application,
+            db=db,
+            providers=outbox.providers(),
+            templates=Templates.packaged(),
+            preferences=Preferences(db),
+            directory=DirectoryQueries(db),
+            settings=settings,
+            clock=clock,
+        )
+        load = dispatcher._load
+
+        def load_then_the_link_comes(claimed: list[uuid.UUID]) -> Any:
+            loaded = load(claimed)
+            # What the notices process does on `rating.link_issued`, just after the load.
+            fresh_c = application.find(c.id)
+            fresh_c.learn_rating_link("tok-raced", clock.now() + timedelta(days=14))
+            waiting = application.find(n.id)
+            waiting.rating_link_came()
+            application.save(fresh_c, waiting)
+            dispatcher._load = load  # type: ignore[method-assign]
+            return loaded
+
+        dispatcher._load = load_then_the_link_comes  # type: ignore[method-assign]
+        await dispatcher.run_once()
+        assert not outbox.messages("sms")  # the stale text was not sent
+        await dispatcher.run_once()
+    finally:
+        await db.close()
+    (told,) = outbox.messages("sms")
+    assert "보도를 고쳤습니다." in told["text"] and "token=tok-raced" in told["text"]
