@@ -21,17 +21,13 @@ from eungdapso_devstack.infra import PostgresTarget
 from eungdapso_notifier import domainmodel
 from eungdapso_notifier.application import NotifierApplication
 from eungdapso_notifier.bootstrap import MIGRATIONS, bootstrap
-from eungdapso_notifier.dispatcher import Dispatcher
 from eungdapso_notifier.domainmodel import Contact, Correspondence, Notice
-from eungdapso_notifier.preferences import Preferences
 from eungdapso_notifier.providers import Provider
 from eungdapso_notifier.providers.settings import ProviderSettings
 from eungdapso_notifier.providers.sns import XReplies
 from eungdapso_notifier.tables import pending
-from eungdapso_notifier.templates import Templates
 from eungdapso_platform.clock import FixedClock
 from eungdapso_platform.db import Database
-from eungdapso_platform.directory import DirectoryQueries
 from eungdapso_platform.service import Overrides
 from eungdapso_schemas.codes import Channel, Language, ReplyMedium
 from eungdapso_schemas.envelope import Envelope
@@ -46,6 +42,7 @@ from eungdapso_schemas.streams import CASEWORK_EVENTS, INTAKE_EVENTS, RATING_LIN
 from tests.integration.test_notifier_notices import Complaint, make_settings, notices, texting
 from tests.integration.test_sla_deadlines import envelope, publish, seoul
 from tests.support.notifier import RecordingOutbox
+from tests.support.notifier import dispatcher as dispatcher_for
 from tests.support.provider_api import Answer, ProviderApi, provider_api
 from tests.support.waiting import eventually
 
@@ -207,16 +204,7 @@ async def test_an_answer_made_before_its_rating_link_came_is_made_again_with_it(
         c.plan("answered")
         n = Notice.plan(raced.id, raced.no, "answered", 1, "sms")
         application.save(c, n, writes=[pending(n.id, raced.id, "answered", "sms", clock.now(), n.version)])
-        dispatcher = Dispatcher(
-            application=application,
-            db=db,
-            providers=outbox.providers(),
-            templates=Templates.packaged(),
-            preferences=Preferences(db),
-            directory=DirectoryQueries(db),
-            settings=settings,
-            clock=clock,
-        )
+        dispatcher = dispatcher_for(application, db, outbox, settings, clock)
         load = dispatcher._load
 
         def load_then_the_link_comes(claimed: list[uuid.UUID]) -> Any:
