@@ -185,7 +185,11 @@ def test_a_mention_of_a_city_account_becomes_a_complaint_answered_through_that_a
     assert (complaint.citizen.sns_handle, complaint.citizen.name) == ("@jiwoo_k", "김지우")
     reply = complaint.reply_to
     assert reply is not None and reply.medium is ReplyMedium.SNS
-    assert (reply.address, reply.account, reply.thread) == (CITIZEN_X, "eungdapso.x", "1795133100000000001")
+    assert (reply.address, reply.account, reply.thread) == (
+        CITIZEN_X,
+        "eungdapso.x",
+        "tweet:1795133100000000001",
+    )
     assert stored_events(database) == 1
 
 
@@ -234,6 +238,8 @@ def test_one_delivery_of_several_events_records_each_once_and_ignores_the_citys_
     assert long.citizen is not None and (long.citizen.name, long.citizen.sns_handle) == (None, "@nicpottier")
     direct = refs["x:dm:1795133100000000021"]
     assert direct.reply_to is not None and direct.reply_to.address == CITIZEN_X
+    # The kind travels with the thread: the notifier answers a direct message by one.
+    assert direct.reply_to.thread == "dm:1795133100000000021"
     assert direct.citizen is not None and direct.citizen.sns_handle == "@jiwoo_k"
 
     # X delivers it all again: nothing new.
@@ -479,7 +485,7 @@ def test_page_messages_and_visitors_posts_become_complaints_and_the_pages_own_do
     assert message.reply_to.account == "eungdapso.facebook"
     comment = refs["facebook:comment:778899_112233"]
     assert comment.citizen is not None and comment.citizen.name == "박서연"
-    assert comment.reply_to is not None and comment.reply_to.thread == "778899_112233"
+    assert comment.reply_to is not None and comment.reply_to.thread == "comment:778899_112233"
 
     again = post_facebook(client, delivery)
     assert again.json() == {"recorded": 0, "replayed": 3, "ignored": 6}

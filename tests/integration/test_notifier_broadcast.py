@@ -3,7 +3,8 @@ key (made by the CLI) posts an alert; each of the city's accounts (X and Faceboo
 loopback) posts it once, each opted-in citizen of the districts concerned gets one SMS (a
 gateway on loopback), in their language; the broadcast and every outcome are events on
 the notifier's stream, without a phone number; a provider outage across a restart of the
-notifier still ends with each account posted once, and a refusal is recorded, not retried."""
+notifier still ends with each account posted once, and a refusal is recorded, not retried;
+the subscribers are those who opted in by the notifier's API (its `emergency_sms` table)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from asgi_lifespan import LifespanManager
 from eungdapso_devstack.infra import PostgresTarget
 from eungdapso_notifier.bootstrap import build
 from eungdapso_notifier.broadcast import Subscriber
+from eungdapso_notifier.keys import Scope
 from eungdapso_notifier.settings import NotifierSettings
 from eungdapso_platform.service import create_app
 from eungdapso_schemas.codes import District
@@ -227,7 +229,8 @@ async def test_a_broadcast_posts_once_per_account_and_subscriber_and_every_outco
     ]
     assert all(str(e.data.broadcast_id) == accepted["broadcast_id"] for _, e in events)
     # No phone number on the stream: subscribers are opaque references.
-    assert not any(b"1111" in raw or b"3333" in raw for raw, _ in events)
+    numbers = (b"010-1111-2222", b"01011112222", b"010-3333-4444", b"01033334444")
+    assert not any(n in raw for raw, _ in events for n in numbers)
 
 
 async def test_an_outage_across_a_restart_ends_with_each_account_posted_once_and_a_refusal_recorded(
@@ -343,3 +346,51 @@ async def test_on_the_local_stack_a_broadcast_is_written_under_the_run_directory
     english = (outbox / f"sms/{prefix}-sms-pref-2.txt").read_text()
     assert "To: 010-3333-4444" in english and "Form: sms" in english and "Jamsugyo" in english
     assert all(api.seen == [] for api in apis.values())  # nothing left the machine
+
+
+async def test_a_broadcast_texts_only_the_citizens_opted_in_for_its_districts(
+    settings: NotifierSettings, admin_key: str, apis: dict[str, ProviderApi], broker: str
+) -> None:
+    app = create_app(build(settings), title="notifier")
+    async with (
+        LifespanManager(app, startup_timeout=60, shutdown_timeout=30),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://notifier") as http,
+    ):
+        _, key = await app.state.api_keys.create("dasan-120-desk", [Scope.PREFERENCES])
+        path = "/api/v1/notifications/emergency-sms"
+
+        async def opt_in(phone: str, *districts: str, language: str = "ko") -> httpx.Response:
+            body = {"phone": phone, "districts": list(districts), "language": language}
+            return await http.put(path, json=body, headers=auth(key))
+
+        yongsan = await opt_in("010-1111-2222", "yongsan")
+        assert yongsan.status_code == 200, yongsan.text
+        assert "1111" not in yongsan.text and yongsan.json()["districts"] == ["yongsan"]
+        assert (await opt_in("+82 10 3333 4444", "seocho", "mapo", language="en")).status_code == 200
+        assert (await opt_in("010-5555-6666", "mapo")).status_code == 200
+        assert (await opt_in("010-7777-8888")).status_code == 200  # the whole city
+        assert (await opt_in("010-9999-0000", "yongsan")).status_code == 200
+        # Changed their mind: the districts now are Gangnam's only; and one left altogether.
+        assert (await opt_in("010-5555-6666", "gangnam")).status_code == 200
+        out = await http.post(f"{path}/opt-out", json={"phone": "010 9999 0000"}, headers=auth(key))
+        assert out.status_code == 204
+        again = await http.post(f"{path}/opt-out", json={"phone": "010-9999-0000"}, headers=auth(key))
+        assert again.status_code == 404 and again.headers["content-type"] == "application/problem+json"
+        foreign = await opt_in("+1 415 555 0100", "jung")
+        assert foreign.status_code == 422 and foreign.headers["content-type"] == "application/problem+json"
+        assert (await opt_in("010-1234-5678", "atlantis")).status_code == 422
+        anonymous = await http.put(path, json={"phone": "010-1234-5678"})
+        assert anonymous.status_code == 401
+
+        posted = await http.post("/api/v1/broadcasts", json=ALERT, headers=auth(admin_key))  # Yongsan, Seocho
+        assert posted.status_code == 202, posted.text
+        assert posted.json()["sms_recipients"] == 3
+        status = await until_done(http, admin_key, posted.json()["broadcast_id"])
+        events = await notifier_events(broker, at_least=7)
+    assert status["sms"] == {"recipients": 3, "delivered": 3, "failed": 0}
+    texts = {s.body["to"]: s.body["text"] for s in apis["sms"].seen}
+    assert sorted(texts) == ["01011112222", "01033334444", "01077778888"] and len(apis["sms"].seen) == 3
+    assert "Jamsugyo" in texts["01033334444"] and "잠수교" in texts["01011112222"]
+    # The stream names subscribers by their opaque reference, never by number.
+    numbers = (b"010-1111-2222", b"01011112222", b"+82 10 3333 4444", b"01033334444", b"01077778888")
+    assert not any(n in raw for raw, _ in events for n in numbers)

@@ -24,10 +24,8 @@ from eungdapso_notifier.bootstrap import MIGRATIONS, bootstrap
 from eungdapso_notifier.dispatcher import CLAIM_S, Dispatcher
 from eungdapso_notifier.domainmodel import Contact, Correspondence, Notice, notice_id
 from eungdapso_notifier.keys import Scope
-from eungdapso_notifier.preferences import Preferences
 from eungdapso_notifier.settings import NotifierSettings
 from eungdapso_notifier.tables import pending
-from eungdapso_notifier.templates import Templates
 from eungdapso_platform.clock import FixedClock
 from eungdapso_platform.db import Database
 from eungdapso_platform.service import Overrides
@@ -56,7 +54,7 @@ from eungdapso_schemas.streams import (
 from tests.conftest import settings_for
 from tests.integration.test_sla_deadlines import ROADS, envelope, publish, seoul
 from tests.support.kafka import read_topic
-from tests.support.notifier import RecordingOutbox
+from tests.support.notifier import RecordingOutbox, dispatcher
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
@@ -437,14 +435,8 @@ async def test_a_crash_between_attempt_and_send_resends_with_the_same_id_and_two
         )
 
         def replica() -> Dispatcher:
-            return Dispatcher(
-                application=NotifierApplication(env=settings.eventsourcing_env()),
-                db=db,
-                providers=outbox.providers(),
-                templates=Templates.packaged(),
-                preferences=Preferences(db),
-                settings=settings,
-                clock=clock,
+            return dispatcher(
+                NotifierApplication(env=settings.eventsourcing_env()), db, outbox, settings, clock
             )
 
         one, two = replica(), replica()

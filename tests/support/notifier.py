@@ -12,7 +12,15 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from eungdapso_notifier.application import NotifierApplication
+from eungdapso_notifier.dispatcher import Dispatcher
+from eungdapso_notifier.preferences import Preferences
 from eungdapso_notifier.providers import Delivered, MessageRefused, OutgoingMessage, ProviderUnavailable
+from eungdapso_notifier.settings import NotifierSettings
+from eungdapso_notifier.templates import Templates
+from eungdapso_platform.clock import Clock
+from eungdapso_platform.db import Database
+from eungdapso_platform.directory import DirectoryQueries
 
 EXTERNAL_MEDIA = ("sms", "email", "x", "facebook")
 
@@ -53,3 +61,23 @@ class RecordingOutbox:
 
     def to(self, medium: str, address: str) -> list[dict[str, Any]]:
         return [m for m in self.messages(medium) if m["to"] == address]
+
+
+def dispatcher(
+    application: NotifierApplication,
+    db: Database,
+    outbox: RecordingOutbox,
+    settings: NotifierSettings,
+    clock: Clock,
+) -> Dispatcher:
+    """A dispatcher alone (no consumers), delivering to `outbox`."""
+    return Dispatcher(
+        application=application,
+        db=db,
+        providers=outbox.providers(),
+        templates=Templates.packaged(),
+        preferences=Preferences(db),
+        directory=DirectoryQueries(db),
+        settings=settings,
+        clock=clock,
+    )

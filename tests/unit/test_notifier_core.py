@@ -15,6 +15,7 @@ from eungdapso_notifier.channels import (
     extra_routes,
     fallback_after,
     quiet_until,
+    sns_thread,
     waits_for_quiet_hours,
 )
 from eungdapso_notifier.domainmodel import Answer, Contact, Correspondence, Notice, notice_id
@@ -61,6 +62,25 @@ def test_sns_answers_through_the_same_account_and_thread() -> None:
     assert (best.medium, best.to, best.account, best.thread) == ("x", "884211", "transport.x", "x:1888000111")
     fb = citizen_routes(contact(ReplyMedium.SNS, address="u1", account="mayor.facebook"), RECEIPT)[0]
     assert fb.medium == "facebook" and fb.account == "mayor.facebook"
+
+
+@pytest.mark.parametrize(
+    ("thread", "channel_ref", "told"),
+    [
+        ("dm:1711", "x:dm:1711", "dm:1711"),  # as intake records it now
+        ("1712", "x:dm:1712", "dm:1712"),  # recorded before: the channel reference says the kind
+        ("m_ab", "facebook:msg:m_ab", "msg:m_ab"),
+        ("778899_1", "facebook:comment:778899_1", "comment:778899_1"),
+        ("1899", "x:tweet:1899", "tweet:1899"),
+        ("1899", "twilio:SM1", "1899"),  # nothing says the kind: as it came
+        ("1899", None, "1899"),
+        (None, "x:dm:1", None),
+    ],
+)
+def test_an_sns_thread_carries_its_kind(
+    thread: str | None, channel_ref: str | None, told: str | None
+) -> None:
+    assert sns_thread(thread, channel_ref) == told
 
 
 def test_email_post_and_web_channels() -> None:
@@ -163,9 +183,15 @@ def test_each_language_has_its_own_words_and_dates_in_seoul_time(language: Langu
 
 def test_every_stage_renders_in_every_language_without_a_placeholder_left() -> None:
     for language in Language:
-        for stage in ("received", "assigned", "extended", "transferred", "answered"):
+        for stage in ("received", "assigned", "extended", "transferred", "answered", "rating_invited"):
             text = TEMPLATES.render(stage, language, FACTS, "email").text
             assert "{" not in text and "}" not in text
+
+
+def test_the_rating_invitation_carries_the_link_in_each_language_in_its_own_words() -> None:
+    texts = {lang: TEMPLATES.render("rating_invited", lang, FACTS, "sms") for lang in Language}
+    assert all(FACTS.rating_link in t.text and FACTS.receipt_no in t.text for t in texts.values())  # type: ignore[operator]
+    assert len({t.subject for t in texts.values()}) == len(Language)
 
 
 def test_office_names_korean_with_the_english_name_the_code_gives() -> None:

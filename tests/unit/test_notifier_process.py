@@ -43,7 +43,11 @@ def received(**values: Any) -> Envelope[Any]:
     )
 
 
-def run(*envelopes: Envelope[Any]) -> tuple[dict[str, Notice], list[tuple[str, tuple[Any, ...]]]]:
+def run(
+    *envelopes: Envelope[Any], sent: tuple[str, ...] = (), sent_before: int = -1
+) -> tuple[dict[str, Notice], list[tuple[str, tuple[Any, ...]]]]:
+    """The handlers on `envelopes`; the notices named in `sent` (stage/n/medium) are sent
+    by the time the envelope at index `sent_before` comes."""
     application = NotifierApplication(env=ServiceSettings.in_memory_env())
     unit = Unit(application)
     handlers = Notices(FixedClock(NOW), GRACE)
@@ -54,7 +58,12 @@ def run(*envelopes: Envelope[Any]) -> tuple[dict[str, Notice], list[tuple[str, t
             table[payload] = handler
 
     handlers.register(Recorder())  # type: ignore[arg-type]
-    for e in envelopes:
+    for i, e in enumerate(envelopes):
+        if i == sent_before % len(envelopes):
+            for n in unit.aggregates.values():
+                if isinstance(n, Notice) and f"{n.stage}/{n.occurrence}/{n.medium}" in sent:
+                    n.next_attempt(NOW)
+                    n.sent(language="ko", provider="test", at=NOW, form=None)
         table[type(e.data)](unit, e)
     notices = {
         f"{n.stage}/{n.occurrence}/{n.medium}": n for n in unit.aggregates.values() if isinstance(n, Notice)
@@ -108,3 +117,30 @@ def test_offices_are_told_of_warnings_breach_and_low_rating_by_email_once_each()
 def test_nothing_is_planned_for_the_citizen_before_the_receipt() -> None:
     notices, _ = run(envelope(ComplaintAnsweredInstantlyV1.example()))
     assert notices == {}
+
+
+def test_a_rating_link_after_the_answer_went_is_a_follow_up_notice_once() -> None:
+    answered, link = envelope(ComplaintAnsweredInstantlyV1.example()), envelope(RatingLinkIssuedV1.example())
+    notices, writes = run(received(), answered, link, sent=("answered/1/sms",))
+    assert sorted(notices) == ["answered/1/sms", "rating_invited/1/sms", "received/1/sms"]
+    assert due_at(writes, notices["rating_invited/1/sms"]) == NOW
+    # The link published again (a redelivery, a second issue) invites nobody twice.
+    link_again = envelope(RatingLinkIssuedV1.example())
+    again, _ = run(received(), answered, link, link_again, sent=("answered/1/sms",), sent_before=2)
+    assert sorted(again) == sorted(notices)
+    assert [type(e).__name__ for e in again["rating_invited/1/sms"].collect_events()] == ["Planned"]
+
+
+def test_a_rating_link_in_the_grace_period_goes_with_the_answer_and_no_follow_up() -> None:
+    notices, writes = run(
+        received(), envelope(ComplaintAnsweredInstantlyV1.example()), envelope(RatingLinkIssuedV1.example())
+    )
+    assert "rating_invited/1/sms" not in notices
+    assert any(s.startswith("UPDATE {schema}.pending_notices SET next_at") for s, _ in writes)
+    # The waiting answer is marked: a text made before the link came is made again.
+    assert [type(e).__name__ for e in notices["answered/1/sms"].collect_events()][-1] == "RatingLinkCame"
+
+
+def test_a_rating_link_before_the_answer_invites_nobody() -> None:
+    notices, _ = run(received(), envelope(RatingLinkIssuedV1.example()))
+    assert sorted(notices) == ["received/1/sms"]

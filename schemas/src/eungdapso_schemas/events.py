@@ -1173,6 +1173,8 @@ NoticeStage = Literal[
     "extended",
     "transferred",
     "answered",
+    # The rating link, when it came after the answer's notice had gone without it.
+    "rating_invited",
     "office_new_case",
     "office_deadline_warning",
     "office_breach",

@@ -213,7 +213,7 @@ ROUTER_EVENTS = Stream(
                 "publisher.public_status",
             ),
         ),
-        Carried(DirectoryPublishedV1, consumers=("casework.directory",)),
+        Carried(DirectoryPublishedV1, consumers=("casework.directory", "notifier.directory")),
     ),
 )
 INTEGRATOR_SUBMISSIONS = Stream(

@@ -21,7 +21,6 @@ from eungdapso_schemas.events import (
     ComplaintLinkedV1,
     ComplaintReceivedV1,
     ComplaintReceivedV2,
-    DirectoryPublishedV1,
     ReviewRequestedV1,
 )
 from eungdapso_schemas.system import service
@@ -67,8 +66,7 @@ def build(settings: CaseworkSettings, overrides: Overrides = NO_OVERRIDES) -> Se
         )
 
     # The router's directory versions (transfer targets), SLA's deadlines, rating's reviews.
-    directory_versions = projection("directory", directory.DIRECTORY)
-    directory_versions.on(DirectoryPublishedV1, directory.on_published)
+    directory_versions = directory.projection(settings, db)
     deadline_rows = projection("deadlines", deadlines.DEADLINES)
     for payload, handler in deadlines.HANDLERS:
         deadline_rows.on(payload, handler)

@@ -1,6 +1,8 @@
 """The notifier's API under `/api/v1/notifications` (keys with scopes, keys.py):
 
 - `PUT /api/v1/notifications/preferences`: a citizen's opt-out and language, by their address;
+- `PUT /api/v1/notifications/emergency-sms`: a citizen opts in to emergency SMS for districts
+  (none: the whole city); `POST .../emergency-sms/opt-out` forgets their number;
 - `GET /api/v1/notifications/callbacks`: the open callback tasks (120 callers who asked to be
   called back with the answer), oldest first; `POST .../callbacks/{task_id}/done` closes one;
 - `GET /api/v1/notifications/citizen-page/{receipt_no}`: the notices a complaint's citizen
@@ -16,15 +18,16 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, Request
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from eungdapso_notifier.keys import Scope, require
-from eungdapso_notifier.preferences import Preference, Preferences
+from eungdapso_notifier.preferences import EmergencySms, Preference, Preferences
+from eungdapso_notifier.providers.sms import domestic_number
 from eungdapso_platform.credentials import Client
 from eungdapso_platform.db import Database
 from eungdapso_platform.logging import get_logger
 from eungdapso_platform.problems import Problem
-from eungdapso_schemas.codes import Language
+from eungdapso_schemas.codes import District, Language
 from eungdapso_schemas.events import RECEIPT_NO_PATTERN
 
 router = APIRouter(prefix="/api/v1/notifications", tags=["notifications"])
@@ -46,6 +49,32 @@ class PreferenceIn(BaseModel):
 class PreferenceOut(BaseModel):
     opted_out: bool
     language: Language | None
+
+
+#: A phone number as the complaint's citizen gives it (e.g. `010-1234-5678`, `+82 10 ...`).
+Phone = Annotated[str, StringConstraints(strip_whitespace=True, min_length=7, max_length=20)]
+
+
+class EmergencySmsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    phone: Phone
+    #: The districts whose alerts the citizen wants; none: the whole city.
+    districts: Annotated[list[District], Field(max_length=25)] = Field(default_factory=list)
+    language: Language = Language.KO
+
+
+class EmergencySmsOut(BaseModel):
+    #: The citizen's opaque reference (what broadcasts' events name; never the number).
+    subscriber: str
+    districts: list[District]
+    language: Language
+
+
+class EmergencySmsOptOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    phone: Phone
 
 
 class CallbackTask(BaseModel):
@@ -89,6 +118,33 @@ async def set_preference(
     )
     log.info("preference_set", opted_out=body.opted_out, language=body.language)  # no address
     return PreferenceOut(opted_out=body.opted_out, language=body.language)
+
+
+@router.put("/emergency-sms", response_model=EmergencySmsOut, summary="Opt a citizen in to emergency SMS")
+async def opt_in_emergency_sms(
+    request: Request,
+    body: EmergencySmsIn,
+    client: Annotated[Client[Scope], Depends(require(Scope.PREFERENCES))],
+) -> EmergencySmsOut:
+    if domestic_number(body.phone) is None:
+        raise Problem(422, "Not a Korean mobile number", "Emergency SMS go to Korean numbers only.")
+    subscribers: EmergencySms = request.app.state.emergency_sms
+    districts = sorted(set(body.districts))
+    key = await subscribers.opt_in(body.phone, districts, body.language, request.app.state.clock.now())
+    log.info("emergency_sms_opted_in", subscriber=key, districts=districts)  # no number
+    return EmergencySmsOut(subscriber=key, districts=districts, language=body.language)
+
+
+@router.post("/emergency-sms/opt-out", status_code=204, summary="Opt a citizen out of emergency SMS")
+async def opt_out_emergency_sms(
+    request: Request,
+    body: EmergencySmsOptOut,
+    client: Annotated[Client[Scope], Depends(require(Scope.PREFERENCES))],
+) -> None:
+    subscribers: EmergencySms = request.app.state.emergency_sms
+    if not await subscribers.opt_out(body.phone):
+        raise Problem(404, "Not opted in", "This number is not opted in to emergency SMS.", type_="not-found")
+    log.info("emergency_sms_opted_out")
 
 
 @router.get("/callbacks", response_model=list[CallbackTask], summary="Open callback tasks, oldest first")

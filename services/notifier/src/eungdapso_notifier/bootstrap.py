@@ -15,12 +15,13 @@ from eungdapso_notifier.broadcast import SmsSubscribers
 from eungdapso_notifier.consumers import Notices
 from eungdapso_notifier.dispatcher import Dispatcher
 from eungdapso_notifier.keys import ApiKeys
-from eungdapso_notifier.preferences import Preferences
+from eungdapso_notifier.preferences import EmergencySms, Preferences
 from eungdapso_notifier.providers import Provider
 from eungdapso_notifier.providers.registry import Providers
 from eungdapso_notifier.providers.registry import providers as adapters_for
 from eungdapso_notifier.settings import NotifierSettings
 from eungdapso_notifier.templates import Templates
+from eungdapso_platform import directory
 from eungdapso_platform.consumer import Process, Projection
 from eungdapso_platform.db import Database
 from eungdapso_platform.follow import FollowKeys
@@ -30,7 +31,7 @@ from eungdapso_platform.service import NO_OVERRIDES, Overrides, ServiceParts, cr
 from eungdapso_schemas.system import service
 
 SERVICE = service("notifier")
-MIGRATIONS = (*tables.MIGRATIONS, *keys.MIGRATIONS, *broadcast_api.MIGRATIONS)
+MIGRATIONS = (*tables.MIGRATIONS, *keys.MIGRATIONS, tables.EMERGENCY_SMS, *broadcast_api.MIGRATIONS)
 log = get_logger("eungdapso.notifier")
 
 
@@ -67,6 +68,7 @@ def build(
     relay = OutboxRelay(name="notifier", application=application, translate=OUTBOX, db=db, settings=settings)
     clock = overrides.the_clock()
     preferences = Preferences(db)
+    emergency_sms = EmergencySms(db)
     chosen = dict(default_providers(adapters) if providers is None else providers)
     dispatcher = Dispatcher(
         application=application,
@@ -74,6 +76,7 @@ def build(
         providers=chosen,
         templates=Templates.packaged(),
         preferences=preferences,
+        directory=directory.DirectoryQueries(db),
         settings=settings,
         clock=clock,
         on_recorded=relay.wake,
@@ -99,14 +102,16 @@ def build(
         providers=adapters,
         clock=clock,
         eventsourcing_env=overrides.eventsourcing_env(settings),
-        subscribers=subscribers,
+        subscribers=emergency_sms if subscribers is None else subscribers,
     )
     pages = citizen_page.CitizenPages(db)
     return ServiceParts(
         settings=settings,
         db=db,
         broker=overrides.broker_for(settings),
-        components=[process, citizen_pages(settings, db)],
+        # The `directory` projection: the router's organisation directory in force names the
+        # offices the notices speak of (a transfer's target is known by its code only).
+        components=[process, citizen_pages(settings, db), directory.projection(settings, db)],
         relays=[relay, broadcasts.relay],
         routers=[api.router, follow_api.router, *broadcasts.routers],
         on_start=[dispatcher.start, broadcasts.delivery.start],
@@ -120,6 +125,7 @@ def build(
             "application": application,
             "dispatcher": dispatcher,
             "preferences": preferences,
+            "emergency_sms": emergency_sms,
             "api_keys": ApiKeys(db),
             "clock": clock,
         },

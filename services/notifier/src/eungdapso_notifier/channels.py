@@ -30,6 +30,22 @@ class Route:
     thread: str | None = None
 
 
+#: What an SNS thread is, as intake names it (`<kind>:<id>`): the adapters answer a direct
+#: message (`dm`, Messenger's `msg`) by a private message, the others by a public reply.
+SNS_THREAD_KINDS: frozenset[str] = frozenset({"tweet", "dm", "msg", "comment", "post"})
+
+
+def sns_thread(thread: str | None, channel_ref: str | None) -> str | None:
+    """The thread with its kind. Intake writes it so (`dm:<id>`); a complaint recorded before
+    that carries the bare id, and its `channel_ref` (`<platform>:<kind>:<id>`) says the kind.
+    A bare id on X would otherwise be answered by a public reply, even to a direct message."""
+    if thread is None or thread.partition(":")[0] in SNS_THREAD_KINDS:
+        return thread
+    _platform, _, event = (channel_ref or "").partition(":")
+    kind, _, ref = event.partition(":")
+    return f"{kind}:{thread}" if kind in SNS_THREAD_KINDS and ref == thread else thread
+
+
 def citizen_routes(contact: Contact, receipt_no: str) -> list[Route]:
     """The citizen's channels, best first: the channel they wrote on (SMS and the 120 call's
     number only with consent; SNS through the same account and thread; e-mail; a postal

@@ -9,12 +9,20 @@ from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
-from eungdapso_notifier.channels import citizen_routes, extra_routes
-from eungdapso_notifier.domainmodel import Answer, Contact, Correspondence, Notice, correspondence_id
+from eungdapso_notifier.channels import citizen_routes, extra_routes, sns_thread
+from eungdapso_notifier.domainmodel import (
+    Answer,
+    Contact,
+    Correspondence,
+    Notice,
+    correspondence_id,
+    notice_id,
+)
 from eungdapso_notifier.tables import answer_now, pending
 from eungdapso_platform.clock import Clock
 from eungdapso_platform.consumer import Process, Unit
 from eungdapso_platform.logging import get_logger
+from eungdapso_schemas.codes import ReplyMedium
 from eungdapso_schemas.envelope import Envelope
 from eungdapso_schemas.events import (
     CaseAnsweredV1,
@@ -120,11 +128,15 @@ class Notices:
         received = ComplaintReceivedV2.from_v1(envelope.data)
         c = self._correspondence(unit, received)
         citizen = received.citizen
+        reply_to = received.reply_to
+        if reply_to is not None and reply_to.medium is ReplyMedium.SNS:
+            thread = sns_thread(reply_to.thread, received.channel_ref)
+            reply_to = reply_to.model_copy(update={"thread": thread})
         c.learn_contact(
             Contact(
                 channel=received.channel,
                 language=received.language,
-                reply_to=received.reply_to,
+                reply_to=reply_to,
                 email=citizen.email if citizen else None,
                 phone=citizen.phone if citizen else None,
             )
@@ -183,8 +195,19 @@ class Notices:
     def on_rating_link(self, unit: Unit, envelope: Envelope[RatingLinkIssuedV1]) -> None:
         link = envelope.data
         c = self._correspondence(unit, link)
-        if c.learn_rating_link(link.token, link.expires_at):
+        if not c.learn_rating_link(link.token, link.expires_at):
+            return
+        if c.contact is None or ("answered", 1) not in c.planned:
+            return  # the answer is not told yet: its notice will carry the link
+        routes = citizen_routes(c.contact, c.receipt_no)
+        answers = [unit.get(Notice, notice_id(c.complaint_id, "answered", 1, r.medium)) for r in routes]
+        waiting = [n for n in answers if n is not None and n.waiting]
+        if waiting:  # still in its grace period (or retrying): it goes now, with the link
+            for n in waiting:
+                n.rating_link_came()
             unit.write(*_params(answer_now(c.complaint_id, self.clock.now())))
+        elif c.plan("rating_invited"):  # the answer went without it: the link follows, once
+            self._notice(unit, c, "rating_invited", 1, routes[0].medium, c.office)
 
     def on_warned(self, unit: Unit, envelope: Envelope[DeadlineWarnedV1]) -> None:
         warned = envelope.data

@@ -57,6 +57,7 @@ from eungdapso_notifier.tables import (
 from eungdapso_notifier.templates import Facts, Rendered, Templates, office_label
 from eungdapso_platform.clock import Clock
 from eungdapso_platform.db import Database
+from eungdapso_platform.directory import DirectoryQueries
 from eungdapso_platform.eventstore import IntegrityError, Write
 from eungdapso_platform.follow import FollowKeys
 from eungdapso_platform.logging import get_logger
@@ -77,6 +78,7 @@ _CLAIM = (
     " ORDER BY next_at LIMIT %s FOR UPDATE SKIP LOCKED)"
     " RETURNING notice_id"
 )
+_RELEASE = "UPDATE {schema}.pending_notices SET claimed_until = NULL WHERE notice_id = %s"
 _LATER = "UPDATE {schema}.pending_notices SET next_at = %s, claimed_until = NULL WHERE notice_id = %s"
 
 
@@ -99,6 +101,7 @@ class Dispatcher:
         providers: Mapping[str, Provider],
         templates: Templates,
         preferences: Preferences,
+        directory: DirectoryQueries,
         settings: NotifierSettings,
         clock: Clock,
         on_recorded: Callable[[], None] | None = None,
@@ -108,6 +111,7 @@ class Dispatcher:
         self.providers = dict(providers)
         self.templates = templates
         self.preferences = preferences
+        self.directory = directory
         self.settings = settings
         self.clock = clock
         self.on_recorded = on_recorded or (lambda: None)
@@ -171,6 +175,10 @@ class Dispatcher:
                 for r in self._citizen_route(n, c)
             ]
         )
+        # The offices' names from the directory in force (a transfer names its target by code).
+        names = await self.directory.names(
+            {code for n, c in loaded.values() if n is not None and c is not None for code in _offices(n, c)}
+        )
         first: list[Step] = []
         sends: list[Delivery] = []
         later: list[Write] = []
@@ -179,7 +187,7 @@ class Dispatcher:
                 later.append(done(notice_id))
                 continue
             try:
-                step, delivery = self._decide(n, c, now, preferences)
+                step, delivery = self._decide(n, c, now, preferences, names)
             except Exception as exc:  # one notice that cannot be made must not hold the others
                 log.error("notice_not_made", notice_id=str(n.id), error=type(exc).__name__)
                 continue
@@ -201,21 +209,26 @@ class Dispatcher:
 
     # -- deciding -------------------------------------------------------------------------------
     def _decide(
-        self, n: Notice, c: Correspondence, now: datetime, preferences: Mapping[str, Preference]
+        self,
+        n: Notice,
+        c: Correspondence,
+        now: datetime,
+        preferences: Mapping[str, Preference],
+        names: Mapping[str, str],
     ) -> tuple[Step | Write, Delivery | None]:
         """The notice's next step, and the message to send if it goes to a provider."""
         route, language = self._route(n, c, preferences)
         if route is None:  # opted out: nothing is sent to them, nothing is failed
-            return Step(n.id, n.attempts, _withheld(now)), None
+            return Step(n.id, n.attempts, _withheld(now), n.version), None
         if waits_for_quiet_hours(n.medium, n.stage):
             until = quiet_until(now, self.settings.quiet_hours_start, self.settings.quiet_hours_end)
             if until is not None:
                 return Write(_LATER, (until, n.id)), None
-        rendered = self.templates.render(n.stage, language, self._facts(n, c, language), n.medium)
+        rendered = self.templates.render(n.stage, language, self._facts(n, c, language, names), n.medium)
         delivery = Delivery(n, c, route, rendered)
         if n.medium in LOCAL_MEDIA:
-            return Step(n.id, n.attempts, _put_locally(delivery, now)), None
-        return Step(n.id, n.attempts, _attempt(now)), delivery
+            return Step(n.id, n.attempts, _put_locally(delivery, now), n.version), None
+        return Step(n.id, n.attempts, _attempt(now), n.version), delivery
 
     def _load(self, claimed: list[UUID]) -> dict[UUID, tuple[Notice | None, Correspondence | None]]:
         notices = self.application.find_many(claimed)
@@ -258,19 +271,22 @@ class Dispatcher:
             return f"{base}/follow/{c.receipt_no}"
         return FollowKeys.link(base, c.receipt_no, FollowKeys(secret).key_for(c.complaint_id))
 
-    def _facts(self, notice: Notice, c: Correspondence, language: Language) -> Facts:
+    def _facts(
+        self, notice: Notice, c: Correspondence, language: Language, names: Mapping[str, str]
+    ) -> Facts:
         base = self.settings.public_base_url.rstrip("/")
         transfer = c.transfers[notice.occurrence - 1] if notice.stage == "transferred" else ("", "")
         answer = c.answer
+        office_name = (c.office_name if c.office == notice.office else None) or names.get(c.office or "")
         return Facts(
             receipt_no=c.receipt_no,
             follow_link=self._follow_link(base, c),
-            office=office_label(c.office, c.office_name if c.office == notice.office else None, language),
+            office=office_label(c.office, office_name, language),
             # The assignment tells the deadline as set; the extension tells the new one.
             due=c.due if notice.stage == "assigned" else c.current_due,
             new_due=c.extension[0] if c.extension else None,
             reason=c.extension[1] if notice.stage == "extended" and c.extension else transfer[1],
-            to_office=transfer[0],
+            to_office=office_label(transfer[0], names.get(transfer[0]), language) if transfer[0] else "",
             answer=answer.text if answer else "",
             rating_link=(
                 self.settings.rating_link_template.format(base=base, token=c.rating_token)
@@ -374,14 +390,18 @@ class Dispatcher:
         """Record the steps in one transaction; the ids of the notices recorded."""
         if not steps:
             return set()
-        recorded = await asyncio.to_thread(self._record_sync, steps, loaded)
+        recorded, changed = await asyncio.to_thread(self._record_sync, steps, loaded)
+        if changed:  # decided on a notice that changed since (the rating link came): again, now
+            await self._write(*(Write(_RELEASE, (i,)) for i in changed))
+            self.wake()
         if recorded:
             self.on_recorded()
         return recorded
 
     def _record_sync(
         self, steps: list[Step], loaded: dict[UUID, tuple[Notice | None, Correspondence | None]]
-    ) -> set[UUID]:
+    ) -> tuple[set[UUID], list[UUID]]:
+        """The notices recorded, and those left to decide again (changed since decided)."""
         aggregates: list[Any] = []
         writes: list[Write] = []
         for step in steps:
@@ -392,15 +412,20 @@ class Dispatcher:
             writes += also
         try:
             self.application.save(*aggregates, writes=writes)
-            return {s.notice_id for s in steps}
+            return {s.notice_id for s in steps}, []
         except IntegrityError:
             pass
         recorded: set[UUID] = set()
+        changed: list[UUID] = []
         for step in steps:
             # Decided again on what is recorded now: the other replica's step stands.
             n = self.application.find(step.notice_id)
             if not isinstance(n, Notice) or n.done or n.attempts != step.attempts:
                 log.info("notice_already_recorded", notice_id=str(step.notice_id))
+                continue
+            if step.version is not None and n.version != step.version:
+                # Its text was made before the notice changed (the rating link came): make it again.
+                changed.append(n.id)
                 continue
             c = self.application.find(correspondence_id(n.complaint_id))
             more, also = step.apply(n, c)
@@ -409,12 +434,20 @@ class Dispatcher:
                 recorded.add(step.notice_id)
             except IntegrityError:
                 log.info("notice_already_recorded", notice_id=str(step.notice_id))
-        return recorded
+        return recorded, changed
 
     async def _write(self, *writes: Write) -> None:
         async with self.db.transaction() as conn:
             for write in writes:
                 await conn.execute(self.db.sql(write.statement), write.params)
+
+
+def _offices(n: Notice, c: Correspondence) -> list[str]:
+    """The codes of the offices the notice names (to look their names up)."""
+    codes = [c.office] if c.office is not None and c.office_name is None else []
+    if n.stage == "transferred" and 0 < n.occurrence <= len(c.transfers):
+        codes.append(c.transfers[n.occurrence - 1][0])
+    return codes
 
 
 #: What one step records: the aggregates it changed (and created) and the rows it writes.
@@ -430,6 +463,8 @@ class Step:
     notice_id: UUID
     attempts: int
     apply: Apply
+    #: The notice's version when its text was made (before it goes to a provider).
+    version: int | None = None
 
 
 def _withheld(now: datetime) -> Apply:

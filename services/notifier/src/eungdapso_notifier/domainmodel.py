@@ -24,7 +24,9 @@ from eungdapso_platform.eventstore import derived_id
 from eungdapso_schemas.codes import Channel, Language, ReplyMedium
 from eungdapso_schemas.events import AnsweredBy, NoticeMedium, NoticeStage, ReplyAddress
 
-CITIZEN_STAGES: tuple[NoticeStage, ...] = ("received", "assigned", "extended", "transferred", "answered")
+CITIZEN_STAGES: tuple[NoticeStage, ...] = tuple(
+    s for s in get_args(NoticeStage) if not s.startswith("office_")
+)
 OFFICE_STAGES: tuple[NoticeStage, ...] = tuple(s for s in get_args(NoticeStage) if s.startswith("office_"))
 Recipient = Literal["citizen", "office"]
 
@@ -298,6 +300,11 @@ class Notice(RecordedAggregate):
     class Withheld(RecordedAggregate.Event):
         reason: str
 
+    class RatingLinkCame(RecordedAggregate.Event):
+        """The rating link came while this answer notice waited: it is told with the link.
+        Recorded on the notice so that a dispatcher that made its text before (without the
+        link) conflicts on recording the attempt, and makes it again."""
+
     @event(Planned)
     def __init__(
         self,
@@ -423,3 +430,12 @@ class Notice(RecordedAggregate):
     @event(Withheld)
     def withheld(self, reason: str) -> None:
         self.status = "withheld"
+
+    @event(RatingLinkCame)
+    def rating_link_came(self) -> None:
+        pass
+
+    @property
+    def waiting(self) -> bool:
+        """Not yet handed to a provider: its text is still to be made (a retry makes it again)."""
+        return self.status == "planned"

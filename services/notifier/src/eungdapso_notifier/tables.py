@@ -76,6 +76,25 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
 )
 
+#: Notifier migration 3 (2 is `keys.MIGRATIONS`).
+EMERGENCY_SMS = Migration(
+    "notifier",
+    3,
+    "citizens who opted in to emergency SMS, by district",
+    (
+        # The phone number is what the alert is sent to: it stays here, in the notifier's store,
+        # like the letter queue's addresses. Keyed by the citizen's key (an opaque reference
+        # broadcasts name); no districts: the whole city.
+        "CREATE TABLE {schema}.emergency_sms ("
+        " citizen text PRIMARY KEY,"
+        " phone text NOT NULL,"
+        " language text NOT NULL,"
+        " districts text[] NOT NULL,"
+        " updated_at timestamptz NOT NULL)",
+        "CREATE INDEX emergency_sms_districts ON {schema}.emergency_sms USING gin (districts)",
+    ),
+)
+
 
 def citizen_key(address: str) -> str:
     """A citizen's key in `preferences`: the digest of their normalised address (a phone

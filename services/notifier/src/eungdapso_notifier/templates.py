@@ -129,5 +129,5 @@ def _english(code: str) -> str | None:
     return None
 
 
-_CITIZEN = ("received", "assigned", "extended", "transferred", "answered")
+_CITIZEN = ("received", "assigned", "extended", "transferred", "answered", "rating_invited")
 _OFFICE = ("office_new_case", "office_deadline_warning", "office_breach", "office_low_rating")

@@ -117,7 +117,7 @@ class CitizenPost:
     handle: str | None
     name: str | None
     words: str | None
-    #: The post, comment or message the reply answers.
+    #: The post, comment or message the reply answers (its id; `reply_to.thread` adds the kind).
     thread: str
     media: tuple[str, ...] = ()
 
@@ -132,7 +132,12 @@ class CitizenPost:
             citizen=Citizen(name=self.name, sns_handle=self.handle),
             channel_ref=f"{self.platform.value}:{self.event}",
             reply_to=ReplyAddress(
-                medium=ReplyMedium.SNS, address=self.author_id, account=self.account.code, thread=self.thread
+                medium=ReplyMedium.SNS,
+                address=self.author_id,
+                account=self.account.code,
+                # With its kind (`dm:<id>`, `tweet:<id>`, ...): a direct message must be answered
+                # by a direct message, never by a public reply.
+                thread=f"{self.event.partition(':')[0]}:{self.thread}",
             ),
         )
         idempotency = Idempotency.channel_message(Channel.SNS, self.platform.value, self.event)
