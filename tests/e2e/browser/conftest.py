@@ -59,7 +59,9 @@ async def base_url(make_stack: StackFactory, broker: str) -> AsyncIterator[str]:
         assert not serving.done()
         await asyncio.sleep(0.05)
     yield f"http://127.0.0.1:{port}"
+    # The board's event stream may still be open: do not wait for the browser to hang up.
     server.should_exit = True
+    server.force_exit = True
     await serving
 
 

@@ -43,8 +43,8 @@ async def test_file_follow_answer_rate_and_watch_it_live(
     citizen = Watched(await context.new_page())
     await citizen.page.goto(f"{base_url}/file")
     await citizen.page.get_by_label("불편·고충 민원").check()
-    await citizen.page.get_by_label("내용").fill(TEXT)
-    await citizen.page.get_by_label("주소").fill("서울특별시 종로구 세종대로 172")
+    await citizen.page.get_by_label("내용", exact=True).fill(TEXT)
+    await citizen.page.get_by_label("주소", exact=True).fill("서울특별시 종로구 세종대로 172")
     await citizen.page.set_input_files(
         "#photos", files=[{"name": "stop.png", "mimeType": "image/png", "buffer": photo_png()}]
     )
@@ -77,7 +77,7 @@ async def test_file_follow_answer_rate_and_watch_it_live(
     await staff.page.get_by_label("담당자 사번").fill("transport-7")
     await staff.page.locator("#do-accept").click()
     await expect(staff.page.locator("#action-outcome")).to_contain_text("처리했습니다", timeout=10_000)
-    await staff.page.get_by_label("답변 내용").fill(
+    await staff.page.get_by_label("답변 내용", exact=True).fill(
         "안내판 전원 장치를 교체했습니다. 불편을 드려 죄송합니다."
     )
     await staff.page.locator("#do-answer").click()
@@ -98,7 +98,7 @@ async def test_file_follow_answer_rate_and_watch_it_live(
     await citizen.screenshot("ko-follow-answered")
     await rate_link.click()
     await expect(citizen.page.locator("#rated")).to_contain_text(receipt_no, timeout=10_000)
-    await citizen.page.get_by_label("4 — 만족").check()
+    await citizen.page.get_by_label("4 — 만족", exact=True).check()
     await citizen.page.get_by_role("button", name="평가 보내기").click()
     await expect(citizen.page.locator("#outcome")).to_contain_text("감사합니다", timeout=10_000)
     await citizen.screenshot("ko-rate-thanks")
