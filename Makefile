@@ -4,7 +4,7 @@ UV_VERSION := 0.13.8
 UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
 export XDG_RUNTIME_DIR ?= /tmp
 
-# install-browser: Debian's Chromium for the browser tests (tests/browser), where missing.
+# install-browser: Debian's Chromium and a Korean font for the browser tests (tests/e2e/browser), where missing.
 .PHONY: install install-browser run test test-unit bench eval-routing schemas check-schemas lint clean
 
 $(CURDIR)/.tools/bin/uv:
@@ -15,10 +15,11 @@ install: $(UV)
 	$(UV) sync --frozen --quiet
 
 install-browser:
-	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
-	  { echo "installing Debian's chromium for the browser tests"; \
-	    apt-get install -y -q chromium >/dev/null 2>&1 || \
-	    { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; } || \
+	@{ command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; } && \
+	  { ! command -v fc-list >/dev/null 2>&1 || [ -n "$$(fc-list :lang=ko 2>/dev/null)" ]; } || \
+	  { echo "installing Debian's chromium and fonts-nanum (Korean) for the browser tests"; \
+	    apt-get install -y -q chromium fonts-nanum >/dev/null 2>&1 || \
+	    { apt-get update -q >/dev/null && apt-get install -y -q chromium fonts-nanum >/dev/null; } || \
 	    echo "could not install chromium (not root?): the browser tests will say so"; }
 
 run: install  ## the whole system behind http://127.0.0.1:$${PORT:-8000}
