@@ -10,6 +10,7 @@ import asyncio
 import io
 import re
 
+import httpx
 import pytest
 from PIL import Image
 from playwright.async_api import Browser, expect
@@ -17,6 +18,7 @@ from playwright.async_api import Browser, expect
 from eungdapso_devstack.infra import PostgresTarget
 from tests.e2e.browser.conftest import Watched
 from tests.e2e.test_gateway_services import office_key
+from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -67,11 +69,9 @@ async def test_file_follow_answer_rate_and_watch_it_live(
     await staff.page.get_by_label("부서 API 키").fill(key)
     await staff.page.get_by_role("button", name="열기").first.click()
     row = staff.page.locator("tr", has_text=receipt_no)
-    for _ in range(60):  # the case reaches the inbox once routed
-        if await row.count():
-            break
-        await asyncio.sleep(0.5)
-        await staff.page.get_by_role("button", name="열기").first.click()
+    # The case reaches the inbox once routed: wait for it over the API, then open the page.
+    await eventually(lambda: in_inbox(base_url, key, receipt_no), what="the case in the inbox", timeout=60)
+    await staff.page.get_by_role("button", name="열기").first.click()
     await row.get_by_role("button").click()
     await expect(staff.page.locator("#case-text")).to_have_text(TEXT)
     await staff.page.get_by_label("담당자 사번").fill("transport-7")
@@ -85,14 +85,16 @@ async def test_file_follow_answer_rate_and_watch_it_live(
     await staff.screenshot("ko-staff-inbox")
 
     # -- the citizen follows it to the answer and rates it ------------------------------
+    # The answer and the rating link reach the notifier: wait over the API (a page that asked
+    # too early would rightly be told 404), then open the page once.
+    await eventually(
+        lambda: rated_page(base_url, receipt_no, follow_href),
+        what="the answer and link on the page",
+        timeout=60,
+    )
     await citizen.page.goto(f"{base_url}{follow_href}")
     answer = citizen.page.locator("#my-answer")
     rate_link = citizen.page.locator("#rate-link")
-    for _ in range(60):  # the answer and the rating link reach the notifier
-        if await rate_link.count():
-            break
-        await asyncio.sleep(0.5)
-        await citizen.page.reload()
     await expect(answer).to_contain_text("전원 장치를 교체")
     await expect(citizen.page.locator("#my-text")).to_have_text(TEXT)
     await citizen.screenshot("ko-follow-answered")
@@ -117,6 +119,21 @@ async def test_file_follow_answer_rate_and_watch_it_live(
     for watched in (board, citizen, staff, stranger):
         assert watched.errors == [], watched.errors
     await context.close()
+
+
+async def in_inbox(base_url: str, key: str, receipt_no: str) -> bool | None:
+    async with httpx.AsyncClient(base_url=base_url) as http:
+        listed = await http.get("/api/v1/inbox/cases", headers={"Authorization": f"Bearer {key}"})
+    return True if any(c["receipt_no"] == receipt_no for c in listed.json()["cases"]) else None
+
+
+async def rated_page(base_url: str, receipt_no: str, follow_href: str) -> bool | None:
+    follow_key = follow_href.split("#key=", 1)[1]
+    async with httpx.AsyncClient(base_url=base_url) as http:
+        mine = await http.get(
+            f"/api/v1/follow/{receipt_no}", headers={"Authorization": f"Follow {follow_key}"}
+        )
+    return True if mine.status_code == 200 and mine.json()["rating_url"] else None
 
 
 PAGES = ["/", "/file", "/follow/", "/board", "/staff/", "/staff/triage", "/staff/reviews"]
