@@ -13,7 +13,7 @@ import pytest
 from eungdapso_devstack.gateway import Gateway
 from eungdapso_devstack.infra import PostgresTarget
 from eungdapso_devstack.stack import Stack
-from eungdapso_schemas.streams import INTAKE_EVENTS, ROUTER_EVENTS
+from eungdapso_schemas.streams import INTAKE_EVENTS, ROUTER_EVENTS, SLA_EVENTS
 from tests.e2e.conftest import StackFactory
 from tests.support.kafka import read_topic
 from tests.support.waiting import eventually
@@ -113,7 +113,8 @@ async def test_submit_then_public_status_shows_the_assigned_office_and_no_person
     # The publisher, two hops downstream, continued the same trace for both events.
     publisher_log = stack["publisher"].log_file.read_text().splitlines()  # type: ignore[union-attr]
     applied = [json.loads(line) for line in publisher_log if '"event_applied"' in line]
-    assert {line["topic"] for line in applied} == {INTAKE_EVENTS.name, ROUTER_EVENTS.name}
+    # (and the deadline the SLA service set from them)
+    assert {line["topic"] for line in applied} == {INTAKE_EVENTS.name, ROUTER_EVENTS.name, SLA_EVENTS.name}
     for line in [*received_lines, *assigned_lines, *applied]:
         assert (line["trace_id"], line["correlation_id"], line["complaint_id"]) == (
             TRACE_ID,

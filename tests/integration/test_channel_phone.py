@@ -49,7 +49,7 @@ async def test_a_call_is_recorded_with_its_agent_caller_and_first_contact_answer
         response = await http.post(CALLS, json=CALL, headers=key)
         assert response.status_code == 201, response.text
         receipt = response.json()
-        assert set(receipt) == {"complaint_id", "receipt_no"}
+        assert set(receipt) == {"complaint_id", "receipt_no", "follow_url"}
         assert response.headers["location"] == f"/api/v1/complaints/{receipt['receipt_no']}"
 
         complaint = await recorded(app, receipt["complaint_id"])

@@ -19,6 +19,7 @@ from eungdapso_intake.services import (
     OutcomeUnknown,
     ReceiveComplaint,
     SubmissionFailed,
+    SubmissionResult,
     new_idempotency_key,
 )
 from eungdapso_platform.follow import FollowKeys
@@ -107,6 +108,12 @@ async def submit_complaint(
     if result.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     response.headers["Location"] = f"/api/v1/complaints/{result.receipt_no}"
+    return receipt_out(request, result)
+
+
+def receipt_out(request: Request, result: SubmissionResult) -> ReceiptOut:
+    """The receipt, with the citizen's private follow link where one is configured (the web
+    form shows it; a desk hands it to the citizen, printed or read out)."""
     follow: FollowKeys | None = request.app.state.follow_keys
     return ReceiptOut(
         complaint_id=result.complaint_id,

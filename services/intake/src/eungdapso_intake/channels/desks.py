@@ -31,7 +31,7 @@ from pydantic import (
 from pydantic import Field as PydanticField
 from starlette.datastructures import UploadFile
 
-from eungdapso_intake.api import ReceiptOut
+from eungdapso_intake.api import ReceiptOut, receipt_out
 from eungdapso_intake.attachments import AttachmentRefused, Attachments
 from eungdapso_intake.channels.delivery import parse_json, redeliver_later, request_body
 from eungdapso_intake.clients import Client, Scope, require_client
@@ -397,4 +397,4 @@ async def _record(
         response.status_code = 200
         response.headers["Idempotent-Replayed"] = "true"
     response.headers["Location"] = f"/api/v1/complaints/{result.receipt_no}"
-    return ReceiptOut(complaint_id=result.complaint_id, receipt_no=result.receipt_no)
+    return receipt_out(request, result)
