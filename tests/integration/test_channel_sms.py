@@ -257,7 +257,10 @@ def test_a_gateway_json_sms_becomes_a_complaint(client: TestClient, database: Po
     response = post_signed(client, sms_json())
     assert response.status_code == 200, response.text
     receipt = response.json()
-    assert set(receipt) == {"complaint_id", "receipt_no"}
+    assert set(receipt) == {"complaint_id", "receipt_no", "follow_url"}
+    # The citizen's private follow link is never handed to the gateway (it reaches the citizen
+    # in the notifier's receipt notice).
+    assert receipt["follow_url"] is None
     assert response.headers.get("idempotent-replayed") is None
     [complaint] = published(client)
     assert (

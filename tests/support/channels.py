@@ -31,6 +31,8 @@ def channel_settings(database: PostgresTarget, **overrides: object) -> IntakeSet
         "x_consumer_secret": X_SECRET,
         "facebook_app_secret": FB_SECRET,
         "facebook_verify_token": FB_VERIFY,
+        # Configured, so that tests see which channels hand the citizen's follow link out.
+        "follow_link_secret": "channel-tests-follow-link-secret-0123456789",
         **overrides,
     }
     return settings_for(IntakeSettings, database, **values)
