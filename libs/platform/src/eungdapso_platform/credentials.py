@@ -478,3 +478,29 @@ async def revoke_command(directory: ClientDirectory[Any], name: str, *, list_com
         return 1
     say(f"revoked client {name!r}: its key is refused from now on")
     return 0
+
+
+async def key_command(
+    directory: ClientDirectory[S],
+    args: argparse.Namespace,
+    scopes: Sequence[S],
+    *,
+    what: str,
+    list_command: str,
+) -> int:
+    """The body of a service's `<keys> create|revoke|list` command (`args.action`, `args.name`):
+    `create` makes a key with `scopes` and prints it alone on the last line (exit 1 when the
+    name is taken), `revoke` and `list` as `revoke_command` and `print_clients`."""
+    if args.action == "revoke":
+        return await revoke_command(directory, args.name, list_command=list_command)
+    if args.action == "list":
+        print_clients(await directory.list(), rate=False)
+        return 0
+    try:
+        client, key = await directory.create(args.name, list(scopes), actor=command_line_actor())
+    except ClientExists as exc:
+        sys.stderr.write(f"{exc}; choose another name\n")
+        return 1
+    say(f"created {what} {client.name!r}: scopes {', '.join(sorted(client.scopes))}")
+    say(key)
+    return 0

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -42,7 +41,7 @@ from eungdapso_platform import credentials
 from eungdapso_platform.clock import Clock
 from eungdapso_platform.credentials import CredentialTables
 from eungdapso_platform.db import Database
-from eungdapso_platform.domain import acting_as, command_line_actor
+from eungdapso_platform.domain import acting_as
 from eungdapso_platform.eventstore import IntegrityError, derived_id, within
 from eungdapso_platform.migrations import Migration
 from eungdapso_platform.outbox import OutboxRelay
@@ -297,21 +296,12 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 def run(args: argparse.Namespace, settings: ServiceSettings, migrations: tuple[Migration, ...]) -> int:
     async def work(db: Database) -> int:
-        keys = BroadcastAdminKeys(db)
-        if args.action == "revoke":
-            return await credentials.revoke_command(keys, args.name, list_command="admin-keys list")
-        if args.action == "list":
-            credentials.print_clients(await keys.list(), rate=False)
-            return 0
-        try:
-            client, key = await keys.create(args.name, [AdminScope.BROADCAST], actor=command_line_actor())
-        except credentials.ClientExists as exc:
-            sys.stderr.write(f"{exc}; choose another name\n")
-            return 1
-        credentials.say(
-            f"created broadcast admin key {client.name!r}: scopes {', '.join(sorted(client.scopes))}"
+        return await credentials.key_command(
+            BroadcastAdminKeys(db),
+            args,
+            [AdminScope.BROADCAST],
+            what="broadcast admin key",
+            list_command="admin-keys list",
         )
-        credentials.say(key)
-        return 0
 
     return credentials.run_command(settings, migrations, work, name="notifier-admin-keys")

@@ -10,7 +10,6 @@ themselves). Keys, hashing, audit trail and HTTP answers are the platform's
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from typing import Annotated
@@ -22,15 +21,12 @@ from eungdapso_platform.credentials import (
     CredentialTables,
     add_revoke_and_list,
     admit,
+    key_command,
     name_argument,
     presented_key,
-    print_clients,
-    revoke_command,
     run_command,
-    say,
 )
 from eungdapso_platform.db import Database
-from eungdapso_platform.domain import command_line_actor
 from eungdapso_platform.migrations import Migration
 from eungdapso_platform.settings import ServiceSettings
 
@@ -78,21 +74,7 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 def run(args: argparse.Namespace, settings: ServiceSettings, migrations: tuple[Migration, ...]) -> int:
     async def work(db: Database) -> int:
-        keys = ApiKeys(db)
-        if args.action == "revoke":
-            return await revoke_command(keys, args.name, list_command="api-keys list")
-        if args.action == "list":
-            print_clients(await keys.list(), rate=False)
-            return 0
-        try:
-            client, key = await keys.create(
-                args.name, [Scope(s) for s in args.scope], actor=command_line_actor()
-            )
-        except credentials.ClientExists as exc:
-            sys.stderr.write(f"{exc}; choose another name\n")
-            return 1
-        say(f"created API key {client.name!r}: scopes {', '.join(sorted(client.scopes))}")
-        say(key)
-        return 0
+        scopes = [Scope(s) for s in args.scope]
+        return await key_command(ApiKeys(db), args, scopes, what="API key", list_command="api-keys list")
 
     return run_command(settings, migrations, work, name="notifier-api-keys")

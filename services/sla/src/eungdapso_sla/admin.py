@@ -11,7 +11,6 @@ are the platform's (`eungdapso_platform.credentials`); the one scope is `holiday
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from typing import Annotated
@@ -23,15 +22,12 @@ from eungdapso_platform.credentials import (
     CredentialTables,
     add_revoke_and_list,
     admit,
+    key_command,
     name_argument,
     presented_key,
-    print_clients,
-    revoke_command,
     run_command,
-    say,
 )
 from eungdapso_platform.db import Database
-from eungdapso_platform.domain import command_line_actor
 from eungdapso_platform.migrations import Migration
 from eungdapso_sla.settings import SlaSettings
 
@@ -73,19 +69,8 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 def run(args: argparse.Namespace, settings: SlaSettings, migrations: tuple[Migration, ...]) -> int:
     async def work(db: Database) -> int:
-        keys = AdminKeys(db)
-        if args.action == "revoke":
-            return await revoke_command(keys, args.name, list_command="admin-keys list")
-        if args.action == "list":
-            print_clients(await keys.list(), rate=False)
-            return 0
-        try:
-            client, key = await keys.create(args.name, [AdminScope.HOLIDAYS], actor=command_line_actor())
-        except credentials.ClientExists as exc:
-            sys.stderr.write(f"{exc}; choose another name\n")
-            return 1
-        say(f"created admin key {client.name!r}: scopes {', '.join(sorted(client.scopes))}")
-        say(key)
-        return 0
+        return await key_command(
+            AdminKeys(db), args, [AdminScope.HOLIDAYS], what="admin key", list_command="admin-keys list"
+        )
 
     return run_command(settings, migrations, work, name="sla-admin-keys")
