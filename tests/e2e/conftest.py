@@ -31,6 +31,9 @@ async def make_stack(database: PostgresTarget, tmp_path: Path) -> AsyncIterator[
                 "KAFKA_REQUEST_TIMEOUT_MS": "2000",
                 # Every test posts from 127.0.0.1: the web form's per-address limit stays out of the way.
                 "WEB_RATE_PER_MINUTE": "1000000",
+                # Seven services per stack: small pools keep a stack well inside PostgreSQL's
+                # default 100 connections, whatever else runs on the machine.
+                "POSTGRES_POOL_SIZE": "3",
                 **(env or {}),
             },
         )
