@@ -251,6 +251,24 @@ def test_other_evidence_settles_an_ambiguous_dong(
     assert text(resolver, written).district is district
 
 
+@pytest.mark.parametrize(
+    ("written", "district"),
+    [
+        # Legal dongs 성수동1가/2가 and administrative 성수1가1동…성수2가3동: citizens write 성수동
+        # (a typo match once took it for 상수동, in Mapo).
+        ("성수동 카페거리 앞 도로가 파였어요", District.SEONGDONG),
+        ("성수동1가 공장 소음", District.SEONGDONG),
+        ("성수2가3동 주민센터", District.SEONGDONG),
+        ("문래동 철공소 소음", District.YEONGDEUNGPO),
+        ("상수동 카페거리 쓰레기", District.MAPO),
+    ],
+)
+def test_a_dong_written_without_its_numbered_parts(
+    resolver: PlaceResolver, written: str, district: District
+) -> None:
+    assert text(resolver, written).district is district
+
+
 def test_an_ambiguous_address_takes_the_texts_evidence(resolver: PlaceResolver) -> None:
     found = resolver.resolve(Place(address="신사동 512"), "은평구청에서 멀지 않은 곳")
     assert found.district is District.EUNPYEONG and found.method == "address"

@@ -357,15 +357,19 @@ class Projection(Component[ProjectionHandler]):
             tx = ProjectionTx(conn, Generation(self.read_model, number, self.db.schema))
             # One ledger statement per batch, not one round trip per message.
             fresh = await self.db.claim(conn, self.ledger_of(number), [e.id for e in envelopes])
-            for envelope in envelopes:
-                with message_context(envelope, "project", actor=self.id):
-                    if envelope.id not in fresh:
-                        self._duplicate(envelope)  # applied before, or earlier in this batch
-                        continue
-                    fresh.discard(envelope.id)
-                    for handler in self.handlers[type(envelope.data)]:
-                        await handler(tx, envelope)
-                    applied.append(envelope)
+            # Pipeline mode: a statement whose result nobody reads is sent without waiting for
+            # the server, so a batch costs a round trip per result read, not per statement
+            # (an error still fails the whole batch: at the next read, or at the pipeline's end).
+            async with conn.pipeline():
+                for envelope in envelopes:
+                    with message_context(envelope, "project", actor=self.id):
+                        if envelope.id not in fresh:
+                            self._duplicate(envelope)  # applied before, or earlier in this batch
+                            continue
+                        fresh.discard(envelope.id)
+                        for handler in self.handlers[type(envelope.data)]:
+                            await handler(tx, envelope)
+                        applied.append(envelope)
         self._applied(applied)
 
 

@@ -8,6 +8,7 @@ import contextvars
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -50,7 +51,10 @@ def _maybe_add_otlp_exporter(provider: TracerProvider) -> None:
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
 
 
+@cache
 def tracer() -> trace.Tracer:
+    """One tracer for the process (a proxy until `configure_tracing` sets the provider): the
+    SDK builds a new one on every `get_tracer`, and every message starts a span."""
     return trace.get_tracer("eungdapso")
 
 

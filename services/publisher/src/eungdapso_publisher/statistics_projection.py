@@ -90,19 +90,30 @@ def _upsert(table: str, columns: tuple[str, ...]) -> str:
 
 UPSERT_COMPLAINT = _upsert("stat_complaints", COMPLAINT_FACT_COLUMNS)
 UPSERT_RATING = _upsert("stat_ratings", RATING_FACT_COLUMNS)
+INSERT_COMPLAINT = (
+    f"INSERT INTO {{stat_complaints}} ({', '.join(COMPLAINT_FACT_COLUMNS)})"
+    f" VALUES ({', '.join(['%s'] * len(COMPLAINT_FACT_COLUMNS))})"
+    " ON CONFLICT (complaint_id) DO NOTHING RETURNING complaint_id"
+)
 
 
 async def on_complaint_event(tx: ProjectionTx, envelope: Envelope[ComplaintEvent]) -> None:
+    """Fold the event into the complaint's facts: two statements (read and lock, then write),
+    and one when the event changes no fact (a row is written only when something changed)."""
     e = envelope.data
-    await tx.execute(
-        "INSERT INTO {stat_complaints} (complaint_id) VALUES (%s) ON CONFLICT DO NOTHING", (e.complaint_id,)
-    )
-    cur = await tx.conn.execute(
-        tx.sql("SELECT * FROM {stat_complaints} WHERE complaint_id=%s FOR UPDATE"), (e.complaint_id,)
-    )
-    row = await cur.fetchone()
-    facts = fold(ComplaintFacts(**row) if row else ComplaintFacts(e.complaint_id), e)
-    await tx.execute(UPSERT_COMPLAINT, tuple(asdict(facts).values()))
+    lock = tx.sql("SELECT * FROM {stat_complaints} WHERE complaint_id=%s FOR UPDATE")
+    row = await (await tx.conn.execute(lock, (e.complaint_id,))).fetchone()
+    if row is None:
+        facts = fold(ComplaintFacts(e.complaint_id), e)
+        cur = await tx.conn.execute(tx.sql(INSERT_COMPLAINT), tuple(asdict(facts).values()))
+        if await cur.fetchone() is not None:
+            return
+        # Another consumer inserted it since the read (a rebalance): fold into theirs.
+        row = await (await tx.conn.execute(lock, (e.complaint_id,))).fetchone()
+    known = ComplaintFacts(**row) if row else ComplaintFacts(e.complaint_id)
+    facts = fold(known, e)
+    if facts != known:
+        await tx.execute(UPSERT_COMPLAINT, tuple(asdict(facts).values()))
 
 
 async def on_rated(tx: ProjectionTx, envelope: Envelope[RatedV1]) -> None:

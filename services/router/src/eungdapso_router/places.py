@@ -488,10 +488,15 @@ def _dong_entries(
         district = ADMIN_CODES[p["EMD_CD"][:5]]
         add(p["EMD_KOR_NM"], district)
         add(p["EMD_ENG_NM"], district)
+        # 성수동1가 is 성수동 as citizens write it (else a typo match finds 상수동, in Mapo).
+        base = re.sub(r"동[0-9]+가$", "동", p["EMD_KOR_NM"])
+        if base != p["EMD_KOR_NM"]:
+            add(base, district)
     for f in admin:
         name, district = f["properties"]["name"], kostat[f["properties"]["code"][:5]]
         add(name, district)
-        base = re.sub(r"[0-9·.,]+(가)?동$", "동", name)
+        # 역삼1동 → 역삼동, and 성수1가1동 → 성수동.
+        base = re.sub(r"[0-9·.,]+(가[0-9·.,]*)?동$", "동", name)
         if base != name and len(base) >= 2:
             add(base, district)
     for surface, (label, districts) in places.items():
