@@ -32,7 +32,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -328,19 +328,39 @@ def _postgres_pids() -> list[int]:
     return pids
 
 
-def cpu_seconds(
-    stack: Stack, services: Sequence[str], extra: Sequence[ServiceProcess], *, others: dict[str, list[int]]
-) -> dict[str, float]:
-    """Each service's CPU time so far (its replicas summed), and that of `others`: name → pids
-    (the broker, PostgreSQL, the bench's own clients), so that where the machine's time goes
-    during the burst is seen whole."""
-    out: dict[str, float] = {}
-    for process in [*(stack[name] for name in services), *extra]:
-        if process.pid is not None:
-            out[process.name] = out.get(process.name, 0.0) + _cpu_of(process.pid)
-    for name, pids in others.items():
-        out[name] = sum(_cpu_of(pid) for pid in pids)
-    return out
+class CpuClock:
+    """CPU time (user + system, every thread; /proc) of the services, their replicas summed,
+    and of `others`: name → how to list its processes now (PostgreSQL starts a backend per
+    connection: those started in between count from zero), so that where the machine's time
+    goes is seen whole."""
+
+    def __init__(
+        self,
+        stack: Stack,
+        services: Sequence[str],
+        extra: Sequence[ServiceProcess],
+        others: dict[str, Callable[[], list[int]]],
+    ) -> None:
+        self.processes = [*(stack[name] for name in services), *extra]
+        self.others = others
+
+    def read(self) -> dict[str, dict[int, float]]:
+        out: dict[str, dict[int, float]] = {}
+        for process in self.processes:
+            if process.pid is not None:
+                out.setdefault(process.name, {})[process.pid] = _cpu_of(process.pid)
+        for name, pids in self.others.items():
+            out[name] = {pid: _cpu_of(pid) for pid in pids()}
+        return out
+
+    @staticmethod
+    def ms_per(
+        before: dict[str, dict[int, float]], after: dict[str, dict[int, float]], n: int
+    ) -> dict[str, float]:
+        return {
+            name: sum(t - before.get(name, {}).get(pid, 0.0) for pid, t in times.items()) / max(1, n) * 1000
+            for name, times in after.items()
+        }
 
 
 async def more_routers(stack: Stack, replicas: int, logs: Path) -> list[ServiceProcess]:
@@ -422,24 +442,36 @@ async def system_section(
         watch = AssignmentWatch(postgres.conninfo())
         watcher = asyncio.create_task(watch.run())
         log.info("system_burst", complaints=len(burst_items), concurrency=args.concurrency)
-        others = {"postgres": _postgres_pids(), "bench clients": [os.getpid()]}
-        if broker.process is not None:
-            others["broker"] = [broker.process.pid]
-        cpu_before = cpu_seconds(stack, SERVICES, routers, others=others)
+        clock = CpuClock(
+            stack,
+            SERVICES,
+            routers,
+            {
+                "postgres": _postgres_pids,
+                "bench clients": lambda: [os.getpid()],
+                "broker": lambda: [] if broker.process is None else [broker.process.pid],
+            },
+        )
+        cpu_before = clock.read()
         burst = await system_burst(stack["intake"].base_url, burst_items, args.concurrency, watch)
         await wait_all(watch, 300)
-        cpu_after = cpu_seconds(stack, SERVICES, routers, others=others)
+        cpu_after = clock.read()
         burst_lat = watch.latencies()
         drained = len(watch.assigned_at)
         # CPU per complaint of each service over the burst and its drain: what the services
         # spend, far less sensitive to the other load on a shared machine than latency.
-        cpu_ms = {n: (cpu_after[n] - cpu_before[n]) / max(1, drained) * 1000 for n in cpu_after}
+        cpu_ms = CpuClock.ms_per(cpu_before, cpu_after, drained)
         watch.receipt_at.clear()
         watch.assigned_at.clear()
         log.info("system_steady", complaints=len(steady_items), rate_per_s=args.rate)
+        cpu_before = clock.read()
         await system_steady(stack["intake"].base_url, steady_items, args.rate, watch)
         await wait_all(watch, 120)
+        cpu_after = clock.read()
         steady_lat = watch.latencies()
+        # The same at a rate the machine keeps up with: the cost without contention (idle
+        # polling included, spread over the complaints).
+        steady_cpu_ms = CpuClock.ms_per(cpu_before, cpu_after, len(steady_lat))
         watch.stop()
         await watcher
         per_channel: dict[str, Any] | None = None
@@ -472,6 +504,7 @@ async def system_section(
         "steady_p99_ms": pct(steady_lat, 99) * 1000,
         "steady_assigned": len(steady_lat),
         "burst_cpu_ms_per_complaint": cpu_ms,
+        "steady_cpu_ms_per_complaint": steady_cpu_ms,
     }
     return {
         "system": system,
@@ -580,13 +613,18 @@ def system_report(result: dict[str, Any]) -> str:
     ]
     lines = ["| measure | system | raw baseline (same run) | ratio |", "|---|---|---|---|"]
     lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
-    cpu = s.get("burst_cpu_ms_per_complaint", {})
-    if cpu:
-        lines.append(
-            "\nCPU per complaint over the burst and its drain (ms, each process, every thread; postgres: "
-            "every PostgreSQL process of the machine): "
-            + ", ".join(f"{name} {ms:.2f}" for name, ms in cpu.items())
-        )
+    for key, when in (
+        ("burst_cpu_ms_per_complaint", "the burst and its drain"),
+        ("steady_cpu_ms_per_complaint", "the steady rate"),
+    ):
+        cpu = s.get(key, {})
+        if cpu:
+            lines.append(
+                f"\nCPU per complaint over {when} (ms, each process, every thread; postgres: "
+                "every PostgreSQL process of the machine): "
+                + ", ".join(f"{name} {ms:.2f}" for name, ms in cpu.items())
+                + f"; all {sum(cpu.values()):.2f}"
+            )
     if "channels" in result:
         lines.append("\n" + channels.report(result["channels"], p["inserts_per_s"]) + "\n")
     lines.append(
