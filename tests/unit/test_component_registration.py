@@ -3,6 +3,7 @@ In memory (event store, ledger) and through faststream's TestKafkaBroker: millis
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -13,14 +14,14 @@ from faststream.kafka import KafkaBroker, TestKafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
 from eungdapso_platform.clock import FixedClock
-from eungdapso_platform.consumer import IncomingRecord, Process, Unit
+from eungdapso_platform.consumer import DecodedRecords, IncomingRecord, Process, Unit
 from eungdapso_platform.settings import ServiceSettings
 from eungdapso_router.application import RouterApplication
 from eungdapso_router.consumers import Assignment
 from eungdapso_router.decision import Decider, RoutingModels
 from eungdapso_router.directory import packaged_directory
 from eungdapso_router.tables import MemoryTables
-from eungdapso_schemas.envelope import Envelope, encode
+from eungdapso_schemas.envelope import ContractViolation, Envelope, encode
 from eungdapso_schemas.events import ComplaintAssignedV1, ComplaintEvent, ComplaintReceivedV1
 from eungdapso_schemas.streams import DEAD_LETTER, INTAKE_EVENTS, ROUTER_EVENTS
 
@@ -192,3 +193,26 @@ async def test_an_unknown_type_with_the_same_garbage_is_dead_lettered(
     assert letter["dlq_consumer"] == "eungdapso-router.probe"
     assert letter["dlq_topic"] == INTAKE_EVENTS.name
     assert "JSON" in letter["dlq_reason"]
+
+
+def test_components_of_one_process_share_a_records_decoding() -> None:
+    """Two components reading the same record get the same (immutable) envelope, decoded once;
+    a record with other content at the same position (a broker that restarted empty) is
+    decoded anew."""
+    decoded = DecodedRecords(size=2)
+    first = incoming(received(), offset=7)
+    a, b = decoded.decode(first), decoded.decode(first)
+    assert a is b and a.data.receipt_no
+    other = incoming(received(), offset=7)
+    assert decoded.decode(other).id != a.id
+    # Bounded: the oldest is forgotten, and decoded again when it comes back.
+    decoded.decode(incoming(received(), offset=8))
+    assert decoded.decode(first) is not a and decoded.decode(first).id == a.id
+
+
+def test_a_record_that_breaks_the_contract_is_never_remembered() -> None:
+    decoded = DecodedRecords()
+    bad = dataclasses.replace(incoming(received()), value=b"{not json")
+    for _ in range(2):
+        with pytest.raises(ContractViolation):
+            decoded.decode(bad)

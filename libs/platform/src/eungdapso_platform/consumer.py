@@ -76,6 +76,35 @@ MAX_ATTEMPTS = 5
 MAX_BATCH = 500
 
 
+class DecodedRecords:
+    """Envelopes decoded lately, by the record's content (headers, key and value): the
+    components of one process that read the same streams (the publisher's two projections)
+    decode each record once. By content, not position: a development broker that restarts
+    empty hands out the same offsets again for other records. Envelopes are immutable."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self._envelopes: OrderedDict[tuple[Any, ...], Envelope[Any]] = OrderedDict()
+
+    def decode(self, record: IncomingRecord) -> Envelope[Any]:
+        """The record's envelope; raises ContractViolation as `decode` does (never kept)."""
+        content = (tuple(record.headers), record.key, record.value)
+        try:
+            envelope = self._envelopes.get(content)
+        except TypeError:  # a header that is not (str, bytes): decode says what is wrong
+            return decode(record.headers, record.key, record.value)
+        if envelope is None:
+            envelope = decode(record.headers, record.key, record.value)
+            self._envelopes[content] = envelope
+            if len(self._envelopes) > self.size:
+                self._envelopes.popitem(last=False)
+        return envelope
+
+
+#: One per process: its components run on one event loop.
+DECODED = DecodedRecords()
+
+
 @dataclass(frozen=True)
 class IncomingRecord:
     topic: str
@@ -261,7 +290,7 @@ class Component(ABC, Generic[H]):
         reason: str | None = None
         envelope: Envelope[Any] | None = None
         try:
-            envelope = decode(record.headers, record.key, record.value)
+            envelope = DECODED.decode(record)
         except ContractViolation as exc:
             reason = str(exc)
         if envelope is not None and stream_for(type(envelope.data)).name != record.topic:
