@@ -255,6 +255,12 @@ class AssignmentWatch:
                     self.assigned_at.setdefault(receipt_no, self._early.pop(receipt_no))
                 await asyncio.sleep(0.005)
 
+    def reset(self) -> None:
+        """Forget every receipt before the next phase (late changes of the last one included)."""
+        self.receipt_at.clear()
+        self.assigned_at.clear()
+        self._early.clear()
+
     def stop(self) -> None:
         self._stop = True
 
@@ -461,8 +467,7 @@ async def system_section(
         # CPU per complaint of each service over the burst and its drain: what the services
         # spend, far less sensitive to the other load on a shared machine than latency.
         cpu_ms = CpuClock.ms_per(cpu_before, cpu_after, drained)
-        watch.receipt_at.clear()
-        watch.assigned_at.clear()
+        watch.reset()
         log.info("system_steady", complaints=len(steady_items), rate_per_s=args.rate)
         cpu_before = clock.read()
         await system_steady(stack["intake"].base_url, steady_items, args.rate, watch)
