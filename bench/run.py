@@ -66,6 +66,7 @@ from eungdapso_platform.logging import configure_logging
 from eungdapso_platform.settings import ServiceSettings
 from eungdapso_schemas.envelope import Envelope, encode
 from eungdapso_schemas.events import ComplaintReceivedV1
+from eungdapso_schemas.streams import INTAKE_EVENTS, ROUTER_EVENTS
 
 log = platform_cost.progress
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
@@ -227,8 +228,11 @@ class AssignmentWatch:
         self.conninfo = conninfo
         self.receipt_at: dict[str, float] = {}
         self.assigned_at: dict[str, float] = {}
+        #: The same two moments on the wall clock, to set beside the router's decision time.
+        self.receipt_wall: dict[str, float] = {}
+        self.assigned_wall: dict[str, float] = {}
         #: Changes seen before their 201 was (the publisher can be faster than the client).
-        self._early: dict[str, float] = {}
+        self._early: dict[str, tuple[float, float]] = {}
         self._stop = False
 
     async def run(self) -> None:
@@ -244,31 +248,116 @@ class AssignmentWatch:
                     # Planned for the value each time: a generic plan scans the whole log.
                     prepare=False,
                 )
-                now = time.perf_counter()
+                now, wall = time.perf_counter(), time.time()
                 for change_id, receipt_no in await cur.fetchall():
                     after = max(after, change_id)
                     if receipt_no in self.receipt_at:
                         self.assigned_at.setdefault(receipt_no, now)
+                        self.assigned_wall.setdefault(receipt_no, wall)
                     else:
-                        self._early.setdefault(receipt_no, now)
+                        self._early.setdefault(receipt_no, (now, wall))
                 for receipt_no in [r for r in self._early if r in self.receipt_at]:
-                    self.assigned_at.setdefault(receipt_no, self._early.pop(receipt_no))
+                    now, wall = self._early.pop(receipt_no)
+                    self.assigned_at.setdefault(receipt_no, now)
+                    self.assigned_wall.setdefault(receipt_no, wall)
                 await asyncio.sleep(0.005)
 
     def reset(self) -> None:
         """Forget every receipt before the next phase (late changes of the last one included)."""
         self.receipt_at.clear()
         self.assigned_at.clear()
+        self.receipt_wall.clear()
+        self.assigned_wall.clear()
         self._early.clear()
 
     def stop(self) -> None:
         self._stop = True
+
+    def received(self, receipt_no: str) -> None:
+        self.receipt_at[receipt_no] = time.perf_counter()
+        self.receipt_wall[receipt_no] = time.time()
+
+    async def stages(self, bootstrap: str) -> dict[str, float]:
+        """Where the wait went, p50 / p99 ms, in four hops: the 201 → ComplaintReceived on the
+        broker (intake's relay), → the router's decision (the `assigned_at` it recorded: its
+        queue and its reading), → the assignment on the broker (the rest of the router's batch,
+        its commit, its relay), → the public change (the publisher's queue and projection).
+        The broker's times are the records' own (set when the relay sends them). Read once,
+        after the phase: it costs the run nothing."""
+        async with await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True) as conn:
+            cur = await conn.execute(
+                "SELECT receipt_no, complaint_id::text, extract(epoch FROM assigned_at)::float8"
+                " FROM publisher.public_complaints WHERE receipt_no = ANY(%s) AND assigned_at IS NOT NULL",
+                (list(self.assigned_wall),),
+            )
+            rows = await cur.fetchall()
+        sent = await first_record_times(bootstrap, {r[1] for r in rows})
+        hops: dict[str, list[float]] = {
+            "to_received_on_broker": [],
+            "to_decision": [],
+            "to_assigned_on_broker": [],
+            "to_public": [],
+        }
+        for receipt_no, complaint_id, decided in rows:
+            received_on, assigned_on = (
+                sent.get((INTAKE_EVENTS.name, complaint_id)),
+                sent.get((ROUTER_EVENTS.name, complaint_id)),
+            )
+            if received_on is None or assigned_on is None:
+                continue
+            marks = [
+                self.receipt_wall[receipt_no],
+                received_on,
+                decided,
+                assigned_on,
+                self.assigned_wall[receipt_no],
+            ]
+            for name, a, b in zip(hops, marks, marks[1:], strict=False):
+                hops[name].append(max(0.0, b - a))
+        out: dict[str, float] = {}
+        for name, values in hops.items():
+            out[f"{name}_p50_ms"] = pct(values, 50) * 1000
+            out[f"{name}_p99_ms"] = pct(values, 99) * 1000
+        return out
 
     def latencies(self) -> list[float]:
         # Shown before its 201 reached the client: no wait at all.
         return [
             max(0.0, self.assigned_at[r] - t) for r, t in self.receipt_at.items() if r in self.assigned_at
         ]
+
+
+async def first_record_times(bootstrap: str, keys: set[str]) -> dict[tuple[str, str], float]:
+    """When each complaint's first record reached the intake and router streams (the record's
+    timestamp, seconds since the epoch), read from the beginning once the phase is over."""
+    consumer = kafka_consumer(
+        KafkaSettings(kafka_bootstrap_servers=bootstrap),
+        client_id="bench-stages",
+        group_id=None,
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    out: dict[tuple[str, str], float] = {}
+    try:
+        await consumer.topics()
+        partitions = [
+            TopicPartition(topic, p)
+            for topic in (INTAKE_EVENTS.name, ROUTER_EVENTS.name)
+            for p in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
+            batches = await consumer.getmany(timeout_ms=1000, max_records=5000)
+            for tp, records in batches.items():
+                for r in records:
+                    key = r.key.decode() if r.key else ""
+                    if key in keys:
+                        out.setdefault((tp.topic, key), r.timestamp / 1000)
+    finally:
+        await consumer.stop()
+    return out
 
 
 async def system_burst(
@@ -287,7 +376,7 @@ async def system_burst(
             if r.status_code != 201:
                 errors += 1
                 continue
-            watch.receipt_at[r.json()["receipt_no"]] = time.perf_counter()
+            watch.received(r.json()["receipt_no"])
 
     async with httpx.AsyncClient(
         base_url=intake_url, timeout=60, limits=httpx.Limits(max_connections=concurrency)
@@ -305,7 +394,7 @@ async def system_steady(
         for item in items:
             r = await client.post("/api/v1/complaints", json=item["submission"])
             if r.status_code == 201:
-                watch.receipt_at[r.json()["receipt_no"]] = time.perf_counter()
+                watch.received(r.json()["receipt_no"])
             await asyncio.sleep(1 / rate)
 
 
@@ -463,6 +552,7 @@ async def system_section(
         await wait_all(watch, 300)
         cpu_after = clock.read()
         burst_lat = watch.latencies()
+        burst_stages = await watch.stages(broker.bootstrap_servers)
         drained = len(watch.assigned_at)
         # CPU per complaint of each service over the burst and its drain: what the services
         # spend, far less sensitive to the other load on a shared machine than latency.
@@ -474,6 +564,7 @@ async def system_section(
         await wait_all(watch, 120)
         cpu_after = clock.read()
         steady_lat = watch.latencies()
+        steady_stages = await watch.stages(broker.bootstrap_servers)
         # The same at a rate the machine keeps up with: the cost without contention (idle
         # polling included, spread over the complaints).
         steady_cpu_ms = CpuClock.ms_per(cpu_before, cpu_after, len(steady_lat))
@@ -508,6 +599,8 @@ async def system_section(
         "steady_p50_ms": pct(steady_lat, 50) * 1000,
         "steady_p99_ms": pct(steady_lat, 99) * 1000,
         "steady_assigned": len(steady_lat),
+        "burst_stages": burst_stages,
+        "steady_stages": steady_stages,
         "burst_cpu_ms_per_complaint": cpu_ms,
         "steady_cpu_ms_per_complaint": steady_cpu_ms,
     }
@@ -629,6 +722,17 @@ def system_report(result: dict[str, Any]) -> str:
                 "every PostgreSQL process of the machine): "
                 + ", ".join(f"{name} {ms:.2f}" for name, ms in cpu.items())
                 + f"; all {sum(cpu.values()):.2f}"
+            )
+    for key, when in (("burst_stages", "burst"), ("steady_stages", "steady")):
+        st = s.get(key)
+        if st:
+            lines.append(
+                f"\nWhere the {when} wait went, p50 / p99 ms, hop by hop: 201 → received on the broker "
+                f"{st['to_received_on_broker_p50_ms']:.0f} / {st['to_received_on_broker_p99_ms']:.0f}; "
+                f"→ the router's decision {st['to_decision_p50_ms']:.0f} / {st['to_decision_p99_ms']:.0f}; "
+                f"→ assigned on the broker {st['to_assigned_on_broker_p50_ms']:.0f} / "
+                f"{st['to_assigned_on_broker_p99_ms']:.0f}; → public {st['to_public_p50_ms']:.0f} / "
+                f"{st['to_public_p99_ms']:.0f}"
             )
     if "channels" in result:
         lines.append("\n" + channels.report(result["channels"], p["inserts_per_s"]) + "\n")

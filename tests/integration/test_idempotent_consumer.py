@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import itertools
+import time
 import uuid
 from collections.abc import Collection
 from datetime import UTC, datetime
@@ -295,3 +298,51 @@ async def test_the_router_decides_a_complaint_once_with_one_lookup_per_batch_on_
     finally:
         await parts.db.close()
         application.close()
+
+
+async def test_a_component_on_a_cadence_takes_a_trickle_as_few_batches_and_loses_nothing(
+    database: PostgresTarget, broker: str, publisher_db: Database
+) -> None:
+    """A component nobody waits on (the statistics) pays its per-batch cost once a cadence: no
+    two of its batches start closer together than the cadence, whatever trickles in, and every
+    record is still applied once."""
+    cadence_s = 0.5
+    kafka = make_broker(settings_for(PublisherSettings, database, kafka_bootstrap_servers=broker))
+    await ReadModels(publisher_db).ensure(APPLIED)
+    batch_starts: list[float] = []
+
+    async def note(tx: ProjectionTx, envelope: Envelope[ComplaintReceivedV1]) -> None:
+        await tx.execute("INSERT INTO {applied} VALUES (%s)", (envelope.data.text,))
+
+    consumer = Projection(
+        "paced", service="publisher", db=publisher_db, read_model=APPLIED, cadence_s=cadence_s
+    )
+    consumer.on(ComplaintReceivedV1, note)
+    handle_batch = consumer.handle_batch
+
+    async def timed(records, *, dead_letter=True):  # type: ignore[no-untyped-def]
+        batch_starts.append(time.monotonic())
+        await handle_batch(records, dead_letter=dead_letter)
+
+    consumer.handle_batch = timed  # type: ignore[method-assign]
+    consumer.subscribe(kafka)
+    await kafka.start()
+    texts = [f"민원 {n}" for n in range(12)]
+    try:
+        for text in texts:  # one record every 50 ms: twelve fetches' worth without a cadence
+            await produce(broker, INTAKE_EVENTS.name, [as_record(received_envelope(text=text))])
+            await asyncio.sleep(0.05)
+
+        async def all_applied_once() -> bool:
+            async with publisher_db.pool.connection() as conn:
+                cur = await conn.execute("SELECT text FROM publisher.applied ORDER BY text")
+                return [row["text"] for row in await cur.fetchall()] == sorted(texts)
+
+        await eventually(all_applied_once, timeout=60, what="every record applied, once")
+    finally:
+        await kafka.stop()
+    gaps = [b - a for a, b in itertools.pairwise(batch_starts)]
+    assert gaps and min(gaps) >= cadence_s * 0.99, batch_starts
+    assert len(batch_starts) < len(texts)
+    with pytest.raises(ValueError, match="cadence"):
+        Projection("bad", service="publisher", db=publisher_db, read_model=APPLIED, cadence_s=-1)

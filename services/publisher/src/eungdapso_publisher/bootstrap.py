@@ -74,7 +74,10 @@ def public_status(settings: PublisherSettings, db: Database) -> Projection:
 def statistics(settings: PublisherSettings, db: Database) -> Projection:
     """The `statistics` projection: the facts the monthly statistics are counted from."""
     return statistics_projection(
-        db, service=settings.service_name, fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms
+        db,
+        service=settings.service_name,
+        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+        cadence_s=settings.statistics_cadence_s,
     )
 
 

@@ -8,6 +8,9 @@ class PublisherSettings(ServiceSettings):
     http_port: Port = 8005
     #: How long a month's statistics are served before they are counted again (0: every time).
     statistics_cache_s: float = Field(default=60.0, ge=0, le=86_400)
+    #: How often the statistics projection takes what arrived (seconds): monthly figures
+    #: cached for a minute need no faster, and each batch costs a transaction and a commit.
+    statistics_cadence_s: float = Field(default=1.0, ge=0, le=60)
     #: How often the feed looks for new changes while anyone listens (seconds).
     feed_poll_s: float = Field(default=0.1, gt=0, le=10)
     #: A comment line to every listener this often, so proxies keep the stream open (seconds).

@@ -120,10 +120,17 @@ async def on_rated(tx: ProjectionTx, envelope: Envelope[RatedV1]) -> None:
     await tx.execute(UPSERT_RATING, tuple(asdict(RatingFact.of(envelope.data)).values()))
 
 
-def statistics(db: Database, *, service: str, fetch_max_wait_ms: int = 50) -> Projection:
+def statistics(
+    db: Database, *, service: str, fetch_max_wait_ms: int = 50, cadence_s: float = 0.0
+) -> Projection:
     """The `statistics` projection over intake's, the router's, casework's, sla's and rating's streams."""
     component = Projection(
-        "statistics", service=service, db=db, read_model=STATISTICS, fetch_max_wait_ms=fetch_max_wait_ms
+        "statistics",
+        service=service,
+        db=db,
+        read_model=STATISTICS,
+        fetch_max_wait_ms=fetch_max_wait_ms,
+        cadence_s=cadence_s,
     )
     for payload in COMPLAINT_EVENTS:
         component.on(payload, on_complaint_event)

@@ -1,0 +1,227 @@
+"""Receipt → assigned latency at fixed offered loads (open loop), next to the saturation point.
+
+`make bench`'s burst is a closed loop: 16 clients send the next complaint as soon as the last
+one's 201 comes back, so intake takes in as many as the machine lets it and the latency is
+the backlog the rest of the pipeline leaves behind on a saturated machine. That figure mixes
+two questions. This one asks them apart: complaints are sent at a fixed rate whatever the
+answers (as citizens do), at several rates, and for each the time from each 201 to the public
+status past `received` is measured. Below saturation it is the pipeline's latency; where it
+starts to climb is the rate the machine can carry.
+
+It only needs what every checkout since issue 6 has (devstack's `Stack` and `TansuBroker`,
+`publisher.public_complaints`), so the same script, with the same complaints, measures an
+older commit for an A/B:
+
+    python bench/offered_load.py --write-items /tmp/items.json          # the complaints, once
+    python bench/offered_load.py --items /tmp/items.json --rates 50,100,150
+    (cd ../old && .venv/bin/python /path/to/offered_load.py --items /tmp/items.json ...)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import structlog
+
+from eungdapso_devstack.infra import PostgresTarget, TansuBroker, ensure_topics
+from eungdapso_devstack.stack import Stack
+
+log = structlog.get_logger("bench.offered_load")
+
+SMS_ENV = {"SMS_GATEWAYS": json.dumps({"bench-gateway": "bench-secret"})}
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))]
+
+
+class Watch:
+    """When each receipt's public status first passes `received`: the read model asked every
+    5 ms for the receipts still waiting (below saturation only a handful are)."""
+
+    def __init__(self, conninfo: str) -> None:
+        self.conninfo = conninfo
+        self.sent: dict[str, float] = {}
+        self.seen: dict[str, float] = {}
+        self._stop = False
+
+    async def run(self) -> None:
+        async with await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True) as conn:
+            while not self._stop:
+                waiting = [r for r in self.sent if r not in self.seen]
+                if waiting:
+                    cur = await conn.execute(
+                        "SELECT receipt_no FROM publisher.public_complaints"
+                        " WHERE receipt_no = ANY(%s) AND status <> 'received'",
+                        (waiting,),
+                    )
+                    now = time.perf_counter()
+                    for (receipt_no,) in await cur.fetchall():
+                        self.seen.setdefault(receipt_no, now)
+                await asyncio.sleep(0.005)
+
+    def stop(self) -> None:
+        self._stop = True
+
+
+async def offered(intake_url: str, items: list[dict[str, Any]], rate: float, watch: Watch) -> dict[str, Any]:
+    """Send `items` at `rate` per second, each on its own schedule (open loop)."""
+    errors = 0
+    late: list[float] = []
+
+    async def one(client: httpx.AsyncClient, item: dict[str, Any], at: float) -> None:
+        nonlocal errors
+        await asyncio.sleep(max(0.0, at - time.perf_counter()))
+        late.append(time.perf_counter() - at)
+        try:
+            r = await client.post("/api/v1/complaints", json=item["submission"])
+        except httpx.HTTPError:
+            errors += 1
+            return
+        if r.status_code != 201:
+            errors += 1
+            return
+        watch.sent[r.json()["receipt_no"]] = time.perf_counter()
+
+    async with httpx.AsyncClient(
+        base_url=intake_url, timeout=60, limits=httpx.Limits(max_connections=256)
+    ) as client:
+        t0 = time.perf_counter() + 0.1
+        await asyncio.gather(*(one(client, item, t0 + i / rate) for i, item in enumerate(items)))
+        sent_s = time.perf_counter() - t0
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(watch.seen) < len(watch.sent):
+        await asyncio.sleep(0.05)
+    latencies = [max(0.0, watch.seen[r] - t) for r, t in watch.sent.items() if r in watch.seen]
+    accepted = len(watch.sent)
+    return {
+        "offered_per_s": rate,
+        "complaints": len(items),
+        "accepted": accepted,
+        "errors": errors,
+        "accepted_per_s": accepted / sent_s,
+        "shown": len(latencies),
+        "p50_ms": pct(latencies, 50) * 1000,
+        "p90_ms": pct(latencies, 90) * 1000,
+        "p99_ms": pct(latencies, 99) * 1000,
+        # How far behind its schedule the sender itself ran (the bench's own saturation).
+        "sender_late_p99_ms": pct(late, 99) * 1000,
+    }
+
+
+async def run(args: argparse.Namespace, items: list[dict[str, Any]]) -> dict[str, Any]:
+    rates = [float(r) for r in args.rates.split(",")]
+    postgres = PostgresTarget(
+        os.environ.get("POSTGRES_HOST", "127.0.0.1"),
+        int(os.environ.get("POSTGRES_PORT", "5432")),
+        os.environ.get("POSTGRES_USER", "postgres"),
+        os.environ.get("POSTGRES_PASSWORD", ""),
+        f"eds_offered_{uuid.uuid4().hex[:8]}",
+    )
+    postgres.create_database()
+    broker = TansuBroker(log_file=Path(tempfile.mkdtemp()) / "broker.log")
+    broker.start()
+    stack: Stack | None = None
+    results: list[dict[str, Any]] = []
+    try:
+        await ensure_topics(broker.bootstrap_servers)
+        stack = Stack(
+            postgres=postgres,
+            bootstrap_servers=broker.bootstrap_servers,
+            logs=Path(tempfile.mkdtemp(prefix="eds-offered-logs-")),
+            services=("intake", "router", "publisher"),
+            extra_env={
+                "LOG_LEVEL": "WARNING",
+                "RELAY_POLL_INTERVAL_S": "0.05",
+                "WEB_RATE_PER_MINUTE": "100000000",
+                **SMS_ENV,
+            },
+        )
+        await stack.start()
+        # A warm-up the figures leave out: kiwi, the models and the connections ready.
+        warm = Watch(postgres.conninfo())
+        task = asyncio.create_task(warm.run())
+        await offered(stack["intake"].base_url, items[:40], 20, warm)
+        warm.stop()
+        await task
+        start = 40
+        for rate in rates:
+            n = min(args.per_rate, int(rate * args.seconds))
+            batch = items[start : start + n]
+            start += n
+            if len(batch) < n:
+                raise SystemExit(f"--items has too few complaints for these rates (need {start})")
+            watch = Watch(postgres.conninfo())
+            task = asyncio.create_task(watch.run())
+            log.info("offered_load", rate_per_s=rate, complaints=n)
+            result = await offered(stack["intake"].base_url, batch, rate, watch)
+            watch.stop()
+            await task
+            log.info("offered_load_done", **result)
+            results.append(result)
+            await asyncio.sleep(2)  # let the pipeline go quiet between rates
+    finally:
+        if stack is not None:
+            stack.stop()
+        broker.stop()
+        postgres.drop_database()
+    return {"rates": results}
+
+
+def report(result: dict[str, Any], label: str) -> str:
+    lines = [
+        f"| {label}: offered/s | accepted/s | shown | p50 ms | p90 ms | p99 ms | sender late p99 ms |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in result["rates"]:
+        lines.append(
+            f"| {r['offered_per_s']:.0f} | {r['accepted_per_s']:.0f} | {r['shown']}/{r['complaints']} "
+            f"| {r['p50_ms']:.0f} | {r['p90_ms']:.0f} | {r['p99_ms']:.0f} | {r['sender_late_p99_ms']:.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--write-items", help="write the complaints (bench/workload.py) to this file and stop"
+    )
+    parser.add_argument("--items", help="the complaints to send (a file --write-items wrote)")
+    parser.add_argument("--rates", default="50,100,150", help="offered loads, complaints per second")
+    parser.add_argument("--seconds", type=float, default=10.0, help="how long each rate is offered")
+    parser.add_argument("--per-rate", type=int, default=2000, help="at most this many complaints per rate")
+    parser.add_argument("--label", default="this checkout")
+    parser.add_argument("--out", help="write the figures here (JSON)")
+    args = parser.parse_args()
+    if args.write_items:
+        sys.path.insert(0, str(Path(__file__).parent))
+        from workload import complaints
+
+        Path(args.write_items).write_text(json.dumps(complaints(10_000), ensure_ascii=False))
+        return
+    if not args.items:
+        parser.error("--items (or --write-items) is required")
+    result = asyncio.run(run(args, json.loads(Path(args.items).read_text())))
+    if args.out:
+        Path(args.out).write_text(json.dumps(result, indent=2))
+    sys.stdout.write(report(result, args.label) + "\n")
+
+
+if __name__ == "__main__":
+    main()
