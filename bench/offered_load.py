@@ -49,6 +49,52 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))]
 
 
+def cpu_of(pid: int | None) -> float:
+    """A process's CPU seconds so far (user + system, every thread; /proc), 0 once gone."""
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_pids() -> list[int]:
+    """Every PostgreSQL process of the machine (an upper bound on a shared machine)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().startswith("postgres"):
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
+def cpu_now(stack: Stack, broker: TansuBroker) -> dict[str, dict[int, float]]:
+    out: dict[str, dict[int, float]] = {}
+    for name in ("intake", "router", "publisher"):
+        pid = stack[name].pid
+        out[name] = {} if pid is None else {pid: cpu_of(pid)}
+    out["postgres"] = {pid: cpu_of(pid) for pid in postgres_pids()}
+    out["broker"] = {} if broker.process is None else {broker.process.pid: cpu_of(broker.process.pid)}
+    out["bench"] = {os.getpid(): cpu_of(os.getpid())}
+    return out
+
+
+def ms_per(
+    before: dict[str, dict[int, float]], after: dict[str, dict[int, float]], n: int
+) -> dict[str, float]:
+    return {
+        name: round(
+            sum(t - before.get(name, {}).get(pid, 0.0) for pid, t in times.items()) / max(1, n) * 1000, 2
+        )
+        for name, times in after.items()
+    }
+
+
 class Watch:
     """When each receipt's public status first passes `received`: the read model asked every
     5 ms for the receipts still waiting (below saturation only a handful are)."""
@@ -158,6 +204,16 @@ async def run(args: argparse.Namespace, items: list[dict[str, Any]]) -> dict[str
         await offered(stack["intake"].base_url, items[:40], 20, warm)
         warm.stop()
         await task
+        # The floor: what the stack costs with nothing to do (consumers' long polls, relays'
+        # polls, heartbeats), in cores, per process.
+        before, t0 = cpu_now(stack, broker), time.perf_counter()
+        await asyncio.sleep(args.idle_seconds)
+        idle_s = time.perf_counter() - t0
+        idle = {
+            k: round(v * 1000 / 1000 / idle_s, 3)
+            for k, v in ms_per(before, cpu_now(stack, broker), 1000).items()
+        }
+        log.info("idle_cores", **idle)
         start = 40
         for rate in rates:
             n = min(args.per_rate, int(rate * args.seconds))
@@ -168,7 +224,10 @@ async def run(args: argparse.Namespace, items: list[dict[str, Any]]) -> dict[str
             watch = Watch(postgres.conninfo())
             task = asyncio.create_task(watch.run())
             log.info("offered_load", rate_per_s=rate, complaints=n)
+            before = cpu_now(stack, broker)
             result = await offered(stack["intake"].base_url, batch, rate, watch)
+            # CPU per complaint of each process over the rate and its drain.
+            result["cpu_ms_per_complaint"] = ms_per(before, cpu_now(stack, broker), result["shown"])
             watch.stop()
             await task
             log.info("offered_load_done", **result)
@@ -179,18 +238,30 @@ async def run(args: argparse.Namespace, items: list[dict[str, Any]]) -> dict[str
             stack.stop()
         broker.stop()
         postgres.drop_database()
-    return {"rates": results}
+    return {"idle_cores": idle, "rates": results}
 
 
 def report(result: dict[str, Any], label: str) -> str:
     lines = [
-        f"| {label}: offered/s | accepted/s | shown | p50 ms | p90 ms | p99 ms | sender late p99 ms |",
-        "|---|---|---|---|---|---|---|",
+        f"| {label}: offered/s | accepted/s | shown | p50 ms | p90 ms | p99 ms | sender late p99 ms "
+        "| CPU ms per complaint |",
+        "|---|---|---|---|---|---|---|---|",
     ]
+    idle = result.get("idle_cores")
+    if idle:
+        lines.insert(
+            0,
+            f"{label}, idle (cores): "
+            + ", ".join(f"{k} {v:.3f}" for k, v in idle.items())
+            + f"; all {sum(idle.values()):.3f}\n",
+        )
     for r in result["rates"]:
+        cpu = r.get("cpu_ms_per_complaint", {})
+        cpu_text = ", ".join(f"{k} {v:.2f}" for k, v in cpu.items()) + f"; all {sum(cpu.values()):.2f}"
         lines.append(
             f"| {r['offered_per_s']:.0f} | {r['accepted_per_s']:.0f} | {r['shown']}/{r['complaints']} "
-            f"| {r['p50_ms']:.0f} | {r['p90_ms']:.0f} | {r['p99_ms']:.0f} | {r['sender_late_p99_ms']:.0f} |"
+            f"| {r['p50_ms']:.0f} | {r['p90_ms']:.0f} | {r['p99_ms']:.0f} | {r['sender_late_p99_ms']:.0f} "
+            f"| {cpu_text} |"
         )
     return "\n".join(lines)
 
@@ -207,6 +278,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="how long each rate is offered")
     parser.add_argument("--per-rate", type=int, default=2000, help="at most this many complaints per rate")
     parser.add_argument("--label", default="this checkout")
+    parser.add_argument(
+        "--idle-seconds", type=float, default=10.0, help="how long the idle floor is measured"
+    )
     parser.add_argument("--out", help="write the figures here (JSON)")
     args = parser.parse_args()
     if args.write_items:

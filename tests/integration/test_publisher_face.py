@@ -396,13 +396,17 @@ async def test_search_finds_answered_public_complaints_by_korean_keywords_ranked
     private = Complaint(603, text="불법 주차 신고합니다", disclosure=Disclosure.PRIVATE)
     unanswered = Complaint(604, text="불법 주차 차량이 또 있어요")
     lamp = Complaint(605, text="가로등이 꺼져서 밤길이 어두워요")
+    # The answer before the receipt (two owners' streams): its text is still read for search.
+    answer_first = Complaint(606, text="공원 가로등 불빛이 너무 약해요")
+    await publish(broker, answer_first.answered("가로등을 교체했습니다."))
+    await publish(broker, answer_first.received(), answer_first.assigned())
     for complaint in (parking, parking_too, private, lamp):
         await publish(
             broker, complaint.received(), complaint.assigned(), complaint.accepted(),
             complaint.answered("현장을 확인하고 단속했습니다."),
         )  # fmt: skip
     await publish(broker, unanswered.received(), unanswered.assigned())
-    for complaint in (parking, parking_too, private, lamp):
+    for complaint in (parking, parking_too, private, lamp, answer_first):
         await publisher.reaches(complaint, "answered")
     await publisher.reaches(unanswered, "assigned")
 
@@ -418,7 +422,10 @@ async def test_search_finds_answered_public_complaints_by_korean_keywords_ranked
     assert body["results"][0]["text"].startswith("강남대로 앞 불법 주차")
 
     lamps = (await publisher.http.get("/api/v1/search", params={"q": "가로등"})).json()["results"]
-    assert [hit["receipt_no"] for hit in lamps] == [lamp.receipt_no]
+    assert sorted(hit["receipt_no"] for hit in lamps) == sorted([lamp.receipt_no, answer_first.receipt_no])
+    # "불빛" is only in the text of the one answered first: its text, not its answer, was read.
+    glow = (await publisher.http.get("/api/v1/search", params={"q": "불빛"})).json()["results"]
+    assert [hit["receipt_no"] for hit in glow] == [answer_first.receipt_no]
     empty = await publisher.http.get("/api/v1/search", params={"q": "!!! ..."})
     assert empty.status_code == 422 and empty.headers["content-type"] == "application/problem+json"
     assert (await publisher.http.get("/api/v1/search", params={"q": ""})).status_code == 422

@@ -227,6 +227,19 @@ async def settle(tx: ProjectionTx, complaint_id: UUID, at: datetime) -> None:
     """Hide what may not show, recompute the status, and log a change of it for the feed."""
     cur = await tx.conn.execute(tx.sql(SETTLE), (complaint_id, at, complaint_id))
     row = await cur.fetchone()
+    if row is not None and _text_unindexed(row):
+        # Only answered public complaints are searchable, so the text is read for search
+        # (kiwi, a worker thread) when the answer is known, whichever arrives first: once per
+        # answered complaint, and never on the path from receipt to the public status.
+        previous = row["previous"]
+        await tx.execute(
+            "UPDATE {public_complaints} SET text_terms=%s WHERE complaint_id=%s",
+            (await _terms(row["text_redacted"]), complaint_id),
+        )
+        cur = await tx.conn.execute(tx.sql(SETTLE), (complaint_id, at, complaint_id))
+        row = await cur.fetchone()
+        if row is not None:
+            row["previous"] = previous
     if row is None or row["status"] == row["previous"]:
         return
     if not getattr(tx, "_changes_locked", False):
@@ -240,6 +253,11 @@ async def settle(tx: ProjectionTx, complaint_id: UUID, at: datetime) -> None:
         " VALUES (%s, %s, %s, %s, %s)",
         (complaint_id, row["receipt_no"], row["status"], at, json.dumps(public_view(row), default=str)),
     )
+
+
+def _text_unindexed(row: dict[str, Any]) -> bool:
+    """Answered, with a text that may show (`SETTLE` clears it otherwise), not yet read for search."""
+    return row["answered_at"] is not None and row["text_redacted"] is not None and row["text_terms"] is None
 
 
 async def _terms(text: str) -> str:
@@ -261,7 +279,6 @@ async def on_received(tx: ProjectionTx, envelope: Envelope[ComplaintReceivedV1])
         "district": None if e.place is None or e.place.district is None else e.place.district.value,
         "received_at": e.received_at,
         "text_redacted": text,
-        "text_terms": None if text is None else await _terms(text),
     }
     await _facts(tx, e, values, STICKY_CONFIDENTIAL)
     if e.first_contact is not None:
