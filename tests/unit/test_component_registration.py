@@ -216,3 +216,14 @@ def test_a_record_that_breaks_the_contract_is_never_remembered() -> None:
     for _ in range(2):
         with pytest.raises(ContractViolation):
             decoded.decode(bad)
+
+
+def test_a_component_on_a_cadence_polls_the_broker_no_more_often_than_its_cadence() -> None:
+    application = RouterApplication(env=ServiceSettings.in_memory_env())
+    eager = Process("eager", service="router", application=application, fetch_max_wait_ms=50)
+    paced = Process("paced", service="router", application=application, fetch_max_wait_ms=50, cadence_s=0.5)
+    slow = Process("slow", service="router", application=application, fetch_max_wait_ms=50, cadence_s=30)
+    assert (eager.fetch_max_wait_ms, paced.fetch_max_wait_ms) == (50, 500)
+    assert slow.fetch_max_wait_ms == 1000  # the broker still hears from it every second
+    with pytest.raises(ValueError, match="cadence"):
+        Process("bad", service="router", application=application, cadence_s=-0.1)

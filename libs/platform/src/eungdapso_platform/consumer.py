@@ -160,7 +160,9 @@ class Component(ABC, Generic[H]):
             raise ValueError(f"{name}: the cadence is a number of seconds, not {cadence_s}")
         self.name = name
         self.service = service
-        self.fetch_max_wait_ms = fetch_max_wait_ms
+        # A component on a cadence need not ask the broker for more any sooner: its consumer's
+        # idle polls (answered after the full wait by the development broker) cost less.
+        self.fetch_max_wait_ms = max(fetch_max_wait_ms, min(round(cadence_s * 1000), 1000))
         #: At least this long from one batch's start to the next one's: a component nobody
         #: waits on (statistics) takes what arrived meanwhile as one batch, so under load it
         #: pays its per-batch cost (a transaction, a ledger claim, an offset commit) once a
