@@ -126,20 +126,19 @@ class Watch:
 
 async def offered(intake_url: str, items: list[dict[str, Any]], rate: float, watch: Watch) -> dict[str, Any]:
     """Send `items` at `rate` per second, each on its own schedule (open loop)."""
-    errors = 0
+    errors: dict[str, int] = {}
     late: list[float] = []
 
     async def one(client: httpx.AsyncClient, item: dict[str, Any], at: float) -> None:
-        nonlocal errors
         await asyncio.sleep(max(0.0, at - time.perf_counter()))
         late.append(time.perf_counter() - at)
         try:
             r = await client.post("/api/v1/complaints", json=item["submission"])
-        except httpx.HTTPError:
-            errors += 1
+        except httpx.HTTPError as exc:
+            errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
             return
-        if r.status_code != 201:
-            errors += 1
+        if r.status_code != 201:  # under overload, a 503 with Retry-After: the citizen retries
+            errors[str(r.status_code)] = errors.get(str(r.status_code), 0) + 1
             return
         watch.sent[r.json()["receipt_no"]] = time.perf_counter()
 
@@ -158,7 +157,8 @@ async def offered(intake_url: str, items: list[dict[str, Any]], rate: float, wat
         "offered_per_s": rate,
         "complaints": len(items),
         "accepted": accepted,
-        "errors": errors,
+        "errors": sum(errors.values()),
+        "errors_by_status": errors,
         "accepted_per_s": accepted / sent_s,
         "shown": len(latencies),
         "p50_ms": pct(latencies, 50) * 1000,
