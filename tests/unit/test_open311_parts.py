@@ -311,3 +311,18 @@ def test_a_confidential_row_shows_only_that_a_report_exists_and_its_status() -> 
         "requested_datetime",
         "updated_datetime",
     }
+
+
+def test_the_open311_read_model_takes_what_arrived_on_its_own_cadence() -> None:
+    """Nobody waits on it to the millisecond ("a new request appears within seconds"), and a
+    batch per 50 ms fetch cost intake more than the complaints themselves at moderate load."""
+    from eungdapso_intake.open311 import requests_projection
+    from eungdapso_intake.settings import IntakeSettings
+    from eungdapso_platform.db import Database
+
+    settings = IntakeSettings()
+    projection = requests_projection(settings, Database.for_service(settings))
+    assert settings.open311_cadence_s == projection.cadence_s > 0
+    assert projection.fetch_max_wait_ms >= settings.open311_cadence_s * 1000
+    off = IntakeSettings(open311_cadence_s=0)
+    assert requests_projection(off, Database.for_service(off)).cadence_s == 0

@@ -124,3 +124,7 @@ class IntakeSettings(ServiceSettings):
     #: The most requests one `GET requests` answer holds (the spec's default is 1000;
     #: clients page with `page_size` and `page` beyond it). Discovery's `max_requests`.
     open311_max_requests: int = Field(default=1000, ge=1, le=10_000)
+    #: How often the Open311 read model takes what arrived (seconds): a request shows "within
+    #: seconds of its receipt" (GET requests says so), and each batch costs a transaction, a
+    #: ledger claim and an offset commit. 0: as soon as it arrives.
+    open311_cadence_s: float = Field(default=0.25, ge=0, le=10)

@@ -30,6 +30,7 @@ def requests_projection(settings: IntakeSettings, db: Database) -> Projection:
         db=db,
         read_model=readmodel.OPEN311_REQUESTS,
         fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+        cadence_s=settings.open311_cadence_s,
     )
     # v2 is a v1 with more fields: both are read (history replays v1).
     for received in (ComplaintReceivedV1, ComplaintReceivedV2):
