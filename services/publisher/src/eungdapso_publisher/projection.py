@@ -167,6 +167,12 @@ CONFIDENTIAL_HIDES = (
     "office_level", "accepted_office", "transferred_from", "transferred_to", "resolution", "due",
     "previous_due", "breached_due", "duplicate_of_receipt_no", "answer_id", "rating_score",
 )  # fmt: skip
+#: What search matches: an answered, disclosed complaint's text (weighing more) and answer.
+SEARCH_DOCUMENT = (
+    "CASE WHEN t.disclosure='public' AND NOT t.confidential AND t.answered_at IS NOT NULL THEN"
+    " setweight(to_tsvector('simple', coalesce(t.text_terms, '')), 'A')"
+    " || setweight(to_tsvector('simple', coalesce(t.answer_terms, '')), 'B') END"
+)
 #: In one statement, from the facts as they stand: hide what may not show (a confidential
 #: report: see above; a private complaint: its text, and any answer but the desk's standard
 #: one), recompute the status and the search document; return the row with its status before.
@@ -186,10 +192,9 @@ SETTLE = (
         f" 'instant') THEN NULL ELSE t.{c} END,"
         for c in ("answer_redacted", "answer_terms")
     )
-    + " search=CASE WHEN t.disclosure='public' AND NOT t.confidential AND t.answered_at IS NOT NULL THEN"
-    " setweight(to_tsvector('simple', coalesce(t.text_terms, '')), 'A')"
-    " || setweight(to_tsvector('simple', coalesce(t.answer_terms, '')), 'B') END,"
-    " changed_at=greatest(t.changed_at, %s)"
+    + " search="
+    + SEARCH_DOCUMENT
+    + ", changed_at=greatest(t.changed_at, %s)"
     " WHERE t.complaint_id=%s RETURNING t.*, (SELECT status FROM before) AS previous"
 )
 COLUMNS = (
@@ -231,15 +236,14 @@ async def settle(tx: ProjectionTx, complaint_id: UUID, at: datetime) -> None:
         # Only answered public complaints are searchable, so the text is read for search
         # (kiwi, a worker thread) when the answer is known, whichever arrives first: once per
         # answered complaint, and never on the path from receipt to the public status.
-        previous = row["previous"]
         await tx.execute(
             "UPDATE {public_complaints} SET text_terms=%s WHERE complaint_id=%s",
             (await _terms(row["text_redacted"]), complaint_id),
         )
-        cur = await tx.conn.execute(tx.sql(SETTLE), (complaint_id, at, complaint_id))
-        row = await cur.fetchone()
-        if row is not None:
-            row["previous"] = previous
+        await tx.execute(
+            "UPDATE {public_complaints} AS t SET search=" + SEARCH_DOCUMENT + " WHERE t.complaint_id=%s",
+            (complaint_id,),
+        )
     if row is None or row["status"] == row["previous"]:
         return
     if not getattr(tx, "_changes_locked", False):
