@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from asgi_lifespan import LifespanManager
+from measure import pct
 from platform_cost import service_values
 
 from eungdapso_devstack.infra import PostgresTarget, TansuBroker, ensure_topics
@@ -80,11 +81,6 @@ def answered(of: Envelope[Any]) -> Envelope[Any]:
         update={"complaint_id": of.data.complaint_id, "receipt_no": of.data.receipt_no}
     )
     return _envelope(payload, "/bench/casework")
-
-
-def _pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] if ordered else float("nan")
 
 
 async def _wait(done: Callable[[], bool], timeout: float) -> None:
@@ -147,7 +143,7 @@ async def notifier_cost(
     finally:
         broker.stop()
     notices_per_s = (n - 1) / burst_s
-    p50, p99 = _pct(latencies, 50) * 1000, _pct(latencies, 99) * 1000
+    p50, p99 = pct(latencies, 50) * 1000, pct(latencies, 99) * 1000
     return {
         "n": n,
         "steady": steady,

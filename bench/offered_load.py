@@ -33,6 +33,7 @@ from typing import Any
 import httpx
 import psycopg
 import structlog
+from measure import CpuTimes, cpu_of, cpu_seconds, ms_per, pct, postgres_pids
 
 from eungdapso_devstack.infra import PostgresTarget, TansuBroker, ensure_topics
 from eungdapso_devstack.stack import Stack
@@ -42,39 +43,8 @@ log = structlog.get_logger("bench.offered_load")
 SMS_ENV = {"SMS_GATEWAYS": json.dumps({"bench-gateway": "bench-secret"})}
 
 
-def pct(values: list[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))]
-
-
-def cpu_of(pid: int | None) -> float:
-    """A process's CPU seconds so far (user + system, every thread; /proc), 0 once gone."""
-    if pid is None:
-        return 0.0
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def postgres_pids() -> list[int]:
-    """Every PostgreSQL process of the machine (an upper bound on a shared machine)."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if (entry / "comm").read_text().startswith("postgres"):
-                    pids.append(int(entry.name))
-            except OSError:
-                continue
-    return pids
-
-
-def cpu_now(stack: Stack, broker: TansuBroker) -> dict[str, dict[int, float]]:
-    out: dict[str, dict[int, float]] = {}
+def cpu_now(stack: Stack, broker: TansuBroker) -> CpuTimes:
+    out: CpuTimes = {}
     for name in ("intake", "router", "publisher"):
         pid = stack[name].pid
         out[name] = {} if pid is None else {pid: cpu_of(pid)}
@@ -82,17 +52,6 @@ def cpu_now(stack: Stack, broker: TansuBroker) -> dict[str, dict[int, float]]:
     out["broker"] = {} if broker.process is None else {broker.process.pid: cpu_of(broker.process.pid)}
     out["bench"] = {os.getpid(): cpu_of(os.getpid())}
     return out
-
-
-def ms_per(
-    before: dict[str, dict[int, float]], after: dict[str, dict[int, float]], n: int
-) -> dict[str, float]:
-    return {
-        name: round(
-            sum(t - before.get(name, {}).get(pid, 0.0) for pid, t in times.items()) / max(1, n) * 1000, 2
-        )
-        for name, times in after.items()
-    }
 
 
 class Watch:
@@ -209,10 +168,7 @@ async def run(args: argparse.Namespace, items: list[dict[str, Any]]) -> dict[str
         before, t0 = cpu_now(stack, broker), time.perf_counter()
         await asyncio.sleep(args.idle_seconds)
         idle_s = time.perf_counter() - t0
-        idle = {
-            k: round(v * 1000 / 1000 / idle_s, 3)
-            for k, v in ms_per(before, cpu_now(stack, broker), 1000).items()
-        }
+        idle = {k: round(v / idle_s, 3) for k, v in cpu_seconds(before, cpu_now(stack, broker)).items()}
         log.info("idle_cores", **idle)
         start = 40
         for rate in rates:
@@ -227,7 +183,8 @@ async def run(args: argparse.Namespace, items: list[dict[str, Any]]) -> dict[str
             before = cpu_now(stack, broker)
             result = await offered(stack["intake"].base_url, batch, rate, watch)
             # CPU per complaint of each process over the rate and its drain.
-            result["cpu_ms_per_complaint"] = ms_per(before, cpu_now(stack, broker), result["shown"])
+            spent = ms_per(before, cpu_now(stack, broker), result["shown"])
+            result["cpu_ms_per_complaint"] = {k: round(v, 2) for k, v in spent.items()}
             watch.stop()
             await task
             log.info("offered_load_done", **result)

@@ -50,6 +50,7 @@ import platform_cost
 import publisher as publisher_cost
 import routing_cost
 import sla
+from measure import CpuTimes, cpu_of, ms_per, pct, postgres_pids
 from workload import complaints
 
 from eungdapso_devstack.infra import (
@@ -73,13 +74,6 @@ RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
 SERVICES = ("intake", "router", "publisher")
 #: How long a consumer group takes to take in a new member on the development broker (~5 s).
 GROUP_SETTLE_S = 12.0
-
-
-def pct(values: list[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def records_for(items: list[dict[str, Any]]) -> list[tuple[bytes, bytes, list[tuple[str, bytes]]]]:
@@ -398,31 +392,6 @@ async def system_steady(
             await asyncio.sleep(1 / rate)
 
 
-def _cpu_of(pid: int) -> float:
-    """A process's CPU time so far (user + system, every thread; /proc), 0 once it is gone."""
-    try:
-        # Fields after the command's closing parenthesis: utime and stime are the 12th and 13th.
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _postgres_pids() -> list[int]:
-    """Every PostgreSQL process on the machine (the bench's backends are among them; on a
-    shared machine others' are too, so this figure is an upper bound)."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                comm = (entry / "comm").read_text().strip()
-            except OSError:
-                continue
-            if comm.startswith("postgres"):
-                pids.append(int(entry.name))
-    return pids
-
-
 class CpuClock:
     """CPU time (user + system, every thread; /proc) of the services, their replicas summed,
     and of `others`: name → how to list its processes now (PostgreSQL starts a backend per
@@ -439,23 +408,14 @@ class CpuClock:
         self.processes = [*(stack[name] for name in services), *extra]
         self.others = others
 
-    def read(self) -> dict[str, dict[int, float]]:
-        out: dict[str, dict[int, float]] = {}
+    def read(self) -> CpuTimes:
+        out: CpuTimes = {}
         for process in self.processes:
             if process.pid is not None:
-                out.setdefault(process.name, {})[process.pid] = _cpu_of(process.pid)
+                out.setdefault(process.name, {})[process.pid] = cpu_of(process.pid)
         for name, pids in self.others.items():
-            out[name] = {pid: _cpu_of(pid) for pid in pids()}
+            out[name] = {pid: cpu_of(pid) for pid in pids()}
         return out
-
-    @staticmethod
-    def ms_per(
-        before: dict[str, dict[int, float]], after: dict[str, dict[int, float]], n: int
-    ) -> dict[str, float]:
-        return {
-            name: sum(t - before.get(name, {}).get(pid, 0.0) for pid, t in times.items()) / max(1, n) * 1000
-            for name, times in after.items()
-        }
 
 
 async def more_routers(stack: Stack, replicas: int, logs: Path) -> list[ServiceProcess]:
@@ -542,7 +502,7 @@ async def system_section(
             SERVICES,
             routers,
             {
-                "postgres": _postgres_pids,
+                "postgres": postgres_pids,
                 "bench clients": lambda: [os.getpid()],
                 "broker": lambda: [] if broker.process is None else [broker.process.pid],
             },
@@ -556,7 +516,7 @@ async def system_section(
         drained = len(watch.assigned_at)
         # CPU per complaint of each service over the burst and its drain: what the services
         # spend, far less sensitive to the other load on a shared machine than latency.
-        cpu_ms = CpuClock.ms_per(cpu_before, cpu_after, drained)
+        cpu_ms = ms_per(cpu_before, cpu_after, drained)
         watch.reset()
         log.info("system_steady", complaints=len(steady_items), rate_per_s=args.rate)
         cpu_before = clock.read()
@@ -567,7 +527,7 @@ async def system_section(
         steady_stages = await watch.stages(broker.bootstrap_servers)
         # The same at a rate the machine keeps up with: the cost without contention (idle
         # polling included, spread over the complaints).
-        steady_cpu_ms = CpuClock.ms_per(cpu_before, cpu_after, len(steady_lat))
+        steady_cpu_ms = ms_per(cpu_before, cpu_after, len(steady_lat))
         watch.stop()
         await watcher
         per_channel: dict[str, Any] | None = None

@@ -42,6 +42,7 @@ import psycopg
 from aiokafka import TopicPartition
 from aiokafka.admin import NewTopic
 from asgi_lifespan import LifespanManager
+from measure import pct
 from platform_cost import progress as log
 
 from eungdapso_devstack.infra import PostgresTarget, TansuBroker, ensure_topics, free_port
@@ -81,11 +82,6 @@ _MIX = (
     + [(Kind.INQUIRY, MessageClass.COMMUNICATION, Channel.WEB)] * 10
     + [(Kind.PROPOSAL, MessageClass.PROPOSAL, Channel.APP)] * 10
 )
-
-
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] if ordered else float("nan")
 
 
 # -- (a) open deadlines at scale -----------------------------------------------------------
