@@ -40,8 +40,6 @@ from eungdapso_devstack.stack import Stack
 
 log = structlog.get_logger("bench.offered_load")
 
-SMS_ENV = {"SMS_GATEWAYS": json.dumps({"bench-gateway": "bench-secret"})}
-
 
 def cpu_now(stack: Stack, broker: TansuBroker) -> CpuTimes:
     out: CpuTimes = {}
@@ -153,7 +151,6 @@ async def run(args: argparse.Namespace, items: list[dict[str, Any]]) -> dict[str
                 "LOG_LEVEL": "WARNING",
                 "RELAY_POLL_INTERVAL_S": "0.05",
                 "WEB_RATE_PER_MINUTE": "100000000",
-                **SMS_ENV,
             },
         )
         await stack.start()
