@@ -126,8 +126,33 @@ async def offered(intake_url: str, items: list[dict[str, Any]], rate: float, wat
     }
 
 
+#: Complaints sent before the figures, to warm the stack (kiwi, models, connections).
+WARM_UP = 40
+
+
+def rates_arg(text: str) -> list[float]:
+    """`50,75,100`: offered loads, each a positive number of complaints per second."""
+    try:
+        rates = [float(r) for r in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of numbers: {text!r}") from None
+    if not rates or any(not 0 < r <= 10_000 for r in rates):
+        raise argparse.ArgumentTypeError(f"each rate must be above 0 and at most 10000: {text!r}")
+    return rates
+
+
+def sent_at(args: argparse.Namespace, rate: float) -> int:
+    """How many complaints one rate sends."""
+    return min(args.per_rate, int(rate * args.seconds))
+
+
+def needed(args: argparse.Namespace) -> int:
+    """How many complaints the warm-up and every rate take."""
+    return WARM_UP + sum(sent_at(args, rate) for rate in args.rates)
+
+
 async def run(args: argparse.Namespace, items: list[dict[str, Any]]) -> dict[str, Any]:
-    rates = [float(r) for r in args.rates.split(",")]
+    rates: list[float] = args.rates
     postgres = PostgresTarget(
         os.environ.get("POSTGRES_HOST", "127.0.0.1"),
         int(os.environ.get("POSTGRES_PORT", "5432")),
@@ -157,7 +182,7 @@ async def run(args: argparse.Namespace, items: list[dict[str, Any]]) -> dict[str
         # A warm-up the figures leave out: kiwi, the models and the connections ready.
         warm = Watch(postgres.conninfo())
         task = asyncio.create_task(warm.run())
-        await offered(stack["intake"].base_url, items[:40], 20, warm)
+        await offered(stack["intake"].base_url, items[:WARM_UP], 20, warm)
         warm.stop()
         await task
         # The floor: what the stack costs with nothing to do (consumers' long polls, relays'
@@ -167,13 +192,11 @@ async def run(args: argparse.Namespace, items: list[dict[str, Any]]) -> dict[str
         idle_s = time.perf_counter() - t0
         idle = {k: round(v / idle_s, 3) for k, v in cpu_seconds(before, cpu_now(stack, broker)).items()}
         log.info("idle_cores", **idle)
-        start = 40
+        start = WARM_UP
         for rate in rates:
-            n = min(args.per_rate, int(rate * args.seconds))
+            n = sent_at(args, rate)
             batch = items[start : start + n]
             start += n
-            if len(batch) < n:
-                raise SystemExit(f"--items has too few complaints for these rates (need {start})")
             watch = Watch(postgres.conninfo())
             task = asyncio.create_task(watch.run())
             log.info("offered_load", rate_per_s=rate, complaints=n)
@@ -228,7 +251,9 @@ def main() -> None:
         "--write-items", help="write the complaints (bench/workload.py) to this file and stop"
     )
     parser.add_argument("--items", help="the complaints to send (a file --write-items wrote)")
-    parser.add_argument("--rates", default="50,100,150", help="offered loads, complaints per second")
+    parser.add_argument(
+        "--rates", type=rates_arg, default="50,100,150", help="offered loads, complaints per second"
+    )
     parser.add_argument("--seconds", type=float, default=10.0, help="how long each rate is offered")
     parser.add_argument("--per-rate", type=int, default=2000, help="at most this many complaints per rate")
     parser.add_argument("--label", default="this checkout")
@@ -238,14 +263,19 @@ def main() -> None:
     parser.add_argument("--out", help="write the figures here (JSON)")
     args = parser.parse_args()
     if args.write_items:
-        sys.path.insert(0, str(Path(__file__).parent))
-        from workload import complaints
+        from workload import complaints  # this script's directory: bench/
 
         Path(args.write_items).write_text(json.dumps(complaints(10_000), ensure_ascii=False))
         return
     if not args.items:
         parser.error("--items (or --write-items) is required")
-    result = asyncio.run(run(args, json.loads(Path(args.items).read_text())))
+    try:
+        items = json.loads(Path(args.items).read_text())
+    except (OSError, ValueError) as exc:
+        parser.error(f"--items {args.items}: cannot read the complaints ({exc})")
+    if not isinstance(items, list) or len(items) < needed(args):
+        parser.error(f"--items {args.items}: these rates need {needed(args)} complaints (--write-items)")
+    result = asyncio.run(run(args, items))
     if args.out:
         Path(args.out).write_text(json.dumps(result, indent=2))
     sys.stdout.write(report(result, args.label) + "\n")
