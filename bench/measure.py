@@ -60,3 +60,45 @@ def cpu_seconds(before: CpuTimes, after: CpuTimes) -> dict[str, float]:
 def ms_per(before: CpuTimes, after: CpuTimes, n: int) -> dict[str, float]:
     """CPU milliseconds each group spent per one of `n` things (complaints) in between."""
     return {name: s / max(1, n) * 1000 for name, s in cpu_seconds(before, after).items()}
+
+
+#: The streams a complaint's receipt and its routing reach (schemas' INTAKE_EVENTS and
+#: ROUTER_EVENTS; named here, as every checkout since issue 3 names them, so that the standard
+#: library is all this module needs until a caller reads the broker).
+RECEIVED_STREAM = "eungdapso.intake.events"
+ROUTED_STREAM = "eungdapso.router.events"
+
+
+async def first_record_times(
+    bootstrap: str, keys: set[str], topics: tuple[str, ...] = (RECEIVED_STREAM, ROUTED_STREAM)
+) -> dict[tuple[str, str], float]:
+    """When the first record of each key (a complaint id) reached each topic: the record's own
+    timestamp (the producer's, seconds since the epoch), read from the beginning once a phase
+    is over, so that the watching costs the measured run nothing."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition  # a caller's checkout provides it
+
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, client_id="bench-first-records", group_id=None, enable_auto_commit=False
+    )
+    await consumer.start()
+    out: dict[tuple[str, str], float] = {}
+    try:
+        await consumer.topics()
+        partitions = [
+            TopicPartition(topic, p)
+            for topic in topics
+            for p in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
+            batches = await consumer.getmany(timeout_ms=1000, max_records=5000)
+            for tp, records in batches.items():
+                for r in records:
+                    key = r.key.decode() if r.key else ""
+                    if key in keys:
+                        out.setdefault((tp.topic, key), r.timestamp / 1000)
+    finally:
+        await consumer.stop()
+    return out

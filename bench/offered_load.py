@@ -4,9 +4,12 @@
 one's 201 comes back, so intake takes in as many as the machine lets it and the latency is
 the backlog the rest of the pipeline leaves behind on a saturated machine. That figure mixes
 two questions. This one asks them apart: complaints are sent at a fixed rate whatever the
-answers (as citizens do), at several rates, and for each the time from each 201 to the public
-status past `received` is measured. Below saturation it is the pipeline's latency; where it
-starts to climb is the rate the machine can carry.
+answers (as citizens do), at several rates, and for each two times are measured from each
+201: to the router's first record about the complaint on its stream (routed: assigned,
+answered at once or linked; the record's own timestamp), which is receipt → assigned as issue
+7 names it, and to the public status past `received` (the publisher's hop after it). Below
+saturation they are the pipeline's latency; where they start to climb is the rate the
+machine can carry.
 
 It only needs what every checkout since issue 6 has (devstack's `Stack` and `TansuBroker`,
 `publisher.public_complaints`), so the same script, with the same complaints, measures an
@@ -33,7 +36,16 @@ from typing import Any
 import httpx
 import psycopg
 import structlog
-from measure import CpuTimes, cpu_of, cpu_seconds, ms_per, pct, postgres_pids
+from measure import (
+    ROUTED_STREAM,
+    CpuTimes,
+    cpu_of,
+    cpu_seconds,
+    first_record_times,
+    ms_per,
+    pct,
+    postgres_pids,
+)
 
 from eungdapso_devstack.infra import PostgresTarget, TansuBroker, ensure_topics
 from eungdapso_devstack.stack import Stack
@@ -60,6 +72,9 @@ class Watch:
         self.conninfo = conninfo
         self.sent: dict[str, float] = {}
         self.seen: dict[str, float] = {}
+        #: Each receipt's complaint id and its 201's wall-clock time (epoch seconds), to set
+        #: beside the records' own timestamps on the router's stream.
+        self.sent_wall: dict[str, tuple[str, float]] = {}
         self._stop = False
 
     async def run(self) -> None:
@@ -82,7 +97,8 @@ class Watch:
 
 
 async def offered(intake_url: str, items: list[dict[str, Any]], rate: float, watch: Watch) -> dict[str, Any]:
-    """Send `items` at `rate` per second, each on its own schedule (open loop)."""
+    """Send `items` at `rate` per second, each on its own schedule (open loop); the latency
+    from each 201 to the public status past `received`."""
     errors: dict[str, int] = {}
     late: list[float] = []
 
@@ -97,7 +113,9 @@ async def offered(intake_url: str, items: list[dict[str, Any]], rate: float, wat
         if r.status_code != 201:  # under overload, a 503 with Retry-After: the citizen retries
             errors[str(r.status_code)] = errors.get(str(r.status_code), 0) + 1
             return
-        watch.sent[r.json()["receipt_no"]] = time.perf_counter()
+        receipt = r.json()
+        watch.sent[receipt["receipt_no"]] = time.perf_counter()
+        watch.sent_wall[receipt["receipt_no"]] = (str(receipt["complaint_id"]), time.time())
 
     async with httpx.AsyncClient(
         base_url=intake_url, timeout=60, limits=httpx.Limits(max_connections=256)
@@ -123,6 +141,24 @@ async def offered(intake_url: str, items: list[dict[str, Any]], rate: float, wat
         "p99_ms": pct(latencies, 99) * 1000,
         # How far behind its schedule the sender itself ran (the bench's own saturation).
         "sender_late_p99_ms": pct(late, 99) * 1000,
+    }
+
+
+async def routed(watch: Watch, bootstrap: str) -> dict[str, Any]:
+    """From each 201 to the router's first record about the complaint on its stream (assigned,
+    answered at once or linked: routed), the record's own timestamp. The stream is read once
+    the rate is over and its CPU measured, so the watching costs the run nothing."""
+    first = await first_record_times(bootstrap, {c for c, _ in watch.sent_wall.values()}, (ROUTED_STREAM,))
+    latencies = [
+        max(0.0, first[(ROUTED_STREAM, complaint_id)] - at)
+        for complaint_id, at in watch.sent_wall.values()
+        if (ROUTED_STREAM, complaint_id) in first
+    ]
+    return {
+        "routed": len(latencies),
+        "routed_p50_ms": pct(latencies, 50) * 1000,
+        "routed_p90_ms": pct(latencies, 90) * 1000,
+        "routed_p99_ms": pct(latencies, 99) * 1000,
     }
 
 
@@ -205,6 +241,7 @@ async def run(args: argparse.Namespace, items: list[dict[str, Any]]) -> dict[str
             # CPU per complaint of each process over the rate and its drain.
             spent = ms_per(before, cpu_now(stack, broker), result["shown"])
             result["cpu_ms_per_complaint"] = {k: round(v, 2) for k, v in spent.items()}
+            result |= await routed(watch, broker.bootstrap_servers)
             watch.stop()
             await task
             log.info("offered_load_done", **result)
@@ -220,9 +257,9 @@ async def run(args: argparse.Namespace, items: list[dict[str, Any]]) -> dict[str
 
 def report(result: dict[str, Any], label: str) -> str:
     lines = [
-        f"| {label}: offered/s | accepted/s | shown | p50 ms | p90 ms | p99 ms | sender late p99 ms "
-        "| CPU ms per complaint |",
-        "|---|---|---|---|---|---|---|---|",
+        f"| {label}: offered/s | accepted/s | routed on the broker: p50 / p90 / p99 ms "
+        "| shown | public: p50 / p90 / p99 ms | sender late p99 ms | CPU ms per complaint |",
+        "|---|---|---|---|---|---|---|",
     ]
     idle = result.get("idle_cores")
     if idle:
@@ -236,8 +273,10 @@ def report(result: dict[str, Any], label: str) -> str:
         cpu = r.get("cpu_ms_per_complaint", {})
         cpu_text = ", ".join(f"{k} {v:.2f}" for k, v in cpu.items()) + f"; all {sum(cpu.values()):.2f}"
         lines.append(
-            f"| {r['offered_per_s']:.0f} | {r['accepted_per_s']:.0f} | {r['shown']}/{r['complaints']} "
-            f"| {r['p50_ms']:.0f} | {r['p90_ms']:.0f} | {r['p99_ms']:.0f} | {r['sender_late_p99_ms']:.0f} "
+            f"| {r['offered_per_s']:.0f} | {r['accepted_per_s']:.0f} "
+            f"| {r['routed_p50_ms']:.0f} / {r['routed_p90_ms']:.0f} / {r['routed_p99_ms']:.0f} "
+            f"| {r['shown']}/{r['complaints']} "
+            f"| {r['p50_ms']:.0f} / {r['p90_ms']:.0f} / {r['p99_ms']:.0f} | {r['sender_late_p99_ms']:.0f} "
             f"| {cpu_text} |"
         )
     return "\n".join(lines)

@@ -50,7 +50,7 @@ import platform_cost
 import publisher as publisher_cost
 import routing_cost
 import sla
-from measure import CpuTimes, cpu_of, ms_per, pct, postgres_pids
+from measure import CpuTimes, cpu_of, first_record_times, ms_per, pct, postgres_pids
 from workload import complaints
 
 from eungdapso_devstack.infra import (
@@ -319,39 +319,6 @@ class AssignmentWatch:
         return [
             max(0.0, self.assigned_at[r] - t) for r, t in self.receipt_at.items() if r in self.assigned_at
         ]
-
-
-async def first_record_times(bootstrap: str, keys: set[str]) -> dict[tuple[str, str], float]:
-    """When each complaint's first record reached the intake and router streams (the record's
-    timestamp, seconds since the epoch), read from the beginning once the phase is over."""
-    consumer = kafka_consumer(
-        KafkaSettings(kafka_bootstrap_servers=bootstrap),
-        client_id="bench-stages",
-        group_id=None,
-        enable_auto_commit=False,
-    )
-    await consumer.start()
-    out: dict[tuple[str, str], float] = {}
-    try:
-        await consumer.topics()
-        partitions = [
-            TopicPartition(topic, p)
-            for topic in (INTAKE_EVENTS.name, ROUTER_EVENTS.name)
-            for p in sorted(consumer.partitions_for_topic(topic) or ())
-        ]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
-        while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
-            batches = await consumer.getmany(timeout_ms=1000, max_records=5000)
-            for tp, records in batches.items():
-                for r in records:
-                    key = r.key.decode() if r.key else ""
-                    if key in keys:
-                        out.setdefault((tp.topic, key), r.timestamp / 1000)
-    finally:
-        await consumer.stop()
-    return out
 
 
 async def system_burst(

@@ -16,7 +16,7 @@ import psycopg.sql
 import pytest
 
 from eungdapso_devstack.infra import PostgresTarget
-from eungdapso_platform.consumer import MAX_ATTEMPTS, IncomingRecord, Projection
+from eungdapso_platform.consumer import MAX_ATTEMPTS, BatchHandler, IncomingRecord, Projection
 from eungdapso_platform.db import Database
 from eungdapso_platform.readmodel import ProjectionTx, ReadModel, ReadModels
 from eungdapso_platform.service import make_broker
@@ -346,3 +346,100 @@ async def test_a_component_on_a_cadence_takes_a_trickle_as_few_batches_and_loses
     assert len(batch_starts) < len(texts)
     with pytest.raises(ValueError, match="cadence"):
         Projection("bad", service="publisher", db=publisher_db, read_model=APPLIED, cadence_s=-1)
+
+
+def incoming(envelopes: list[Envelope], offset: int = 0) -> list[IncomingRecord]:  # type: ignore[type-arg]
+    out = []
+    for n, env in enumerate(envelopes):
+        topic = INTAKE_EVENTS.name if isinstance(env.data, ComplaintReceivedV1) else ROUTER_EVENTS.name
+        key, value, headers = as_record(env)
+        out.append(IncomingRecord(topic, 0, offset + n, key, value, headers))
+    return out
+
+
+async def test_a_batch_handler_takes_a_batch_once_after_the_per_event_handlers_in_its_transaction(
+    publisher_db: Database,
+) -> None:
+    """`Projection.on_batch`: one call per batch with the batch's new events of its types, in
+    the order they came (a duplicate in the batch and an event applied before are not in it),
+    after the per-event handlers, in the same transaction (it sees what they wrote)."""
+    await ReadModels(publisher_db).ensure(APPLIED)
+    calls: list[tuple[list[str], int]] = []
+
+    async def per_event(tx: ProjectionTx, envelope: Envelope[ComplaintReceivedV1]) -> None:
+        await tx.execute("INSERT INTO {applied} VALUES (%s)", (envelope.data.text,))
+
+    async def whole_batch(tx: ProjectionTx, envelopes: list[Envelope[Any]]) -> None:
+        cur = await tx.conn.execute(tx.sql("SELECT count(*) AS n FROM {applied}"))
+        row = await cur.fetchone()
+        assert row is not None
+        calls.append(([type(e.data).__name__ + ":" + e.id for e in envelopes], row["n"]))
+
+    consumer = Projection("batched", service="publisher", db=publisher_db, read_model=APPLIED)
+    consumer.on(ComplaintReceivedV1, per_event)
+    handler = consumer.on_batch((ComplaintReceivedV1, ComplaintAssignedV1), whole_batch)
+    assert consumer.handlers[ComplaintAssignedV1] == [handler]
+    assert consumer.handlers[ComplaintReceivedV1] == [per_event, handler]
+
+    first, second = received_envelope(text="하나"), received_envelope(text="둘")
+    assigned = assigned_envelope(first.data.complaint_id)
+    await consumer.handle_batch(incoming([first, assigned, first, second]))
+    assert calls == [
+        (
+            [
+                f"ComplaintReceivedV1:{first.id}",
+                f"ComplaintAssignedV1:{assigned.id}",
+                f"ComplaintReceivedV1:{second.id}",
+            ],
+            2,  # both per-event rows were written before, in this transaction
+        )
+    ]
+    # Redelivered with one new event: the batch handler gets the new one only.
+    third = received_envelope(text="셋")
+    await consumer.handle_batch(incoming([second, assigned, third], offset=4))
+    assert calls[1] == ([f"ComplaintReceivedV1:{third.id}"], 3)
+    assert consumer.stats.applied == 4 and consumer.stats.duplicates == 3
+
+
+async def test_two_statistics_replicas_folding_the_same_complaints_at_once_lose_no_fact(
+    publisher_db: Database,
+) -> None:
+    """The statistics projection folds a batch at once. Two replicas (one with the receipts,
+    one with the assignments of the same new complaints, as a rebalance can have it) insert
+    the same complaints' rows at the same time: one's inserts wait for the other's and
+    conflict, and it folds its events into the rows the other wrote, so every complaint ends
+    with both events' facts."""
+    from eungdapso_publisher.statistics_projection import STATISTICS, statistics
+
+    await ReadModels(publisher_db).ensure(STATISTICS)
+    receipts = [received_envelope(text=f"민원 {n}") for n in range(30)]
+    assignments = [assigned_envelope(r.data.complaint_id) for r in receipts]
+    one = statistics(publisher_db, service="publisher")
+    other = statistics(publisher_db, service="publisher")
+    (folding,) = {h for h in one.handlers[ComplaintReceivedV1] if isinstance(h, BatchHandler)}
+    apply = folding.apply
+
+    async def slow_to_commit(tx: ProjectionTx, envelopes: list[Envelope[Any]]) -> None:
+        await apply(tx, envelopes)
+        await asyncio.sleep(0.5)  # the other replica reads meanwhile and finds no row
+
+    folding.apply = slow_to_commit  # type: ignore[method-assign]
+
+    async def later() -> None:
+        await asyncio.sleep(0.1)
+        await other.handle_batch(incoming(list(reversed(assignments))))
+
+    await asyncio.gather(one.handle_batch(incoming(receipts)), later())
+    assert one.stats.applied == other.stats.applied == 30
+    async with publisher_db.pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT complaint_id, channel, receipt_district, assigned_office FROM publisher.stat_complaints"
+        )
+        rows = {row["complaint_id"]: row for row in await cur.fetchall()}
+    assert set(rows) == {r.data.complaint_id for r in receipts}
+    for row in rows.values():
+        assert (row["channel"], row["receipt_district"], row["assigned_office"]) == (
+            "sns",
+            "mapo",
+            "seoul.transport",
+        )
