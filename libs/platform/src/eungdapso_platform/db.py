@@ -111,7 +111,7 @@ class Database:
         except Exception:
             return False
 
-    def sql(self, template: str) -> sql.Composed:
+    def sql(self, template: str) -> sql.SQL:
         return schema_sql(template, self.schema)
 
     async def claim(self, conn: AsyncConnection[DictRow], ledger: str, message_ids: list[str]) -> set[str]:

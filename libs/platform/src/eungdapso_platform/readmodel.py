@@ -56,10 +56,29 @@ class Generation:
     def table(self, table: str) -> sql.Identifier:
         return sql.Identifier(self.schema, self.model.physical(table, self.number))
 
-    def sql(self, template: str, **extra: sql.Composable) -> sql.Composed:
-        """Format `{schema}` and every `{<table>}` of the model to this generation's names."""
+    def _composed(self, template: str, **extra: sql.Composable) -> sql.Composed:
         names = {table: self.table(table) for table in self.model.tables}
         return sql.SQL(template).format(schema=sql.Identifier(self.schema), **names, **extra)
+
+    def sql(self, template: str, **extra: sql.Composable) -> sql.SQL:
+        """Format `{schema}` and every `{<table>}` of the model to this generation's names.
+        Without `extra`, rendered once per statement and generation (a projection runs the
+        same few statements for every event; psycopg parses a plain statement once too, a
+        composed one's parts on every execution)."""
+        if extra:
+            return sql.SQL(self._composed(template, **extra).as_string(None))
+        key = (template, self.schema, self.model.name, self.number)
+        rendered = _RENDERED.get(key)
+        if rendered is None:
+            if len(_RENDERED) >= _MAX_RENDERED:
+                _RENDERED.clear()  # only ever a few hundred: templates are constants
+            rendered = _RENDERED[key] = sql.SQL(self._composed(template).as_string(None))
+        return rendered
+
+
+#: Statements rendered for a generation: (template, schema, read model, generation) → SQL.
+_RENDERED: dict[tuple[str, str, str, int], sql.SQL] = {}
+_MAX_RENDERED = 4096
 
 
 class ProjectionTx:
@@ -69,7 +88,7 @@ class ProjectionTx:
         self.conn = conn
         self.generation = generation
 
-    def sql(self, template: str) -> sql.Composed:
+    def sql(self, template: str) -> sql.SQL:
         return self.generation.sql(template)
 
     async def execute(self, template: str, params: tuple[object, ...] = ()) -> None:
