@@ -177,6 +177,14 @@ def rates_arg(text: str) -> list[float]:
     return rates
 
 
+def env_arg(text: str) -> tuple[str, str]:
+    """`NAME=value`: a setting for every service of the stack (to ask "what if")."""
+    name, sep, value = text.partition("=")
+    if not sep or not name.isidentifier() or name.upper() != name:
+        raise argparse.ArgumentTypeError(f"not NAME=value with an upper-case NAME: {text!r}")
+    return name, value
+
+
 def sent_at(args: argparse.Namespace, rate: float) -> int:
     """How many complaints one rate sends."""
     return min(args.per_rate, int(rate * args.seconds))
@@ -212,6 +220,7 @@ async def run(args: argparse.Namespace, items: list[dict[str, Any]]) -> dict[str
                 "LOG_LEVEL": "WARNING",
                 "RELAY_POLL_INTERVAL_S": "0.05",
                 "WEB_RATE_PER_MINUTE": "100000000",
+                **dict(args.service_env),
             },
         )
         await stack.start()
@@ -300,6 +309,14 @@ def main() -> None:
         "--idle-seconds", type=float, default=10.0, help="how long the idle floor is measured"
     )
     parser.add_argument("--out", help="write the figures here (JSON)")
+    parser.add_argument(
+        "--service-env",
+        type=env_arg,
+        action="append",
+        default=[],
+        metavar="NAME=value",
+        help="a setting for every service (repeatable), e.g. KAFKA_FETCH_MAX_WAIT_MS=10",
+    )
     args = parser.parse_args()
     if args.write_items:
         from workload import complaints  # this script's directory: bench/
