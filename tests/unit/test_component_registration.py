@@ -227,3 +227,23 @@ def test_a_component_on_a_cadence_polls_the_broker_no_more_often_than_its_cadenc
     assert slow.fetch_max_wait_ms == 1000  # the broker still hears from it every second
     with pytest.raises(ValueError, match="cadence"):
         Process("bad", service="router", application=application, cadence_s=-0.1)
+
+
+def test_the_copies_of_the_directory_take_the_router_stream_on_their_cadence() -> None:
+    """Casework's and the notifier's copies of the organisation directory read the router's
+    stream, where every assignment is skipped: on a cadence they do it once a second instead
+    of once per 50 ms fetch. Nobody waits on a directory version to the millisecond."""
+    from eungdapso_casework.bootstrap import build as build_casework
+    from eungdapso_casework.settings import CaseworkSettings
+    from eungdapso_notifier.bootstrap import build as build_notifier
+    from eungdapso_notifier.settings import NotifierSettings
+    from eungdapso_platform.service import Overrides
+
+    in_memory = Overrides(in_memory_ledger=True)
+    for settings, build in ((CaseworkSettings(), build_casework), (NotifierSettings(), build_notifier)):
+        (copy,) = [c for c in build(settings, in_memory).components if c.name == "directory"]  # type: ignore[operator]
+        assert copy.cadence_s == settings.directory_cadence_s > 0
+        assert copy.fetch_max_wait_ms >= settings.directory_cadence_s * 1000
+    off = CaseworkSettings(directory_cadence_s=0)
+    (copy,) = [c for c in build_casework(off, in_memory).components if c.name == "directory"]
+    assert copy.cadence_s == 0

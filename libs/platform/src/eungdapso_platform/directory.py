@@ -71,13 +71,15 @@ async def on_published(tx: ProjectionTx, envelope: Envelope[DirectoryPublishedV1
 
 
 def projection(settings: ServiceSettings, db: Database) -> Projection:
-    """The service's `directory` projection (component `<service>.directory`)."""
+    """The service's `directory` projection (component `<service>.directory`), on its
+    cadence (`DIRECTORY_CADENCE_S`): nobody waits on a directory version to the millisecond."""
     component = Projection(
         "directory",
         service=settings.service_name,
         db=db,
         read_model=DIRECTORY,
         fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+        cadence_s=settings.directory_cadence_s,
     )
     component.on(DirectoryPublishedV1, on_published)
     return component

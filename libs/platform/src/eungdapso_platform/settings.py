@@ -47,6 +47,10 @@ class ServiceSettings(KafkaSettings, BaseSettings):
 
     #: A consumer component failing the same batch for longer than this makes /readyz fail.
     consumer_stall_alarm_s: float = Field(default=60.0, gt=0)
+    #: A service's copy of the organisation directory (`eungdapso_platform.directory`) takes
+    #: what reached the router's stream once per this many seconds: the directory changes a
+    #: few times a year, and every assignment on that stream is skipped a fetch at a time.
+    directory_cadence_s: float = Field(default=1.0, ge=0, le=60)
 
     relay_batch_size: int = Field(default=500, ge=1, le=10_000)
     relay_poll_interval_s: float = Field(default=0.5, gt=0)
