@@ -242,7 +242,21 @@ async def test_the_router_decides_a_complaint_once_with_one_lookup_per_batch_on_
         found: set[uuid.UUID] = real_lookup(ids)
         return found
 
+    real_checks = recorder.processed_and_recorded
+
+    def counted_checks(
+        ledger: str, message_ids: list[str], ids: Collection[uuid.UUID]
+    ) -> tuple[set[str], set[uuid.UUID]]:
+        # The batch's lookup is read with the ledger, in the same round trip.
+        lookups.append(len(ids))
+        done, found = real_checks(ledger, message_ids, ids)
+        if stale["left"]:
+            stale["left"] -= 1
+            return done, set()
+        return done, found
+
     monkeypatch.setattr(recorder, "recorded_among", counted_lookup)
+    monkeypatch.setattr(recorder, "processed_and_recorded", counted_checks)
 
     async def deliver(*envelopes: Envelope) -> None:  # type: ignore[type-arg]
         batch = [IncomingRecord(INTAKE_EVENTS.name, 0, n, *as_record(e)) for n, e in enumerate(envelopes)]
@@ -269,7 +283,7 @@ async def test_the_router_decides_a_complaint_once_with_one_lookup_per_batch_on_
         lookups.clear()
         await deliver(twice, *fresh, again, repeat)
 
-        assert lookups == [7]  # one query for the batch (its 7 distinct routings)
+        assert lookups == [7]  # one query for the batch (its 7 distinct routings), with the ledger
         assert assigned_at(routed_before) == first_time
         assert all(assigned_at(e) == clock.now() for e in (twice, *fresh))
 

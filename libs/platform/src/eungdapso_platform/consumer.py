@@ -476,6 +476,11 @@ class Unit:
         self._recorded |= recorded
         self._unrecorded |= ids - recorded
 
+    def known(self, recorded: set[UUID], unrecorded: set[UUID]) -> None:
+        """What a lookup made elsewhere found (`Process` reads it with the ledger)."""
+        self._recorded |= recorded
+        self._unrecorded |= unrecorded
+
     def exists(self, aggregate_id: UUID) -> bool:
         """Whether the aggregate is recorded or added by this batch (no read if looked up)."""
         if aggregate_id not in self._unrecorded:
@@ -561,26 +566,50 @@ class Process(Component[ProcessHandler]):
             self.preparers.setdefault(payload, []).append(prepare)
 
     async def _apply(self, envelopes: list[Envelope[Any]]) -> None:
+        duplicates, recorded = await asyncio.to_thread(self._check_decide_and_record, envelopes)
+        for envelope in duplicates:
+            self._duplicate(envelope)
+        if not recorded:
+            return
+        self._applied(recorded)
+        self.on_recorded()
+
+    def _check_decide_and_record(
+        self, envelopes: list[Envelope[Any]]
+    ) -> tuple[list[Envelope[Any]], list[Envelope[Any]]]:
+        """The batch's redeliveries (the ledger has them) and what the rest recorded. Which
+        messages the ledger has and which of the aggregates the handlers ask about are
+        recorded are read together, in one round trip, in the same worker thread."""
         recorder: Any = self.application.recorder
-        done: set[str] = await asyncio.to_thread(
-            recorder.processed_among, self.ledger, [e.id for e in envelopes]
+        aggregate_ids = set(self._aggregate_ids(envelopes))
+        done, recorded = recorder.processed_and_recorded(
+            self.ledger, [e.id for e in envelopes], aggregate_ids
         )
+        duplicates: list[Envelope[Any]] = []
         fresh: list[Envelope[Any]] = []
         for envelope in envelopes:
             if envelope.id in done:
-                self._duplicate(envelope)
+                duplicates.append(envelope)
                 continue
             done.add(envelope.id)  # the same event twice in one batch
             fresh.append(envelope)
         if not fresh:
-            return
-        recorded = await asyncio.to_thread(self._decide_and_record, fresh)
-        self._applied(recorded)
-        self.on_recorded()
+            return duplicates, []
+        return duplicates, self._decide_and_record(fresh, known=(recorded, aggregate_ids - recorded))
 
-    def _decide_and_record(self, envelopes: list[Envelope[Any]]) -> list[Envelope[Any]]:
+    def _aggregate_ids(self, envelopes: list[Envelope[Any]]) -> Iterator[UUID]:
+        return (
+            aggregate_id
+            for envelope in envelopes
+            for ids_of in self.aggregate_ids.get(type(envelope.data), ())
+            for aggregate_id in ids_of(envelope)
+        )
+
+    def _decide_and_record(
+        self, envelopes: list[Envelope[Any]], known: tuple[set[UUID], set[UUID]] | None = None
+    ) -> list[Envelope[Any]]:
         try:
-            self._record(self._decide(envelopes))
+            self._record(self._decide(envelopes, known))
             return envelopes
         except IntegrityError:
             # Somewhere in the batch a decision was already recorded (a redelivery, or the
@@ -594,8 +623,12 @@ class Process(Component[ProcessHandler]):
                     self._duplicate(envelope)
             return recorded
 
-    def _decide(self, envelopes: list[Envelope[Any]]) -> Unit:
+    def _decide(
+        self, envelopes: list[Envelope[Any]], known: tuple[set[UUID], set[UUID]] | None = None
+    ) -> Unit:
         unit = Unit(self.application)
+        if known is not None:
+            unit.known(*known)
         # One read for the batch instead of one per event. It is only a read: another
         # consumer (a rebalance hands the partition over, the same aggregate decided from
         # another stream) may record one of these aggregates before this batch commits. The
@@ -607,12 +640,7 @@ class Process(Component[ProcessHandler]):
         # event would be dropped instead of ledgered, and one repeated aggregate would turn
         # a batch into one transaction per event. Redelivered messages never get here: the
         # ledger filtered them out (`_apply`).
-        unit.look_up(
-            aggregate_id
-            for envelope in envelopes
-            for ids_of in self.aggregate_ids.get(type(envelope.data), ())
-            for aggregate_id in ids_of(envelope)
-        )
+        unit.look_up(self._aggregate_ids(envelopes))
         for payload, preparers in self.preparers.items():
             of_type = [e for e in envelopes if type(e.data) is payload]
             for prepare in preparers if of_type else ():

@@ -26,6 +26,7 @@ import uuid
 from collections.abc import Callable, Collection, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, ParamSpec, TypeVar, cast
 
 from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError, StoredEvent
@@ -39,7 +40,7 @@ from eventsourcing.postgres import (
 from psycopg import Connection, Cursor
 from psycopg.conninfo import make_conninfo
 from psycopg.rows import DictRow
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL, Composed, Identifier
 
 from eungdapso_platform.db import INSERT_LEDGER, schema_sql
 from eungdapso_platform.migrations import PLATFORM_MIGRATIONS, migrate
@@ -239,10 +240,32 @@ class LedgeredPostgresRecorder(PostgresApplicationRecorder):
             )
             return {row["message_id"] for row in curs.fetchall()}
 
-    def recorded_among(self, originator_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
-        """Which of these aggregates have events recorded: one statement, however many
-        (an index probe each on the table's (originator_id, originator_version) key)."""
-        statement = SQL(
+    def processed_and_recorded(
+        self, ledger: str, message_ids: list[str], originator_ids: Collection[uuid.UUID]
+    ) -> tuple[set[str], set[uuid.UUID]]:
+        """`processed_among` and `recorded_among` together: both statements sent at once on
+        one connection (pipeline mode), so a consumer's batch waits one round trip, not two."""
+        with self.datastore.get_connection() as conn, conn.pipeline(), conn.cursor() as ledgered:
+            ledgered.execute(
+                schema_sql(
+                    "SELECT message_id FROM {schema}.processed_messages"
+                    " WHERE consumer=%s AND message_id = ANY(%s)",
+                    self.datastore.schema,
+                ),
+                (ledger, message_ids),
+            )
+            with conn.cursor() as recorded:
+                if originator_ids:
+                    recorded.execute(self._recorded_among, ([str(i) for i in originator_ids],), prepare=True)
+                done = {row["message_id"] for row in ledgered.fetchall()}
+                found = (
+                    {uuid.UUID(str(row["id"])) for row in recorded.fetchall()} if originator_ids else set()
+                )
+        return done, found
+
+    @cached_property
+    def _recorded_among(self) -> Composed:
+        return SQL(
             "SELECT o.id FROM unnest(%s::{id_type}[]) AS o(id)"
             " WHERE EXISTS (SELECT 1 FROM {schema}.{table} WHERE originator_id = o.id)"
         ).format(
@@ -250,9 +273,13 @@ class LedgeredPostgresRecorder(PostgresApplicationRecorder):
             schema=Identifier(self.datastore.schema),
             table=Identifier(self.events_table_name),
         )
+
+    def recorded_among(self, originator_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
+        """Which of these aggregates have events recorded: one statement, however many
+        (an index probe each on the table's (originator_id, originator_version) key)."""
         # One round trip, as the library reads an aggregate's events (autocommit, prepared).
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(statement, ([str(i) for i in originator_ids],), prepare=True)
+            curs.execute(self._recorded_among, ([str(i) for i in originator_ids],), prepare=True)
             return {uuid.UUID(str(row["id"])) for row in curs.fetchall()}
 
 
@@ -285,6 +312,11 @@ class LedgeredPOPORecorder(POPOApplicationRecorder):
     def processed_among(self, ledger: str, message_ids: list[str]) -> set[str]:
         with self._ledger_lock:
             return {m for m in message_ids if (ledger, m) in self.ledger}
+
+    def processed_and_recorded(
+        self, ledger: str, message_ids: list[str], originator_ids: Collection[uuid.UUID]
+    ) -> tuple[set[str], set[uuid.UUID]]:
+        return self.processed_among(ledger, message_ids), self.recorded_among(originator_ids)
 
     def recorded_among(self, originator_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
         with self._database_lock:
