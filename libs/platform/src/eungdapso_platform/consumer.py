@@ -639,7 +639,7 @@ class Process(Component[ProcessHandler]):
         # the first in the unit (the unit's own aggregates answer that one), a conflicting
         # event would be dropped instead of ledgered, and one repeated aggregate would turn
         # a batch into one transaction per event. Redelivered messages never get here: the
-        # ledger filtered them out (`_apply`).
+        # ledger filtered them out (`_check_decide_and_record`).
         unit.look_up(self._aggregate_ids(envelopes))
         for payload, preparers in self.preparers.items():
             of_type = [e for e in envelopes if type(e.data) is payload]
