@@ -229,6 +229,28 @@ def test_a_component_on_a_cadence_polls_the_broker_no_more_often_than_its_cadenc
         Process("bad", service="router", application=application, cadence_s=-0.1)
 
 
+def test_the_router_reads_and_commits_a_burst_in_batches_of_at_most_its_setting() -> None:
+    """Each complaint costs the router about a millisecond to read: a batch of hundreds would
+    hold its first assignments back until the last complaint is read. The consumer fetches at
+    most `ASSIGNMENT_MAX_BATCH` records a batch; other components keep the platform's cap."""
+    from eungdapso_platform.consumer import MAX_BATCH
+    from eungdapso_platform.service import Overrides
+    from eungdapso_router.bootstrap import build
+    from eungdapso_router.settings import RouterSettings
+
+    for settings in (RouterSettings(), RouterSettings(assignment_max_batch=7)):
+        (assignment,) = build(settings, Overrides(in_memory_ledger=True)).components
+        broker = KafkaBroker()
+        assignment.subscribe(broker)
+        (subscriber,) = broker.subscribers
+        assert subscriber.max_records == assignment.max_batch == settings.assignment_max_batch < MAX_BATCH  # type: ignore[attr-defined]
+    application = RouterApplication(env=ServiceSettings.in_memory_env())
+    assert Process("any", service="router", application=application).max_batch == MAX_BATCH
+    for bad in (0, MAX_BATCH + 1):
+        with pytest.raises(ValueError, match="batch"):
+            Process("bad", service="router", application=application, max_batch=bad)
+
+
 def test_the_copies_of_the_directory_take_the_router_stream_on_their_cadence() -> None:
     """Casework's and the notifier's copies of the organisation directory read the router's
     stream, where every assignment is skipped: on a cadence they do it once a second instead

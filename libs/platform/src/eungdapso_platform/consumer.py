@@ -172,12 +172,23 @@ class Component(ABC, Generic[H]):
     kind: ClassVar[str]
 
     def __init__(
-        self, name: str, *, service: str, fetch_max_wait_ms: int = 50, cadence_s: float = 0.0
+        self,
+        name: str,
+        *,
+        service: str,
+        fetch_max_wait_ms: int = 50,
+        cadence_s: float = 0.0,
+        max_batch: int = MAX_BATCH,
     ) -> None:
         if not name.replace("_", "").isalnum():
             raise ValueError(f"component names are [a-z0-9_]: {name!r}")
         if cadence_s < 0:
             raise ValueError(f"{name}: the cadence is a number of seconds, not {cadence_s}")
+        if not 1 <= max_batch <= MAX_BATCH:
+            raise ValueError(f"{name}: a batch is 1 to {MAX_BATCH} records, not {max_batch}")
+        #: At most this many records a batch. A component whose records each cost much (the
+        #: router reads every complaint) commits, and passes on, what it decided sooner.
+        self.max_batch = max_batch
         self.name = name
         self.service = service
         # A component on a cadence need not ask the broker for more any sooner: its consumer's
@@ -244,7 +255,7 @@ class Component(ABC, Generic[H]):
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.NACK_ON_ERROR,
             batch=True,
-            max_records=MAX_BATCH,
+            max_records=self.max_batch,
             fetch_max_wait_ms=self.fetch_max_wait_ms,
             parser=_tolerant_parser,
             decoder=_raw_bodies,
@@ -399,8 +410,15 @@ class Projection(Component[ProjectionHandler]):
         generation: int | None = None,
         fetch_max_wait_ms: int = 50,
         cadence_s: float = 0.0,
+        max_batch: int = MAX_BATCH,
     ) -> None:
-        super().__init__(name, service=service, fetch_max_wait_ms=fetch_max_wait_ms, cadence_s=cadence_s)
+        super().__init__(
+            name,
+            service=service,
+            fetch_max_wait_ms=fetch_max_wait_ms,
+            cadence_s=cadence_s,
+            max_batch=max_batch,
+        )
         self.db = db
         self.read_model = read_model
         self.read_models = ReadModels(db)
@@ -531,8 +549,15 @@ class Process(Component[ProcessHandler]):
         on_recorded: Callable[[], None] = lambda: None,
         fetch_max_wait_ms: int = 50,
         cadence_s: float = 0.0,
+        max_batch: int = MAX_BATCH,
     ) -> None:
-        super().__init__(name, service=service, fetch_max_wait_ms=fetch_max_wait_ms, cadence_s=cadence_s)
+        super().__init__(
+            name,
+            service=service,
+            fetch_max_wait_ms=fetch_max_wait_ms,
+            cadence_s=cadence_s,
+            max_batch=max_batch,
+        )
         self.application = application
         #: Called after new events are committed (wakes the outbox relay).
         self.on_recorded = on_recorded

@@ -72,6 +72,7 @@ def build(
         application=application,
         on_recorded=relay.wake,
         fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+        max_batch=settings.assignment_max_batch,
     )
     # v2 is a v1 with more fields: both are assigned (history replays v1).
     for received in (ComplaintReceivedV1, ComplaintReceivedV2):

@@ -14,6 +14,10 @@ class RouterSettings(ServiceSettings):
     directory_poll_interval_s: float = Field(default=2.0, gt=0, le=60)
 
     # --- Routing (decision.py, duplicates.py, triage.py)
+    #: At most this many complaints read and committed together by the `assignment` process:
+    #: each costs about a millisecond to read, so a batch of hundreds (a burst) would hold
+    #: its first complaints' assignments back until the last one is read.
+    assignment_max_batch: int = Field(default=50, ge=1, le=500)
     #: Below this confidence in the subject, a person at the triage desk decides (chosen by
     #: cross-validation on the training data: `python -m eungdapso_router.evaluate --choose-threshold`).
     triage_below_confidence: float = Field(default=TRIAGE_BELOW, ge=0, le=1)
