@@ -38,7 +38,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypedDict, TypeVar, Unpack
 from uuid import UUID
 
 import structlog
@@ -166,6 +166,14 @@ class ComponentStats:
             "failing_for_s": stalled,
             "last_error": self.last_error,
         }
+
+
+class ComponentOptions(TypedDict, total=False):
+    """How a component consumes (`Component`'s keyword arguments, for its kinds)."""
+
+    fetch_max_wait_ms: int
+    cadence_s: float
+    max_batch: int
 
 
 class Component(ABC, Generic[H]):
@@ -408,17 +416,9 @@ class Projection(Component[ProjectionHandler]):
         db: Database,
         read_model: ReadModel,
         generation: int | None = None,
-        fetch_max_wait_ms: int = 50,
-        cadence_s: float = 0.0,
-        max_batch: int = MAX_BATCH,
+        **options: Unpack[ComponentOptions],
     ) -> None:
-        super().__init__(
-            name,
-            service=service,
-            fetch_max_wait_ms=fetch_max_wait_ms,
-            cadence_s=cadence_s,
-            max_batch=max_batch,
-        )
+        super().__init__(name, service=service, **options)
         self.db = db
         self.read_model = read_model
         self.read_models = ReadModels(db)
@@ -547,17 +547,9 @@ class Process(Component[ProcessHandler]):
         service: str,
         application: EventSourcedApplication,
         on_recorded: Callable[[], None] = lambda: None,
-        fetch_max_wait_ms: int = 50,
-        cadence_s: float = 0.0,
-        max_batch: int = MAX_BATCH,
+        **options: Unpack[ComponentOptions],
     ) -> None:
-        super().__init__(
-            name,
-            service=service,
-            fetch_max_wait_ms=fetch_max_wait_ms,
-            cadence_s=cadence_s,
-            max_batch=max_batch,
-        )
+        super().__init__(name, service=service, **options)
         self.application = application
         #: Called after new events are committed (wakes the outbox relay).
         self.on_recorded = on_recorded
