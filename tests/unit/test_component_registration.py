@@ -251,6 +251,22 @@ def test_the_router_reads_and_commits_a_burst_in_batches_of_at_most_its_setting(
             Process("bad", service="router", application=application, max_batch=bad)
 
 
+def test_the_public_status_applies_a_burst_in_transactions_of_at_most_its_setting() -> None:
+    """The public status shows a burst's first changes without waiting for hundreds behind
+    them: its consumer fetches at most `PUBLIC_STATUS_MAX_BATCH` records a batch."""
+    from eungdapso_platform.consumer import MAX_BATCH
+    from eungdapso_platform.db import Database
+    from eungdapso_publisher.bootstrap import public_status
+    from eungdapso_publisher.settings import PublisherSettings
+
+    for settings in (PublisherSettings(), PublisherSettings(public_status_max_batch=9)):
+        component = public_status(settings, Database.for_service(settings))
+        broker = KafkaBroker()
+        component.subscribe(broker)
+        (subscriber,) = broker.subscribers
+        assert subscriber.max_records == component.max_batch == settings.public_status_max_batch < MAX_BATCH  # type: ignore[attr-defined]
+
+
 def test_the_copies_of_the_directory_take_the_router_stream_on_their_cadence() -> None:
     """Casework's and the notifier's copies of the organisation directory read the router's
     stream, where every assignment is skipped: on a cadence they do it once a second instead

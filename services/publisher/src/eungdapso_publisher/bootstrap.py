@@ -47,6 +47,7 @@ def public_status(settings: PublisherSettings, db: Database) -> Projection:
         db=db,
         read_model=projection.PUBLIC_STATUS,
         fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+        max_batch=settings.public_status_max_batch,
     )
     # v2 is a v1 with more fields: the projection reads both (history replays v1).
     for received in (ComplaintReceivedV1, ComplaintReceivedV2):

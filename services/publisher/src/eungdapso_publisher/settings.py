@@ -11,6 +11,9 @@ class PublisherSettings(ServiceSettings):
     #: How often the statistics projection takes what arrived (seconds): monthly figures
     #: cached for a minute need no faster, and each batch costs a transaction and a commit.
     statistics_cadence_s: float = Field(default=1.0, ge=0, le=60)
+    #: At most this many events the public status applies in one transaction: a burst's
+    #: first changes are shown without waiting for hundreds behind them.
+    public_status_max_batch: int = Field(default=100, ge=1, le=500)
     #: How often the feed looks for new changes while anyone listens (seconds).
     feed_poll_s: float = Field(default=0.1, gt=0, le=10)
     #: A comment line to every listener this often, so proxies keep the stream open (seconds).
