@@ -229,16 +229,7 @@ class LedgeredPostgresRecorder(PostgresApplicationRecorder):
         return notification_ids
 
     def processed_among(self, ledger: str, message_ids: list[str]) -> set[str]:
-        with self.datastore.transaction(commit=False) as curs:
-            curs.execute(
-                schema_sql(
-                    "SELECT message_id FROM {schema}.processed_messages"
-                    " WHERE consumer=%s AND message_id = ANY(%s)",
-                    self.datastore.schema,
-                ),
-                (ledger, message_ids),
-            )
-            return {row["message_id"] for row in curs.fetchall()}
+        return self.processed_and_recorded(ledger, message_ids, ())[0]
 
     def processed_and_recorded(
         self, ledger: str, message_ids: list[str], originator_ids: Collection[uuid.UUID]

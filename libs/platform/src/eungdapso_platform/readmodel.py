@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 from psycopg import AsyncConnection, sql
 from psycopg.rows import DictRow
@@ -56,29 +57,28 @@ class Generation:
     def table(self, table: str) -> sql.Identifier:
         return sql.Identifier(self.schema, self.model.physical(table, self.number))
 
-    def _composed(self, template: str, **extra: sql.Composable) -> sql.Composed:
-        names = {table: self.table(table) for table in self.model.tables}
-        return sql.SQL(template).format(schema=sql.Identifier(self.schema), **names, **extra)
-
     def sql(self, template: str, **extra: sql.Composable) -> sql.SQL:
         """Format `{schema}` and every `{<table>}` of the model to this generation's names.
         Without `extra`, rendered once per statement and generation (a projection runs the
         same few statements for every event; psycopg parses a plain statement once too, a
         composed one's parts on every execution)."""
+        names = tuple((table, self.model.physical(table, self.number)) for table in self.model.tables)
         if extra:
-            return sql.SQL(self._composed(template, **extra).as_string(None))
-        key = (template, self.schema, self.model.name, self.number)
-        rendered = _RENDERED.get(key)
-        if rendered is None:
-            if len(_RENDERED) >= _MAX_RENDERED:
-                _RENDERED.clear()  # only ever a few hundred: templates are constants
-            rendered = _RENDERED[key] = sql.SQL(self._composed(template).as_string(None))
-        return rendered
+            return sql.SQL(_composed(template, self.schema, names, **extra).as_string(None))
+        return _rendered(template, self.schema, names)
 
 
-#: Statements rendered for a generation: (template, schema, read model, generation) → SQL.
-_RENDERED: dict[tuple[str, str, str, int], sql.SQL] = {}
-_MAX_RENDERED = 4096
+def _composed(
+    template: str, schema: str, names: tuple[tuple[str, str], ...], **extra: sql.Composable
+) -> sql.Composed:
+    tables = {table: sql.Identifier(schema, physical) for table, physical in names}
+    return sql.SQL(template).format(schema=sql.Identifier(schema), **tables, **extra)
+
+
+@lru_cache(maxsize=4096)
+def _rendered(template: str, schema: str, names: tuple[tuple[str, str], ...]) -> sql.SQL:
+    """A statement rendered for a generation's tables (templates are constants: a few hundred)."""
+    return sql.SQL(_composed(template, schema, names).as_string(None))
 
 
 class ProjectionTx:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -99,9 +100,19 @@ INSERT_COMPLAINT = (
 )
 
 
-def _row(facts: ComplaintFacts) -> tuple[object, ...]:
+def _row(facts: ComplaintFacts | RatingFact, columns: tuple[str, ...]) -> tuple[object, ...]:
     # Not `dataclasses.asdict`: it deep-copies every value, and this runs for every event.
-    return tuple(getattr(facts, column) for column in COMPLAINT_FACT_COLUMNS)
+    return tuple(getattr(facts, column) for column in columns)
+
+
+def _fold_into(
+    facts: dict[UUID, ComplaintFacts], envelopes: list[Envelope[ComplaintEvent]], ids: Collection[UUID]
+) -> None:
+    """Fold the batch's events about these complaints into their facts, in order."""
+    for envelope in envelopes:
+        e = envelope.data
+        if e.complaint_id in ids:
+            facts[e.complaint_id] = fold(facts.get(e.complaint_id) or ComplaintFacts(e.complaint_id), e)
 
 
 async def on_complaint_events(tx: ProjectionTx, envelopes: list[Envelope[ComplaintEvent]]) -> None:
@@ -113,13 +124,13 @@ async def on_complaint_events(tx: ProjectionTx, envelopes: list[Envelope[Complai
     # streams' events of the same complaints) take turns instead of deadlocking.
     known = await _locked(tx, ids)
     facts = dict(known)
-    for envelope in envelopes:
-        e = envelope.data
-        facts[e.complaint_id] = fold(facts.get(e.complaint_id) or ComplaintFacts(e.complaint_id), e)
+    _fold_into(facts, envelopes, set(ids))
     new = [facts[i] for i in ids if i not in known]
     if new:
         async with tx.conn.cursor() as cur:
-            await cur.executemany(tx.sql(INSERT_COMPLAINT), [_row(f) for f in new], returning=True)
+            await cur.executemany(
+                tx.sql(INSERT_COMPLAINT), [_row(f, COMPLAINT_FACT_COLUMNS) for f in new], returning=True
+            )
             inserted = set()
             while True:
                 row = await cur.fetchone()
@@ -131,16 +142,15 @@ async def on_complaint_events(tx: ProjectionTx, envelopes: list[Envelope[Complai
         if taken:
             # Another consumer inserted them since the read (a rebalance): fold into theirs.
             theirs = await _locked(tx, taken)
-            for complaint_id, recorded in theirs.items():
-                known[complaint_id] = facts[complaint_id] = recorded
-            for envelope in envelopes:
-                e = envelope.data
-                if e.complaint_id in theirs:
-                    facts[e.complaint_id] = fold(facts[e.complaint_id], e)
+            known |= theirs
+            facts |= theirs
+            _fold_into(facts, envelopes, theirs.keys())
     changed = [facts[i] for i in ids if i in known and facts[i] != known[i]]
     if changed:
         async with tx.conn.cursor() as cur:
-            await cur.executemany(tx.sql(UPSERT_COMPLAINT), [_row(f) for f in changed])
+            await cur.executemany(
+                tx.sql(UPSERT_COMPLAINT), [_row(f, COMPLAINT_FACT_COLUMNS) for f in changed]
+            )
 
 
 async def _locked(tx: ProjectionTx, ids: list[UUID]) -> dict[UUID, ComplaintFacts]:
@@ -155,8 +165,7 @@ async def _locked(tx: ProjectionTx, ids: list[UUID]) -> dict[UUID, ComplaintFact
 
 
 async def on_rated(tx: ProjectionTx, envelope: Envelope[RatedV1]) -> None:
-    fact = RatingFact.of(envelope.data)
-    await tx.execute(UPSERT_RATING, tuple(getattr(fact, column) for column in RATING_FACT_COLUMNS))
+    await tx.execute(UPSERT_RATING, _row(RatingFact.of(envelope.data), RATING_FACT_COLUMNS))
 
 
 def statistics(
