@@ -37,3 +37,13 @@ def test_no_place_is_read_as_another_district(district: str) -> None:
     for place in PLACES[district]:
         read = resolver.resolve(None, f"{place} 앞 보도블록이 깨졌어요").district
         assert read is None or read.value == district, (place, read)
+
+
+def test_the_bench_names_the_streams_as_the_schemas_do() -> None:
+    """`bench/measure.py` names the receipt and routing streams itself (it runs against older
+    checkouts with the standard library); the names must stay the schemas'."""
+    from measure import RECEIVED_STREAM, ROUTED_STREAM
+
+    from eungdapso_schemas.streams import INTAKE_EVENTS, ROUTER_EVENTS
+
+    assert (RECEIVED_STREAM, ROUTED_STREAM) == (INTAKE_EVENTS.name, ROUTER_EVENTS.name)
