@@ -256,12 +256,28 @@ async def run(args: argparse.Namespace, items: list[dict[str, Any]]) -> dict[str
             log.info("offered_load_done", **result)
             results.append(result)
             await asyncio.sleep(2)  # let the pipeline go quiet between rates
+        gc = await gc_pauses(stack)
     finally:
         if stack is not None:
             stack.stop()
         broker.stop()
         postgres.drop_database()
-    return {"idle_cores": idle, "rates": results}
+    return {"idle_cores": idle, "rates": results, "gc_pauses": gc}
+
+
+async def gc_pauses(stack: Stack) -> dict[str, Any]:
+    """Each service's garbage-collector pauses since it started, as its `/readyz` shows them
+    (an older checkout shows none: left out)."""
+    shown: dict[str, Any] = {}
+    async with httpx.AsyncClient(timeout=5) as http:
+        for name in ("intake", "router", "publisher"):
+            try:
+                detail = (await http.get(stack[name].base_url + "/readyz")).json()
+            except (httpx.HTTPError, ValueError):
+                continue
+            if isinstance(detail, dict) and isinstance(detail.get("gc"), dict):
+                shown[name] = detail["gc"]
+    return shown
 
 
 def report(result: dict[str, Any], label: str) -> str:
@@ -287,6 +303,18 @@ def report(result: dict[str, Any], label: str) -> str:
             f"| {r['shown']}/{r['complaints']} "
             f"| {r['p50_ms']:.0f} / {r['p90_ms']:.0f} / {r['p99_ms']:.0f} | {r['sender_late_p99_ms']:.0f} "
             f"| {cpu_text} |"
+        )
+    gc = result.get("gc_pauses")
+    if gc:
+        lines.append(
+            "\nGarbage-collector pauses since start, whole run (oldest generation: collections, longest; "
+            "all generations: total): "
+            + "; ".join(
+                f"{name} {g['gen2']['collections']}, {g['gen2']['longest_ms']:.0f} ms; "
+                f"{sum(g[f'gen{n}']['total_ms'] for n in range(3)):.0f} ms"
+                f" ({g['frozen']} objects frozen)"
+                for name, g in gc.items()
+            )
         )
     return "\n".join(lines)
 

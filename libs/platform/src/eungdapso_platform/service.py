@@ -25,6 +25,7 @@ from faststream.kafka import KafkaBroker
 from eungdapso_platform.clock import Clock, SystemClock
 from eungdapso_platform.consumer import Component, Projection
 from eungdapso_platform.db import Database
+from eungdapso_platform.heap import PAUSES, settle
 from eungdapso_platform.http import RequestContext
 from eungdapso_platform.logging import configure_logging, get_logger
 from eungdapso_platform.outbox import OutboxRelay
@@ -135,6 +136,9 @@ def create_app(
         await _ensure_read_models(parts)
         for hook in parts.on_start:
             await hook()
+        PAUSES.install()
+        if settings.heap_settle:
+            settle("started")  # what start-up loaded lives as long as the process
         for relay in parts.relays:
             await relay.start()
         broker_task = asyncio.create_task(_start_broker(parts)) if parts.broker else None
@@ -185,6 +189,8 @@ def create_app(
             detail["relays"] = {r.name: r.status() for r in parts.relays}
         if parts.components:
             detail["components"] = {c.id: {"kind": c.kind, **c.stats.as_dict()} for c in parts.components}
+        # Stop-the-world pauses of the garbage collector, by generation (heap.py).
+        detail["gc"] = PAUSES.as_dict()
         return JSONResponse(detail, status_code=200 if ready else 503)
 
     for router in parts.routers:

@@ -51,6 +51,10 @@ class ServiceSettings(KafkaSettings, BaseSettings):
     #: what reached the router's stream once per this many seconds: the directory changes a
     #: few times a year, and every assignment on that stream is skipped a fetch at a time.
     directory_cadence_s: float = Field(default=1.0, ge=0, le=60)
+    #: Freeze what start-up made out of the garbage collector's sight (`heap.settle`): full
+    #: collections then scan only what the service made since, in milliseconds instead of the
+    #: 230-290 ms pauses measured over a whole service's heap.
+    heap_settle: bool = True
 
     relay_batch_size: int = Field(default=500, ge=1, le=10_000)
     relay_poll_interval_s: float = Field(default=0.5, gt=0)

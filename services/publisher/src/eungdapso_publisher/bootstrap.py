@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from eungdapso_platform.consumer import Projection
 from eungdapso_platform.db import Database
+from eungdapso_platform.heap import settled_after
 from eungdapso_platform.service import NO_OVERRIDES, Overrides, ServiceParts, create_app
 from eungdapso_publisher import board_api, feed_api, pages, projection, search_api
 from eungdapso_publisher.api import router
@@ -108,7 +109,8 @@ def build(settings: PublisherSettings, overrides: Overrides = NO_OVERRIDES) -> S
     )
 
     async def warm_kiwi() -> None:  # kiwi loads in seconds: in the background, not before readiness
-        parts.background.append(asyncio.create_task(asyncio.to_thread(_load_kiwi), name="publisher-kiwi"))
+        loaded = settled_after(asyncio.to_thread(_load_kiwi), "kiwi loaded", enabled=settings.heap_settle)
+        parts.background.append(asyncio.create_task(loaded, name="publisher-kiwi"))
 
     parts.on_start.append(warm_kiwi)
     return parts

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from eungdapso_platform.consumer import Process
 from eungdapso_platform.db import Database
+from eungdapso_platform.heap import settled_after
 from eungdapso_platform.outbox import OutboxRelay
 from eungdapso_platform.service import NO_OVERRIDES, Overrides, ServiceParts, create_app
 from eungdapso_router import directory_api, explain_api, staff, tables, triage_api
@@ -113,7 +114,8 @@ def build(
     )
 
     async def warm_faq() -> None:  # kiwi loads in seconds: in the background, not before readiness
-        parts.background.append(asyncio.create_task(faq.warm()))
+        loaded = settled_after(faq.warm(), "standard answers loaded", enabled=settings.heap_settle)
+        parts.background.append(asyncio.create_task(loaded))
 
     parts.on_start.append(warm_faq)
     return parts
