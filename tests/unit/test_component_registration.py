@@ -14,7 +14,7 @@ from faststream.kafka import KafkaBroker, TestKafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
 from eungdapso_platform.clock import FixedClock
-from eungdapso_platform.consumer import DecodedRecords, IncomingRecord, Process, Unit
+from eungdapso_platform.consumer import DecodedRecords, IncomingRecord, Process, Unit, share_decoding
 from eungdapso_platform.settings import ServiceSettings
 from eungdapso_router.application import RouterApplication
 from eungdapso_router.consumers import Assignment
@@ -208,6 +208,32 @@ def test_components_of_one_process_share_a_records_decoding() -> None:
     # Bounded: the oldest is forgotten, and decoded again when it comes back.
     decoded.decode(incoming(received(), offset=8))
     assert decoded.decode(first) is not a and decoded.decode(first).id == a.id
+
+
+async def test_only_components_reading_a_stream_in_common_share_decoded_records() -> None:
+    """The publisher's two projections read the same streams: one cache, each record decoded
+    once for both. A component alone on its streams (the router's assignment) keeps none, and
+    decodes each record as it comes."""
+    from eungdapso_platform.db import Database
+    from eungdapso_publisher.bootstrap import public_status, statistics
+    from eungdapso_publisher.settings import PublisherSettings
+
+    settings = PublisherSettings()
+    db = Database.for_service(settings)  # never opened: nothing here reaches the database
+    status, counts = public_status(settings, db), statistics(settings, db)
+    application = RouterApplication(env=ServiceSettings.in_memory_env())
+    alone = Process("alone", service="router", application=application)
+    alone.on(ComplaintReceivedV1, lambda unit, envelope: None)
+
+    share_decoding([status, counts])  # the publisher's process
+    share_decoding([alone])  # the router's
+
+    assert status.decoded is not None and status.decoded is counts.decoded
+    assert alone.decoded is None
+    record = incoming(received())
+    assert await alone._validated(record, dead_letter=False) == await alone._validated(record, False)
+    first = await status._validated(record, dead_letter=False)
+    assert first is not None and await counts._validated(record, dead_letter=False) is first
 
 
 def test_a_record_that_breaks_the_contract_is_never_remembered() -> None:

@@ -121,8 +121,20 @@ class DecodedRecords:
         return envelope
 
 
-#: One per process: its components run on one event loop.
-DECODED = DecodedRecords()
+def share_decoding(components: Iterable[Component[Any]]) -> None:
+    """Components of one process that read a stream in common decode its records once, through
+    one `DecodedRecords` (the publisher's two projections). The others decode each record as it
+    comes: a cache nobody else reads from never hits, and its thousands of envelopes would
+    only lengthen every full garbage collection (heap.py)."""
+    readers: dict[str, list[Component[Any]]] = {}
+    for component in components:
+        for stream in component.streams:
+            readers.setdefault(stream.name, []).append(component)
+    shared = DecodedRecords()
+    for together in readers.values():
+        if len(together) > 1:
+            for component in together:
+                component.decoded = shared
 
 
 @dataclass(frozen=True)
@@ -217,6 +229,9 @@ class Component(ABC, Generic[H]):
         #: Cleared while the component must not apply anything yet (a read model rebuilding).
         self.open = asyncio.Event()
         self.open.set()
+        #: Decoded records shared with the process's other readers of a stream, if any
+        #: (`share_decoding`); None: each record is decoded as it comes.
+        self.decoded: DecodedRecords | None = None
 
     # -- identity --------------------------------------------------------------------
     @property
@@ -345,7 +360,10 @@ class Component(ABC, Generic[H]):
         reason: str | None = None
         envelope: Envelope[Any] | None = None
         try:
-            envelope = DECODED.decode(record)
+            if self.decoded is not None:
+                envelope = self.decoded.decode(record)
+            else:
+                envelope = decode(record.headers, record.key, record.value)
         except ContractViolation as exc:
             reason = str(exc)
         if envelope is not None and stream_for(type(envelope.data)).name != record.topic:
@@ -758,4 +776,5 @@ __all__ = [
     "Projection",
     "ProjectionTx",
     "Unit",
+    "share_decoding",
 ]

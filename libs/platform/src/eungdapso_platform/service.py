@@ -23,7 +23,7 @@ from fastapi.responses import JSONResponse
 from faststream.kafka import KafkaBroker
 
 from eungdapso_platform.clock import Clock, SystemClock
-from eungdapso_platform.consumer import Component, Projection
+from eungdapso_platform.consumer import Component, Projection, share_decoding
 from eungdapso_platform.db import Database
 from eungdapso_platform.heap import PAUSES, settle
 from eungdapso_platform.http import RequestContext
@@ -97,6 +97,7 @@ class ServiceParts:
 async def _start_broker(parts: ServiceParts) -> None:
     """Connect to Kafka, retrying while it is unreachable; readiness waits for it."""
     assert parts.broker is not None
+    share_decoding(parts.components)
     for component in parts.components:
         if component.broker is None:
             component.subscribe(parts.broker)
