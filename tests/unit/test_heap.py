@@ -78,3 +78,19 @@ def test_pauses_are_recorded_by_generation_and_shown() -> None:
     assert shown["gen2"]["longest_ms"] <= shown["gen2"]["total_ms"]
     assert shown["gen2"]["total_ms"] > 0
     assert shown["frozen"] == gc.get_freeze_count()
+
+
+def test_settles_own_collection_is_not_counted_as_a_pause() -> None:
+    from eungdapso_platform.heap import PAUSES
+
+    installed = PAUSES._callback in gc.callbacks
+    PAUSES.install()
+    try:
+        before = PAUSES.generations[2].collections
+        settle("test")
+        assert PAUSES.generations[2].collections == before
+        gc.collect(2)
+        assert PAUSES.generations[2].collections == before + 1
+    finally:
+        if not installed:
+            PAUSES.uninstall()

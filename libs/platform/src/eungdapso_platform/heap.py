@@ -41,7 +41,11 @@ def settle(reason: str) -> int:
     Called again after later warm-ups (the router's standard answers load in the
     background): each call freezes what exists then. Returns the frozen count."""
     started = time.perf_counter()
-    gc.collect()
+    PAUSES.deliberate = True  # this collection is start-up's, not a pause the service suffers
+    try:
+        gc.collect()
+    finally:
+        PAUSES.deliberate = False
     gc.freeze()
     frozen = gc.get_freeze_count()
     log.info(
@@ -85,6 +89,8 @@ class GcPauses:
         default_factory=lambda: tuple(GenerationPauses() for _ in range(3))
     )
     _started: float = 0.0
+    #: Set while `settle` collects on purpose: not counted.
+    deliberate: bool = False
 
     def install(self) -> None:
         if self._callback not in gc.callbacks:
@@ -96,6 +102,8 @@ class GcPauses:
 
     def _callback(self, phase: str, info: dict[str, Any]) -> None:
         # Runs inside the collector, with the world stopped: no allocation-heavy work here.
+        if self.deliberate:
+            return
         if phase == "start":
             self._started = time.perf_counter()
             return

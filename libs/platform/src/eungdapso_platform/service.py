@@ -137,9 +137,9 @@ def create_app(
         await _ensure_read_models(parts)
         for hook in parts.on_start:
             await hook()
-        PAUSES.install()
         if settings.heap_settle:
             settle("started")  # what start-up loaded lives as long as the process
+        PAUSES.install()  # from here on, the pauses the service's work suffers
         for relay in parts.relays:
             await relay.start()
         broker_task = asyncio.create_task(_start_broker(parts)) if parts.broker else None
