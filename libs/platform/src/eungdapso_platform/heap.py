@@ -4,7 +4,7 @@ A service loads large, long-lived structures once (the router's morphology, mode
 names and standard answers; every service's framework, schemas and settings): about 120,000
 to 200,000 container objects. CPython's cyclic collector scans all of them at every full
 (oldest-generation) collection, and a full collection stops every thread of the process
-while it runs: measured under load on the 2-core bench machine, 230 to 290 ms each, in
+while it runs: measured under load on the 2-core bench machine, 156 to 410 ms each, in
 intake, the router and the publisher, one every 10 to 30 s (BENCHMARKS.md, "Garbage
 collection pauses"). Every complaint in flight waits that long.
 
