@@ -52,8 +52,8 @@ class ServiceSettings(KafkaSettings, BaseSettings):
     #: few times a year, and every assignment on that stream is skipped a fetch at a time.
     directory_cadence_s: float = Field(default=1.0, ge=0, le=60)
     #: Freeze what start-up made out of the garbage collector's sight (`heap.settle`): full
-    #: collections then scan only what the service made since, in tens of milliseconds at most instead of the
-    #: 156-410 ms pauses measured over a whole service's heap.
+    #: collections then scan only what the service made since, in tens of milliseconds at
+    #: most instead of the 156-410 ms pauses measured over a whole service's heap.
     heap_settle: bool = True
 
     relay_batch_size: int = Field(default=500, ge=1, le=10_000)
