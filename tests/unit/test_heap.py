@@ -4,11 +4,13 @@ the collector's sight, and every collection's pause is recorded."""
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
 
 import pytest
 
 from eungdapso_platform.heap import GcPauses, settle, settled_after
+from tests.support.heap import scanned, unfrozen  # noqa: F401 (the fixture, used by every test)
+
+pytestmark = pytest.mark.usefixtures("unfrozen")
 
 
 class Loaded:
@@ -16,18 +18,6 @@ class Loaded:
 
     def __init__(self) -> None:
         self.parts: list[object] = [object()]
-
-
-def scanned(obj: object) -> bool:
-    """Whether the cyclic collector's generations (not the permanent one) hold `obj`."""
-    return any(o is obj for o in gc.get_objects())
-
-
-@pytest.fixture(autouse=True)
-def unfrozen() -> Iterator[None]:
-    gc.unfreeze()
-    yield
-    gc.unfreeze()
 
 
 def test_settle_takes_what_exists_out_of_the_collectors_sight_and_collects_garbage_first() -> None:

@@ -25,7 +25,7 @@ from faststream.kafka import KafkaBroker
 from eungdapso_platform.clock import Clock, SystemClock
 from eungdapso_platform.consumer import Component, Projection, share_decoding
 from eungdapso_platform.db import Database
-from eungdapso_platform.heap import PAUSES, settle
+from eungdapso_platform.heap import PAUSES, settle, settled_after
 from eungdapso_platform.http import RequestContext
 from eungdapso_platform.logging import configure_logging, get_logger
 from eungdapso_platform.outbox import OutboxRelay
@@ -83,6 +83,10 @@ class ServiceParts:
     routers: list[APIRouter] = field(default_factory=list)
     #: Extra start-up work (read-model tables, ...) run after the database opens.
     on_start: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    #: Loading the service needs soon but not to be ready (kiwi for a search): run in the
+    #: background once started, each followed by `heap.settle` (what it loaded lives as long
+    #: as the process).
+    warm_ups: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     broker_started: bool = False
     #: Objects the HTTP entry points reach through `request.app.state`.
@@ -140,6 +144,10 @@ def create_app(
         if settings.heap_settle:
             settle("started")  # what start-up loaded lives as long as the process
         PAUSES.install()  # from here on, the pauses the service's work suffers
+        for warm_up in parts.warm_ups:
+            name = getattr(warm_up, "__qualname__", "warm-up")
+            warmed = settled_after(warm_up(), f"warmed: {name}", enabled=settings.heap_settle)
+            parts.background.append(asyncio.create_task(warmed, name=f"warm-up {name}"))
         for relay in parts.relays:
             await relay.start()
         broker_task = asyncio.create_task(_start_broker(parts)) if parts.broker else None

@@ -8,7 +8,6 @@ from fastapi import FastAPI
 
 from eungdapso_platform.consumer import Projection
 from eungdapso_platform.db import Database
-from eungdapso_platform.heap import settled_after
 from eungdapso_platform.service import NO_OVERRIDES, Overrides, ServiceParts, create_app
 from eungdapso_publisher import board_api, feed_api, pages, projection, search_api
 from eungdapso_publisher.api import router
@@ -106,18 +105,14 @@ def build(settings: PublisherSettings, overrides: Overrides = NO_OVERRIDES) -> S
             "statistics": StatisticsQueries(db, cache_s=settings.statistics_cache_s),
         },
         on_stop=[hub.stop],
+        # kiwi loads in seconds: in the background, not before readiness.
+        warm_ups=[load_kiwi],
     )
-
-    async def warm_kiwi() -> None:  # kiwi loads in seconds: in the background, not before readiness
-        loaded = settled_after(asyncio.to_thread(_load_kiwi), "kiwi loaded", enabled=settings.heap_settle)
-        parts.background.append(asyncio.create_task(loaded, name="publisher-kiwi"))
-
-    parts.on_start.append(warm_kiwi)
     return parts
 
 
-def _load_kiwi() -> None:
-    shared_terms()
+async def load_kiwi() -> None:
+    await asyncio.to_thread(shared_terms)
 
 
 def bootstrap(settings: PublisherSettings | None = None, overrides: Overrides = NO_OVERRIDES) -> FastAPI:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 
 from fastapi import FastAPI
 
 from eungdapso_platform.consumer import Process
 from eungdapso_platform.db import Database
-from eungdapso_platform.heap import settled_after
 from eungdapso_platform.outbox import OutboxRelay
 from eungdapso_platform.service import NO_OVERRIDES, Overrides, ServiceParts, create_app
 from eungdapso_router import directory_api, explain_api, staff, tables, triage_api
@@ -111,13 +109,10 @@ def build(
             "staff_keys": StaffKeys(db, cache_s=settings.staff_key_cache_s),
             "faq": faq,
         },
+        # The standard answers' index (kiwi) loads in seconds: in the background, not before
+        # readiness.
+        warm_ups=[faq.warm],
     )
-
-    async def warm_faq() -> None:  # kiwi loads in seconds: in the background, not before readiness
-        loaded = settled_after(faq.warm(), "standard answers loaded", enabled=settings.heap_settle)
-        parts.background.append(asyncio.create_task(loaded))
-
-    parts.on_start.append(warm_faq)
     return parts
 
 
