@@ -37,6 +37,7 @@ import httpx
 import psycopg
 import structlog
 from measure import (
+    RECEIVED_STREAM,
     ROUTED_STREAM,
     CpuTimes,
     cpu_of,
@@ -147,18 +148,29 @@ async def offered(intake_url: str, items: list[dict[str, Any]], rate: float, wat
 async def routed(watch: Watch, bootstrap: str) -> dict[str, Any]:
     """From each 201 to the router's first record about the complaint on its stream (assigned,
     answered at once or linked: routed), the record's own timestamp. The stream is read once
-    the rate is over and its CPU measured, so the watching costs the run nothing."""
-    first = await first_record_times(bootstrap, {c for c, _ in watch.sent_wall.values()}, (ROUTED_STREAM,))
-    latencies = [
-        max(0.0, first[(ROUTED_STREAM, complaint_id)] - at)
-        for complaint_id, at in watch.sent_wall.values()
-        if (ROUTED_STREAM, complaint_id) in first
-    ]
+    the rate is over and its CPU measured, so the watching costs the run nothing. Split in two
+    hops at intake's record of the receipt on its own stream: intake's relay (201 → received on
+    the broker) and the router's (received → routed: the fetch, the decision, its relay)."""
+    ids = {c for c, _ in watch.sent_wall.values()}
+    first = await first_record_times(bootstrap, ids, (RECEIVED_STREAM, ROUTED_STREAM))
+    latencies, relayed, routing = [], [], []
+    for complaint_id, at in watch.sent_wall.values():
+        routed_at = first.get((ROUTED_STREAM, complaint_id))
+        received_at = first.get((RECEIVED_STREAM, complaint_id))
+        if routed_at is None:
+            continue
+        latencies.append(max(0.0, routed_at - at))
+        if received_at is not None:
+            relayed.append(max(0.0, received_at - at))
+            routing.append(max(0.0, routed_at - received_at))
     return {
         "routed": len(latencies),
         "routed_p50_ms": pct(latencies, 50) * 1000,
         "routed_p90_ms": pct(latencies, 90) * 1000,
         "routed_p99_ms": pct(latencies, 99) * 1000,
+        # The two hops' own medians (they need not add up to the whole's).
+        "received_on_broker_p50_ms": pct(relayed, 50) * 1000 if relayed else None,
+        "received_to_routed_p50_ms": pct(routing, 50) * 1000 if routing else None,
     }
 
 
@@ -280,11 +292,17 @@ async def gc_pauses(stack: Stack) -> dict[str, Any]:
     return shown
 
 
+def hop(r: dict[str, Any], key: str) -> str:
+    value = r.get(key)
+    return "-" if value is None else f"{value:.0f}"
+
+
 def report(result: dict[str, Any], label: str) -> str:
     lines = [
         f"| {label}: offered/s | accepted/s | routed on the broker: p50 / p90 / p99 ms "
+        "| hops p50: 201 → received, received → routed ms "
         "| shown | public: p50 / p90 / p99 ms | sender late p99 ms | CPU ms per complaint |",
-        "|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|",
     ]
     idle = result.get("idle_cores")
     if idle:
@@ -300,6 +318,7 @@ def report(result: dict[str, Any], label: str) -> str:
         lines.append(
             f"| {r['offered_per_s']:.0f} | {r['accepted_per_s']:.0f} "
             f"| {r['routed_p50_ms']:.0f} / {r['routed_p90_ms']:.0f} / {r['routed_p99_ms']:.0f} "
+            f"| {hop(r, 'received_on_broker_p50_ms')}, {hop(r, 'received_to_routed_p50_ms')} "
             f"| {r['shown']}/{r['complaints']} "
             f"| {r['p50_ms']:.0f} / {r['p90_ms']:.0f} / {r['p99_ms']:.0f} | {r['sender_late_p99_ms']:.0f} "
             f"| {cpu_text} |"

@@ -3,6 +3,8 @@ In memory (event store, ledger) and through faststream's TestKafkaBroker: millis
 
 from __future__ import annotations
 
+import asyncio
+
 import dataclasses
 import uuid
 from collections.abc import AsyncIterator
@@ -253,6 +255,62 @@ def test_a_component_on_a_cadence_polls_the_broker_no_more_often_than_its_cadenc
     assert slow.fetch_max_wait_ms == 1000  # the broker still hears from it every second
     with pytest.raises(ValueError, match="cadence"):
         Process("bad", service="router", application=application, cadence_s=-0.1)
+
+
+#: Captured before a test patches `asyncio.sleep` (the module is the same everywhere).
+_real_sleep = asyncio.sleep
+
+
+class _Idle:
+    """A consumer with nothing to hand out: `getmany` waits its whole timeout, as aiokafka's
+    does, or, `stopped`, answers empty at once."""
+
+    def __init__(self, *, stopped: bool = False, records: dict[str, list[str]] | None = None) -> None:
+        self.stopped, self.records, self.calls = stopped, records or {}, 0
+
+    async def getmany(self, *, timeout_ms: int, max_records: int | None) -> dict[str, list[str]]:
+        self.calls += 1
+        if not self.stopped and not self.records:
+            await _real_sleep(timeout_ms / 1000)
+        return self.records
+
+
+async def test_an_idle_consumer_looks_again_at_once_without_faststreams_blind_sleep(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """faststream's batch loop, finding nothing within its wait, sleeps as long again without
+    looking: a complaint reaching an idle consumer waited up to 200 ms more, at every hop.
+    Every component's loop looks again at once; it pauses only when the consumer answers
+    empty early (stopped), so that it never spins."""
+    from eungdapso_platform import consumer as consumer_module
+    from eungdapso_platform.consumer import IDLE_WAIT_MS, PromptBatchSubscriber
+
+    application = RouterApplication(env=ServiceSettings.in_memory_env())
+    component = Process("eager", service="router", application=application)
+    component.on(ComplaintReceivedV1, lambda unit, envelope: None)
+    broker = KafkaBroker()
+    component.subscribe(broker)
+    (subscriber,) = broker.subscribers
+    assert isinstance(subscriber, PromptBatchSubscriber)
+    assert subscriber.batch_timeout_ms == IDLE_WAIT_MS
+
+    subscriber.batch_timeout_ms = 20  # the test's own wait, short
+    sleeps: list[float] = []
+
+    async def recorded_sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        await _real_sleep(0)
+
+    monkeypatch.setattr(consumer_module.asyncio, "sleep", recorded_sleep)
+    idle = _Idle()
+    assert await subscriber.get_msg(idle) == ()  # type: ignore[arg-type]
+    assert (idle.calls, sleeps) == (1, [])  # waited on the consumer, then no sleep at all
+    stopped = _Idle(stopped=True)
+    assert await subscriber.get_msg(stopped) == ()  # type: ignore[arg-type]
+    assert sleeps == [0.02]  # an early empty answer: a pause, not a spin
+    ready = _Idle(records={"p0": ["a", "b"], "p1": ["c"]})
+    assert await subscriber.get_msg(ready) == ("a", "b", "c")  # type: ignore[arg-type]
+    assert sleeps == [0.02]
 
 
 def test_the_router_reads_and_commits_a_burst_in_batches_of_at_most_its_setting() -> None:
