@@ -4,7 +4,6 @@ In memory (event store, ledger) and through faststream's TestKafkaBroker: millis
 from __future__ import annotations
 
 import asyncio
-
 import dataclasses
 import uuid
 from collections.abc import AsyncIterator

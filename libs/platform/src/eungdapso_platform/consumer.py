@@ -42,10 +42,10 @@ from typing import Any, ClassVar, Generic, TypedDict, TypeVar, Unpack
 from uuid import UUID
 
 import structlog
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from eventsourcing.domain import Aggregate
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
-from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.subscriber.usecase import BatchSubscriber
 from opentelemetry.trace import SpanKind
@@ -311,7 +311,8 @@ class Component(ABC, Generic[H]):
             title=self.id,
         )
         if type(subscriber) is not BatchSubscriber:
-            raise TypeError(f"{self.id}: faststream made a {type(subscriber).__name__}, not a BatchSubscriber")
+            made = type(subscriber).__name__
+            raise TypeError(f"{self.id}: faststream made a {made}, not a BatchSubscriber")
         subscriber.__class__ = PromptBatchSubscriber  # the same object, its loop without the blind sleep
 
         @subscriber
