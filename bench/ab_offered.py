@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import structlog
+from measure import hops_text  # this script's directory: bench/
 
 log = structlog.get_logger("bench.ab_offered")
 
@@ -61,7 +62,7 @@ def run_once(checkout: Path, args: argparse.Namespace, out: Path) -> dict[str, A
     return result
 
 
-def summary(pairs: list[dict[str, dict[str, Any]]]) -> str:
+def summary(pairs: list[dict[str, Any]]) -> str:
     """Per rate: each pair's routed p50 of both, their ratio, and the hops; the median ratio."""
     lines: list[str] = []
     rates = [r["offered_per_s"] for r in pairs[0]["this"]["rates"]]
@@ -89,9 +90,7 @@ def summary(pairs: list[dict[str, dict[str, Any]]]) -> str:
 
 
 def cell(r: dict[str, Any]) -> str:
-    hops = [r.get("received_on_broker_p50_ms"), r.get("received_to_routed_p50_ms")]
-    shown = ", ".join("-" if h is None else f"{h:.0f}" for h in hops)
-    return f"{r['routed_p50_ms']:.0f} ({shown})"
+    return f"{r['routed_p50_ms']:.0f} ({hops_text(r)})"
 
 
 def main() -> None:

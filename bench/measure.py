@@ -21,6 +21,16 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
+#: The two hops of receipt → routed that `offered_load.py` reports (None where a run did not
+#: split them): 201 → received on the broker, received → routed.
+HOPS = ("received_on_broker_p50_ms", "received_to_routed_p50_ms")
+
+
+def hops_text(rate: dict[str, object]) -> str:
+    """A rate's two hops in whole milliseconds, `-` for one not measured."""
+    return ", ".join("-" if rate.get(key) is None else f"{rate[key]:.0f}" for key in HOPS)
+
+
 def cpu_of(pid: int | None) -> float:
     """A process's CPU time so far (user + system, every thread; /proc), 0 once it is gone."""
     if pid is None:

@@ -43,6 +43,7 @@ from measure import (
     cpu_of,
     cpu_seconds,
     first_record_times,
+    hops_text,
     ms_per,
     pct,
     postgres_pids,
@@ -292,11 +293,6 @@ async def gc_pauses(stack: Stack) -> dict[str, Any]:
     return shown
 
 
-def hop(r: dict[str, Any], key: str) -> str:
-    value = r.get(key)
-    return "-" if value is None else f"{value:.0f}"
-
-
 def report(result: dict[str, Any], label: str) -> str:
     lines = [
         f"| {label}: offered/s | accepted/s | routed on the broker: p50 / p90 / p99 ms "
@@ -318,7 +314,7 @@ def report(result: dict[str, Any], label: str) -> str:
         lines.append(
             f"| {r['offered_per_s']:.0f} | {r['accepted_per_s']:.0f} "
             f"| {r['routed_p50_ms']:.0f} / {r['routed_p90_ms']:.0f} / {r['routed_p99_ms']:.0f} "
-            f"| {hop(r, 'received_on_broker_p50_ms')}, {hop(r, 'received_to_routed_p50_ms')} "
+            f"| {hops_text(r)} "
             f"| {r['shown']}/{r['complaints']} "
             f"| {r['p50_ms']:.0f} / {r['p90_ms']:.0f} / {r['p99_ms']:.0f} | {r['sender_late_p99_ms']:.0f} "
             f"| {cpu_text} |"

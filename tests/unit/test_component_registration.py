@@ -260,9 +260,9 @@ def test_a_component_on_a_cadence_polls_the_broker_no_more_often_than_its_cadenc
 _real_sleep = asyncio.sleep
 
 
-class _Idle:
-    """A consumer with nothing to hand out: `getmany` waits its whole timeout, as aiokafka's
-    does, or, `stopped`, answers empty at once."""
+class _Consumer:
+    """A consumer's `getmany`: with records, hands them out; without, waits its whole timeout,
+    as aiokafka's does, or, `stopped`, answers empty at once."""
 
     def __init__(self, *, stopped: bool = False, records: dict[str, list[str]] | None = None) -> None:
         self.stopped, self.records, self.calls = stopped, records or {}, 0
@@ -301,13 +301,13 @@ async def test_an_idle_consumer_looks_again_at_once_without_faststreams_blind_sl
         await _real_sleep(0)
 
     monkeypatch.setattr(consumer_module.asyncio, "sleep", recorded_sleep)
-    idle = _Idle()
+    idle = _Consumer()
     assert await subscriber.get_msg(idle) == ()  # type: ignore[arg-type]
     assert (idle.calls, sleeps) == (1, [])  # waited on the consumer, then no sleep at all
-    stopped = _Idle(stopped=True)
+    stopped = _Consumer(stopped=True)
     assert await subscriber.get_msg(stopped) == ()  # type: ignore[arg-type]
     assert sleeps == [0.02]  # an early empty answer: a pause, not a spin
-    ready = _Idle(records={"p0": ["a", "b"], "p1": ["c"]})
+    ready = _Consumer(records={"p0": ["a", "b"], "p1": ["c"]})
     assert await subscriber.get_msg(ready) == ("a", "b", "c")  # type: ignore[arg-type]
     assert sleeps == [0.02]
 
